@@ -1,0 +1,80 @@
+"""The interface every backend implements: a consistent read, and a watch from a revision.
+
+confpy's own modules talk to backends only through this interface, so the etcd client library
+stays inside `backends/etcd.py` and tests can use the memory backend instead.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from confpy.errors import BackendError, ValueDecodeError
+
+__all__ = ["Backend", "Event", "EventCallback", "Snapshot", "Watch", "decode_value"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every key under some prefixes, as of one revision (0 where the backend has none)."""
+
+    values: dict[str, str]
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change: `value` None means the key was deleted; `revision` is the change's mod_revision."""
+
+    key: str
+    value: str | None
+    revision: int
+
+
+EventCallback = Callable[[list[Event] | BackendError], None]
+"""Receives each batch of events in revision order, or the error that ended the watch.
+
+It is called on the backend's own thread: it must only hand the batch over (enqueue), never work.
+After an error no further call comes; the caller resumes with a new watch.
+"""
+
+
+@dataclass
+class Watch:
+    """A running watch; `cancel()` stops it (idempotent) and no callback follows."""
+
+    cancel: Callable[[], None] = field(default=lambda: None)
+
+
+def decode_value(key: str, raw: bytes) -> str:
+    """Values are text: anything that is not UTF-8 is reported with its key."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueDecodeError(key) from None
+
+
+class Backend(abc.ABC):
+    """A source of keys. `read` is one consistent snapshot; `watch` streams changes after it."""
+
+    name: str = "backend"
+    #: False for backends that cannot stream changes (watch mode then polls them).
+    supports_watch: bool = True
+
+    @abc.abstractmethod
+    def read(self, prefixes: Sequence[str]) -> Snapshot:
+        """All keys that start with any of `prefixes` (plain string prefixes, as etcd's), at one revision."""
+
+    def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
+        """Stream every change under `prefix` from `start_revision` (inclusive) to `callback`."""
+        raise BackendError(f"the {self.name} backend cannot watch for changes")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections and threads."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,197 @@
+"""The in-memory key store templates read from, with confd's (memkv's) semantics.
+
+Pure code: no I/O. Onetime mode fills one per resource from a snapshot; watch mode keeps
+one mirror updated by events and hands resources read-only views of it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from typing import NamedTuple
+
+from confpy.errors import KeyNotFoundError, TemplateError
+
+__all__ = ["KVPair", "KeyStore", "path_clean", "path_join", "path_match"]
+
+
+class KVPair(NamedTuple):
+    """A key and its value; field names match confd's so templates can say `.Key` and `.Value`."""
+
+    Key: str
+    Value: str
+
+
+def path_clean(path: str) -> str:
+    """Go's path.Clean: the shortest equivalent path ("" becomes ".")."""
+    if path == "":
+        return "."
+    cleaned = posixpath.normpath(path)
+    # posixpath keeps a leading "//" (POSIX allows it to mean something); Go does not.
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def path_join(*elems: str) -> str:
+    """Go's path.Join: join the non-empty elements with "/" and clean the result."""
+    parts = [e for e in elems if e != ""]
+    if not parts:
+        return ""
+    return path_clean("/".join(parts))
+
+
+@lru_cache(maxsize=1024)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Translate a Go path.Match pattern into a regex; `*` and `?` never match "/"."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "\\":
+            if i + 1 >= n:
+                raise TemplateError(f"syntax error in pattern: {pattern!r}")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        elif c == "[":
+            i += 1
+            negate = i < n and pattern[i] == "^"
+            if negate:
+                i += 1
+            items: list[str] = []
+            first = True
+            while True:
+                if i >= n:
+                    raise TemplateError(f"syntax error in pattern: {pattern!r}")
+                if pattern[i] == "]" and not first:
+                    i += 1
+                    break
+                first = False
+                lo, i = _class_char(pattern, i)
+                if i < n and pattern[i] == "-":
+                    hi, i = _class_char(pattern, i + 1)
+                    if hi < lo:
+                        raise TemplateError(f"syntax error in pattern: {pattern!r}")
+                    items.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                else:
+                    items.append(re.escape(lo))
+            body = "".join(items)
+            out.append(f"[^{body}]" if negate else f"[{body}]")
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _class_char(pattern: str, i: int) -> tuple[str, int]:
+    """One (possibly escaped) character inside a [...] class, and the index after it."""
+    n = len(pattern)
+    if i >= n or pattern[i] in "-]":
+        raise TemplateError(f"syntax error in pattern: {pattern!r}")
+    if pattern[i] == "\\":
+        if i + 1 >= n:
+            raise TemplateError(f"syntax error in pattern: {pattern!r}")
+        return pattern[i + 1], i + 2
+    return pattern[i], i + 1
+
+
+def path_match(pattern: str, name: str) -> bool:
+    """Go's path.Match: shell pattern matching where `*` does not cross "/"."""
+    return _pattern_regex(pattern).match(name) is not None
+
+
+def _terms(path: str) -> list[str]:
+    return path_clean(path).split("/")
+
+
+class KeyStore:
+    """Keys and values with the lookups confd's template functions need."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        self._data: dict[str, str] = dict(items)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def items(self) -> Iterable[tuple[str, str]]:
+        return self._data.items()
+
+    def set(self, key: str, value: str) -> None:
+        self._data[key] = value
+
+    def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    def replace(self, items: Mapping[str, str]) -> None:
+        """Drop everything and hold exactly `items`."""
+        self._data = dict(items)
+
+    def get(self, key: str) -> KVPair:
+        """The pair at `key`; a missing key is an error, as in confd."""
+        try:
+            return KVPair(key, self._data[key])
+        except KeyError:
+            raise KeyNotFoundError(key) from None
+
+    def getv(self, key: str, *default: str) -> str:
+        """The value at `key`, or the default if one is given."""
+        if key in self._data:
+            return self._data[key]
+        if default:
+            return default[0]
+        raise KeyNotFoundError(key)
+
+    def gets(self, pattern: str) -> list[KVPair]:
+        """Pairs whose key matches the path.Match pattern, sorted by key."""
+        regex = _pattern_regex(pattern)
+        return sorted(KVPair(k, v) for k, v in self._data.items() if regex.match(k))
+
+    def getvs(self, pattern: str) -> list[str]:
+        """Values whose key matches the pattern, sorted by value."""
+        regex = _pattern_regex(pattern)
+        return sorted(v for k, v in self._data.items() if regex.match(k))
+
+    def exists(self, key: str) -> bool:
+        """True for a key; a directory (a prefix of keys) is not a key."""
+        return key in self._data
+
+    def ls(self, path: str) -> list[str]:
+        """Sorted unique first segments of the keys below `path` (memkv's List)."""
+        prefix = _terms(path)
+        names: set[str] = set()
+        for key in self._data:
+            if key == path:
+                names.add(posixpath.basename(key))
+                continue
+            target = _terms(posixpath.dirname(key) or ".")
+            if target[: len(prefix)] == prefix:
+                names.add(key.removeprefix(path).removeprefix("/").split("/")[0])
+        return sorted(names)
+
+    def lsdir(self, path: str) -> list[str]:
+        """Sorted names of the sub-directories of `path` that hold keys (memkv's ListDir)."""
+        prefix = _terms(path)
+        names: set[str] = set()
+        for key in self._data:
+            if not key.startswith(path):
+                continue
+            items = _terms(posixpath.dirname(key) or ".")
+            if items[: len(prefix)] == prefix and len(items) > len(prefix):
+                names.add(items[len(prefix)])
+        return sorted(names)
