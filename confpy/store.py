@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from confpy.errors import KeyNotFoundError, TemplateError
 
-__all__ = ["KVPair", "KeyStore", "path_clean", "path_join", "path_match"]
+__all__ = ["KVPair", "KeyStore", "path_base", "path_clean", "path_dir", "path_join", "path_match"]
 
 
 class KVPair(NamedTuple):
@@ -33,6 +33,21 @@ def path_clean(path: str) -> str:
     if cleaned.startswith("//"):
         cleaned = "/" + cleaned.lstrip("/")
     return cleaned
+
+
+def path_base(path: str) -> str:
+    """Go's path.Base: the last element, trailing slashes ignored ("" is ".", "//" is "/")."""
+    if path == "":
+        return "."
+    path = path.rstrip("/")
+    if path == "":
+        return "/"
+    return path.rpartition("/")[2]
+
+
+def path_dir(path: str) -> str:
+    """Go's path.Dir: everything before the last "/", cleaned ("a" is ".", "/a/" is "/a")."""
+    return path_clean(path[: path.rfind("/") + 1])
 
 
 def path_join(*elems: str) -> str:
@@ -78,17 +93,23 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
                 lo, i = _class_char(pattern, i)
                 if i < n and pattern[i] == "-":
                     hi, i = _class_char(pattern, i + 1)
-                    if hi < lo:
-                        raise TemplateError(f"syntax error in pattern: {pattern!r}")
-                    items.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                    # Go accepts a reversed range such as [z-a]; it matches nothing.
+                    if lo <= hi:
+                        items.append(f"{re.escape(lo)}-{re.escape(hi)}")
                 else:
                     items.append(re.escape(lo))
-            body = "".join(items)
-            out.append(f"[^{body}]" if negate else f"[{body}]")
+            out.append(_class_regex("".join(items), negate))
         else:
             out.append(re.escape(c))
             i += 1
     return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _class_regex(body: str, negate: bool) -> str:
+    """A regex for one class; an empty body (only reversed ranges) matches nothing, or anything if negated."""
+    if body:
+        return f"[^{body}]" if negate else f"[{body}]"
+    return "." if negate else "(?!)"
 
 
 def _class_char(pattern: str, i: int) -> tuple[str, int]:
@@ -108,8 +129,15 @@ def path_match(pattern: str, name: str) -> bool:
     return _pattern_regex(pattern).match(name) is not None
 
 
-def _terms(path: str) -> list[str]:
-    return path_clean(path).split("/")
+@lru_cache(maxsize=8192)
+def _terms(path: str) -> tuple[str, ...]:
+    """The cleaned path's elements; the root is ("",) so that every absolute path starts with it.
+
+    memkv splits "/" into ["", ""], which no deeper key can share: confd's `ls "/"` misses every
+    directory and `lsdir "/"` is always empty (confd issue #725). confpy lists the root.
+    """
+    cleaned = path_clean(path)
+    return ("",) if cleaned == "/" else tuple(cleaned.split("/"))
 
 
 class KeyStore:
@@ -172,26 +200,31 @@ class KeyStore:
         return key in self._data
 
     def ls(self, path: str) -> list[str]:
-        """Sorted unique first segments of the keys below `path` (memkv's List)."""
+        """Sorted unique names of the keys and directories right below `path` (memkv's List).
+
+        If `path` is itself a key, its base name is listed too, as in memkv. Paths and keys are
+        compared element by element after cleaning, so "/foo" never lists "/foobar/x" and
+        "/foo/", "/foo" and "/foo//" list the same names.
+        """
         prefix = _terms(path)
+        depth = len(prefix)
         names: set[str] = set()
         for key in self._data:
-            if key == path:
-                names.add(posixpath.basename(key))
+            terms = _terms(key)
+            if terms[:depth] != prefix:
                 continue
-            target = _terms(posixpath.dirname(key) or ".")
-            if target[: len(prefix)] == prefix:
-                names.add(key.removeprefix(path).removeprefix("/").split("/")[0])
+            name = terms[depth] if len(terms) > depth else terms[-1]
+            if name:
+                names.add(name)
         return sorted(names)
 
     def lsdir(self, path: str) -> list[str]:
-        """Sorted names of the sub-directories of `path` that hold keys (memkv's ListDir)."""
+        """Sorted names of the sub-directories right below `path` that hold keys (memkv's ListDir)."""
         prefix = _terms(path)
+        depth = len(prefix)
         names: set[str] = set()
         for key in self._data:
-            if not key.startswith(path):
-                continue
-            items = _terms(posixpath.dirname(key) or ".")
-            if items[: len(prefix)] == prefix and len(items) > len(prefix):
-                names.add(items[len(prefix)])
+            terms = _terms(key)
+            if len(terms) > depth + 1 and terms[:depth] == prefix:
+                names.add(terms[depth])
         return sorted(names)

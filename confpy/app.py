@@ -1,0 +1,72 @@
+"""What the `confpy` command does once its flags are parsed: settings, resources, backend, mode."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from confpy.backends import open_backend
+from confpy.config import Settings, load_settings
+from confpy.errors import ConfigError, ConfpyError
+from confpy.log import setup_logging
+from confpy.processor import ResourceProcessor, RunReport, run_once
+from confpy.render import Renderer
+from confpy.resource import load_resources
+
+__all__ = ["load_processors", "run_from_flags", "run_settings"]
+
+log = logging.getLogger("confpy")
+
+
+def load_processors(settings: Settings) -> tuple[list[ResourceProcessor], list[ConfigError]]:
+    """The resources under the confdir, ready to apply, and the errors of those that did not load."""
+    resources, errors = load_resources(settings.confdir, global_prefix=settings.prefix)
+    for error in errors:
+        log.error("%s", error)
+    renderer = Renderer(settings.templates_dir)
+    return [ResourceProcessor(r, renderer, settings) for r in resources], errors
+
+
+def _once(settings: Settings) -> RunReport:
+    processors, errors = load_processors(settings)
+    with open_backend(settings) as backend:
+        return run_once(backend, processors, errors)
+
+
+def run_settings(settings: Settings) -> int:
+    """Run in the mode `settings` ask for; the exit status."""
+    if settings.watch:
+        from confpy.watch import run_watch
+
+        return run_watch(settings)
+    if settings.onetime:
+        report = _once(settings)
+        if report.errors:
+            log.error("%d of the template resources failed", len(report.errors))
+        return 0 if report.ok else 1
+    while True:
+        try:
+            _once(settings)
+        except ConfpyError as exc:
+            log.error("%s", exc)
+        time.sleep(settings.interval)
+
+
+def run_from_flags(flags: Mapping[str, Any]) -> int:
+    """Parse settings from flags, the environment and confd.toml, then run; errors become messages."""
+    try:
+        settings = load_settings(flags)
+    except ConfigError as exc:
+        setup_logging("info")
+        log.error("%s", exc)
+        return 2
+    setup_logging(settings.log_level)
+    try:
+        return run_settings(settings)
+    except ConfpyError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,127 @@
+"""The `confpy` command: confd's flags, as confd users type them, over the library.
+
+Heavy imports (the etcd client, gRPC, Jinja2) happen inside the commands, so that `confpy --help`
+and `confpy -version` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from confpy import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "-help", "--help"]},
+    help="Render config files from etcd (or env, or files) with confd's template resources.",
+)
+
+# Boolean flags that Go's flag package also lets users spell `-flag=true` / `-flag=false`.
+_BOOL_FLAGS = ("onetime", "watch", "noop", "sync-only", "keep-stage-file", "basic-auth", "version")
+
+
+def _option(name: str, help: str, **kwargs: Any) -> Any:
+    return typer.Option(f"-{name}", f"--{name}", help=help, show_default=False, **kwargs)
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context,
+    backend: Annotated[str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file")] = None,
+    node: Annotated[list[str] | None, _option("node", "backend node URL (repeatable)")] = None,
+    confdir: Annotated[str | None, _option("confdir", "confd conf directory [/etc/confd]")] = None,
+    config_file: Annotated[str | None, _option("config-file", "confd config file [<confdir>/confd.toml]")] = None,
+    prefix: Annotated[str | None, _option("prefix", "key prefix, joined in front of each resource prefix")] = None,
+    onetime: Annotated[bool | None, _option("onetime", "run once and exit")] = None,
+    watch: Annotated[bool | None, _option("watch", "watch the backend for changes")] = None,
+    interval: Annotated[str | None, _option("interval", "seconds between re-renders [600]")] = None,
+    noop: Annotated[bool | None, _option("noop", "change nothing; print a diff of what would change")] = None,
+    sync_only: Annotated[bool | None, _option("sync-only", "write files but run no check or reload")] = None,
+    keep_stage_file: Annotated[bool | None, _option("keep-stage-file", "keep stage files not renamed")] = None,
+    log_level: Annotated[str | None, _option("log-level", "trace, debug, info, warn or error [info]")] = None,
+    client_cert: Annotated[str | None, _option("client-cert", "TLS client certificate file")] = None,
+    client_key: Annotated[str | None, _option("client-key", "TLS client key file")] = None,
+    client_ca_keys: Annotated[str | None, _option("client-ca-keys", "TLS CA certificate file")] = None,
+    username: Annotated[str | None, _option("username", "etcd user name")] = None,
+    password: Annotated[str | None, _option("password", "etcd password")] = None,
+    basic_auth: Annotated[bool | None, _option("basic-auth", "use username/password (accepted for confd)")] = None,
+    file: Annotated[list[str] | None, _option("file", "YAML/JSON file or folder for the file backend")] = None,
+    filter: Annotated[str | None, _option("filter", "file name glob for folders given to -file [*]")] = None,
+    connect_timeout: Annotated[
+        str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]")
+    ] = None,
+    version: Annotated[bool, _option("version", "print the version and exit")] = False,
+) -> None:
+    if version:
+        typer.echo(f"confpy {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is not None:
+        return
+    flags = {
+        "backend": backend,
+        "nodes": node or None,
+        "confdir": confdir,
+        "config_file": config_file,
+        "prefix": prefix,
+        "onetime": onetime,
+        "watch": watch,
+        "interval": interval,
+        "noop": noop,
+        "sync_only": sync_only,
+        "keep_stage_file": keep_stage_file,
+        "log_level": log_level,
+        "client_cert": client_cert,
+        "client_key": client_key,
+        "client_ca_keys": client_ca_keys,
+        "username": username,
+        "password": password,
+        "basic_auth": basic_auth,
+        "files": file or None,
+        "filter": filter,
+        "connect_timeout": connect_timeout,
+    }
+    from confpy.app import run_from_flags
+
+    raise typer.Exit(run_from_flags(flags))
+
+
+@app.command()
+def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (.tmpl)")]) -> None:
+    """Translate a Go template into Jinja2 on stdout; what cannot be translated goes to stderr."""
+    from confpy.convert import convert as translate
+
+    try:
+        text = template.read_text(encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"confpy: {template}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    result = translate(text, template.name)
+    sys.stdout.write(result.text)
+    for line, message in result.problems:
+        typer.echo(f"{template}:{line}: {message}", err=True)
+    raise typer.Exit(1 if result.problems else 0)
+
+
+def _normalize(argv: list[str]) -> list[str]:
+    """Accept Go's `-flag=true` / `-flag=false` spellings of boolean flags."""
+    out: list[str] = []
+    for arg in argv:
+        name, sep, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and sep and name in _BOOL_FLAGS and value.lower() in ("true", "false", "1", "0"):
+            if value.lower() in ("true", "1"):
+                out.append(f"-{name}")
+            continue
+        out.append(arg)
+    return out
+
+
+def main() -> None:
+    """Entry point of the `confpy` script and `python -m confpy`."""
+    app(args=_normalize(sys.argv[1:]), prog_name="confpy")

@@ -1,0 +1,517 @@
+"""confd's template functions, with confd's names and Go's semantics, for both template engines.
+
+confd hands Go functions (strings.Split, path.Base, strconv.Atoi, ...) straight to its templates, so
+the exact Go behaviour is what users' templates depend on: Go's argument order, byte lengths, simple
+Unicode case mapping, int64 arithmetic. Arguments are type-checked as Go's template engine would and a
+wrong one is a TemplateError naming the function, so a mistake is reported instead of rendering junk.
+
+Where confd is weak confpy does better: `reverse` reverses any list (confd silently returns
+anything but []string and []KVPair unchanged), base64Decode refuses bytes that are not UTF-8 text,
+and fileExists is false for a path below a regular file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _datetime
+import importlib
+import ipaddress
+import json as _json
+import math
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
+
+from confpy.errors import TemplateError
+from confpy.store import KeyStore, KVPair, path_base, path_dir
+
+__all__ = ["FILTER_NAMES", "SRV", "make_functions"]
+
+_INT_MIN = -(1 << 63)
+_INT_MAX = (1 << 63) - 1
+
+
+class SRV(NamedTuple):
+    """One SRV record; field names match Go's net.SRV so templates can say `.Target` and `.Port`."""
+
+    Target: str
+    Port: int
+    Priority: int
+    Weight: int
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _str(func: str, position: int, value: object) -> str:
+    if not isinstance(value, str):
+        raise TemplateError(
+            f"{func}: argument {position} must be a string, got {_type_name(value)} {value!r}"
+        )
+    return value
+
+
+def _int(func: str, position: int, value: object) -> int:
+    """An int argument as Go's template engine accepts one: not a bool, a float or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = " (convert it with atoi)" if isinstance(value, str) else ""
+        if isinstance(value, float):
+            hint = " (JSON numbers are floats; convert it with |int)"
+        raise TemplateError(
+            f"{func}: argument {position} must be an integer, got {_type_name(value)} {value!r}{hint}"
+        )
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise TemplateError(f"{func}: argument {position} ({value}) overflows a 64-bit int")
+    return value
+
+
+def _list(func: str, value: object, of: str) -> list[Any]:
+    """A list argument; any other iterable but a string or a mapping (a Jinja generator) is listed."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise TemplateError(f"{func}: expected a list of {of}, got {_type_name(value)} {value!r}")
+    return list(value)
+
+
+def _str_list(func: str, value: object) -> list[str]:
+    items = _list(func, value, "strings")
+    for item in items:
+        if not isinstance(item, str):
+            raise TemplateError(
+                f"{func}: expected a list of strings, but it holds {_type_name(item)} {item!r}"
+            )
+    return items
+
+
+def _go_quote(text: str) -> str:
+    """Roughly Go's %q, as strconv's error messages show the input."""
+    return _json.dumps(text, ensure_ascii=False)
+
+
+def _wrap(value: int) -> int:
+    """Go's int64 overflow: wrap around."""
+    return ((value - _INT_MIN) & 0xFFFF_FFFF_FFFF_FFFF) + _INT_MIN
+
+
+# --- strings and paths -------------------------------------------------------------------------
+
+
+def _base(path: object) -> str:
+    return path_base(_str("base", 1, path))
+
+
+def _dir(path: object) -> str:
+    return path_dir(_str("dir", 1, path))
+
+
+def _split(s: object, sep: object) -> list[str]:
+    """Go's strings.Split: an empty separator splits after each character ("" gives [])."""
+    s, sep = _str("split", 1, s), _str("split", 2, sep)
+    if sep == "":
+        return list(s)
+    return s.split(sep)
+
+
+def _join(elems: object, sep: object = "") -> str:
+    return _str("join", 2, sep).join(_str_list("join", elems))
+
+
+def _upper_char(c: str) -> str:
+    """Go's unicode.ToUpper (simple mapping): one character in, one out ("ß" stays "ß")."""
+    upper = c.upper()
+    if len(upper) == 1:
+        return upper
+    title = c.title()  # the Greek letters with iota subscript: their simple uppercase is the titlecase
+    return title if len(title) == 1 else c
+
+
+def _lower_char(c: str) -> str:
+    """Go's unicode.ToLower (simple mapping): "İ" is "i", and "Σ" is "σ" even at the end of a word."""
+    lower = c.lower()
+    return lower if len(lower) == 1 else lower[0]
+
+
+def _to_upper(s: object) -> str:
+    s = _str("toUpper", 1, s)
+    return s.upper() if s.isascii() else "".join(map(_upper_char, s))
+
+
+def _to_lower(s: object) -> str:
+    s = _str("toLower", 1, s)
+    return s.lower() if s.isascii() else "".join(map(_lower_char, s))
+
+
+def _contains(s: object, substr: object) -> bool:
+    return _str("contains", 2, substr) in _str("contains", 1, s)
+
+
+def _replace(s: object, old: object, new: object, n: object = -1) -> str:
+    """Go's strings.Replace: at most n replacements, all if n < 0; an empty `old` matches between characters.
+
+    `n` defaults to all, so `{{ s | replace("a", "b") }}` works as Jinja's own filter does.
+    """
+    return _str("replace", 1, s).replace(
+        _str("replace", 2, old), _str("replace", 3, new), _int("replace", 4, n)
+    )
+
+
+def _trim_suffix(s: object, suffix: object) -> str:
+    return _str("trimSuffix", 1, s).removesuffix(_str("trimSuffix", 2, suffix))
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", float: "a number", bool: "a boolean"}
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _go_float(text: str) -> float:
+    """A JSON number as Go's float64: one too large for it is an error, not infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text} is out of range of a 64-bit float")
+    return value
+
+
+def _sanitize(value: Any) -> Any:
+    """Go decodes an unpaired \\uD800-style escape as U+FFFD; Python would keep an unwritable surrogate."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_sanitize(v) for v in value]
+    if isinstance(value, dict):
+        return {_sanitize(k): _sanitize(v) for k, v in value.items()}
+    return value
+
+
+def _decode_json(func: str, data: object, want: type) -> Any:
+    """encoding/json into interface{}: numbers are floats; `null` is an empty (nil) object or array."""
+    text = _str(func, 1, data)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    try:
+        value = _json.loads(text, parse_int=_go_float, parse_float=_go_float, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise TemplateError(f"{func}: invalid JSON {shown!r}: {exc}") from None
+    if value is None:
+        return want()
+    if not isinstance(value, want):
+        raise TemplateError(
+            f"{func}: expected {_JSON_KINDS[want]}, got {_JSON_KINDS[type(value)]} in {shown!r}"
+            + (f" (use {'jsonArray' if want is dict else 'json'})" if isinstance(value, dict | list) else "")
+        )
+    if _SURROGATE_ESCAPE.search(text):
+        return _sanitize(value)
+    return value
+
+
+def _json_object(data: object) -> dict[str, Any]:
+    result: dict[str, Any] = _decode_json("json", data, dict)
+    return result
+
+
+def _json_array(data: object) -> list[Any]:
+    result: list[Any] = _decode_json("jsonArray", data, list)
+    return result
+
+
+def _map(*values: object) -> dict[str, Any]:
+    """confd's CreateMap: key, value, key, value, ..."""
+    if len(values) % 2:
+        raise TemplateError(
+            f"map: invalid map call: {len(values)} arguments; expected key, value pairs (an even number)"
+        )
+    result: dict[str, Any] = {}
+    for i in range(0, len(values), 2):
+        key = values[i]
+        if not isinstance(key, str):
+            raise TemplateError(
+                f"map: map keys must be strings, argument {i + 1} is {_type_name(key)} {key!r}"
+            )
+        result[key] = values[i + 1]
+    return result
+
+
+def _now() -> _datetime.datetime:
+    """time.Now(): the current time in the local zone."""
+    return _datetime.datetime.now().astimezone()
+
+
+def _getenv(key: object, *default: object) -> str:
+    """confd's Getenv: an unset or empty variable gives the first default, or ""."""
+    value = os.environ.get(_str("getenv", 1, key), "")
+    if value:
+        return value
+    return _str("getenv", 2, default[0]) if default else ""
+
+
+# --- network and files ---------------------------------------------------------------------------
+
+
+def _lookup_ip(name: object) -> list[str]:
+    """net.LookupIP, as strings sorted as text; any failure gives [] as in confd."""
+    host = _str("lookupIP", 1, name)
+    if host == "" or "\x00" in host:
+        return []
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    addresses: set[str] = set()
+    for _family, _type, _proto, _canonname, sockaddr in infos:
+        ip = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # Go prints an IPv4-mapped address as plain IPv4
+        addresses.add(str(ip))
+    return sorted(addresses)
+
+
+def _lookup_ipv4(name: object) -> list[str]:
+    return [ip for ip in _lookup_ip(name) if "." in ip]
+
+
+def _lookup_ipv6(name: object) -> list[str]:
+    return [ip for ip in _lookup_ip(name) if ":" in ip]
+
+
+def _srv_order(record: SRV) -> str:
+    """confd sorts SRV records by the text Target+Port+Priority+Weight (so port 443 sorts before 80)."""
+    return f"{record.Target}{record.Port}{record.Priority}{record.Weight}"
+
+
+def _lookup_srv(service: object, proto: object, name: object) -> list[SRV]:
+    """net.LookupSRV through dnspython (the stdlib has no SRV query); a failed query gives []."""
+    service = _str("lookupSRV", 1, service)
+    proto = _str("lookupSRV", 2, proto)
+    name = _str("lookupSRV", 3, name)
+    try:
+        resolver = importlib.import_module("dns.resolver")
+        dns_exception = importlib.import_module("dns.exception")
+    except ImportError:
+        raise TemplateError(
+            "lookupSRV needs the dnspython package: install it (pip install dnspython) next to confpy"
+        ) from None
+    qname = name if service == "" and proto == "" else f"_{service}._{proto}.{name}"
+    try:
+        answer = resolver.resolve(qname, "SRV")
+    except (dns_exception.DNSException, OSError, ValueError):
+        return []
+    records = [SRV(r.target.to_text(), int(r.port), int(r.priority), int(r.weight)) for r in answer]
+    return sorted(records, key=_srv_order)
+
+
+def _file_exists(path: object) -> bool:
+    """confd's isFileExist: only "no such file" is false; a path it may not read still counts as there."""
+    try:
+        os.stat(_str("fileExists", 1, path))
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _base64_encode(data: object) -> str:
+    return base64.b64encode(_str("base64Encode", 1, data).encode()).decode("ascii")
+
+
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _base64_decode(data: object) -> str:
+    """base64.StdEncoding.DecodeString: padding required, newlines ignored; the result must be text."""
+    text = _str("base64Decode", 1, data)
+    compact = text.replace("\r", "").replace("\n", "")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    if not _BASE64.fullmatch(compact):
+        raise TemplateError(
+            f"base64Decode: illegal base64 data {shown!r}: expected standard base64 "
+            "(A-Z a-z 0-9 + /, padded with = to a multiple of 4)"
+        )
+    try:
+        return base64.b64decode(compact).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise TemplateError(f"base64Decode: {shown!r} does not decode to UTF-8 text") from None
+
+
+# --- conversions and lists ----------------------------------------------------------------------
+
+
+_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_bool(s: object) -> bool:
+    """strconv.ParseBool: exactly 1 t T TRUE true True and 0 f F FALSE false False."""
+    try:
+        return _BOOLS[_str("parseBool", 1, s)]
+    except KeyError:
+        raise TemplateError(f"strconv.ParseBool: parsing {_go_quote(str(s))}: invalid syntax") from None
+
+
+def _atoi(s: object) -> int:
+    """strconv.Atoi: ASCII digits with an optional sign, nothing else, within int64."""
+    text = _str("atoi", 1, s)
+    if not _DECIMAL.fullmatch(text):
+        raise TemplateError(f"strconv.Atoi: parsing {_go_quote(text)}: invalid syntax")
+    value = int(text)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise TemplateError(f"strconv.Atoi: parsing {_go_quote(text)}: value out of range")
+    return value
+
+
+def _reverse(values: object) -> Any:
+    """A new list in reverse order, or a reversed string as Jinja's own `reverse` filter gives.
+
+    confd reverses in place, and returns anything but []string and []KVPair unchanged.
+    """
+    if isinstance(values, str):
+        return values[::-1]
+    return _list("reverse", values, "values")[::-1]
+
+
+def _byte_len(s: str) -> int:
+    """Go's len(string): UTF-8 bytes, not characters."""
+    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+
+
+def _sort_by_length(values: object) -> list[str]:
+    """Strings by length in bytes, shortest first; equal lengths keep their order."""
+    return sorted(_str_list("sortByLength", values), key=_byte_len)
+
+
+def _sort_kv_by_length(values: object) -> list[KVPair]:
+    """KVPairs by the length of their key in bytes; equal lengths keep their order."""
+    pairs = _list("sortKVByLength", values, "KVPairs")
+    for item in pairs:
+        if not isinstance(getattr(item, "Key", None), str):
+            raise TemplateError(f"sortKVByLength: expected a list of KVPairs, but it holds {item!r}")
+    return sorted(pairs, key=lambda pair: _byte_len(pair.Key))
+
+
+# --- arithmetic ----------------------------------------------------------------------------------
+
+
+def _add(a: object, b: object) -> int:
+    return _wrap(_int("add", 1, a) + _int("add", 2, b))
+
+
+def _sub(a: object, b: object) -> int:
+    return _wrap(_int("sub", 1, a) - _int("sub", 2, b))
+
+
+def _mul(a: object, b: object) -> int:
+    return _wrap(_int("mul", 1, a) * _int("mul", 2, b))
+
+
+def _quotient(func: str, a: object, b: object) -> tuple[int, int, int]:
+    """Go's truncated division: the quotient rounds toward zero, the remainder has the dividend's sign."""
+    x, y = _int(func, 1, a), _int(func, 2, b)
+    if y == 0:
+        raise TemplateError(f"{func}: integer divide by zero ({func} {x} 0)")
+    q = abs(x) // abs(y)
+    if (x < 0) != (y < 0):
+        q = -q
+    return x, y, q
+
+
+def _div(a: object, b: object) -> int:
+    _, _, q = _quotient("div", a, b)
+    return _wrap(q)
+
+
+def _mod(a: object, b: object) -> int:
+    x, y, q = _quotient("mod", a, b)
+    return x - y * q
+
+
+def _seq(first: object, last: object) -> list[int]:
+    """GNU seq: first..last inclusive; empty when first > last."""
+    return list(range(_int("seq", 1, first), _int("seq", 2, last) + 1))
+
+
+_PURE: dict[str, Callable[..., Any]] = {
+    "base": _base,
+    "dir": _dir,
+    "split": _split,
+    "join": _join,
+    "json": _json_object,
+    "jsonArray": _json_array,
+    "map": _map,
+    "datetime": _now,
+    "toUpper": _to_upper,
+    "toLower": _to_lower,
+    "contains": _contains,
+    "replace": _replace,
+    "trimSuffix": _trim_suffix,
+    "lookupIP": _lookup_ip,
+    "lookupIPV4": _lookup_ipv4,
+    "lookupIPV6": _lookup_ipv6,
+    "lookupSRV": _lookup_srv,
+    "fileExists": _file_exists,
+    "base64Encode": _base64_encode,
+    "base64Decode": _base64_decode,
+    "parseBool": _parse_bool,
+    "reverse": _reverse,
+    "sortByLength": _sort_by_length,
+    "sortKVByLength": _sort_kv_by_length,
+    "add": _add,
+    "sub": _sub,
+    "mul": _mul,
+    "div": _div,
+    "mod": _mod,
+    "seq": _seq,
+    "atoi": _atoi,
+    "getenv": _getenv,
+}
+
+FILTER_NAMES: frozenset[str] = frozenset(
+    {
+        "base",
+        "dir",
+        "split",
+        "join",
+        "json",
+        "jsonArray",
+        "toUpper",
+        "toLower",
+        "contains",
+        "replace",
+        "trimSuffix",
+        "base64Encode",
+        "base64Decode",
+        "parseBool",
+        "reverse",
+        "sortByLength",
+        "sortKVByLength",
+        "atoi",
+    }
+)
+"""Functions whose first argument reads naturally as a piped value: `{{ v | base64Decode }}`."""
+
+
+def make_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
+    """confd's whole function map, with the store functions reading `store`.
+
+    The store-free functions are built once at import; each call only binds the seven store ones.
+    """
+    functions = dict(_PURE)
+    functions["get"] = store.get
+    functions["gets"] = store.gets
+    functions["getv"] = store.getv
+    functions["getvs"] = store.getvs
+    functions["exists"] = store.exists
+    functions["ls"] = store.ls
+    functions["lsdir"] = store.lsdir
+    return functions

@@ -1,0 +1,119 @@
+"""Applying resources: render, write through the stage file, check, and reload.
+
+`ResourceProcessor` does one resource; `run_once` does every resource from one snapshot, as
+`confpy -onetime` does. Watch mode reuses `ResourceProcessor` from its per-resource workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confpy.backends.base import Backend
+from confpy.commands import expand_command, run_command
+from confpy.config import Settings
+from confpy.errors import ConfpyError
+from confpy.render import Renderer
+from confpy.resource import TemplateResource
+from confpy.store import KeyStore
+from confpy.writer import Outcome, Target, WriteResult, write_config
+
+__all__ = ["ResourceProcessor", "RunReport", "run_once"]
+
+log = logging.getLogger("confpy")
+
+
+@dataclass
+class RunReport:
+    """What one pass over the resources did; `errors` holds one message per failed resource."""
+
+    updated: list[str]
+    errors: list[ConfpyError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class ResourceProcessor:
+    """Applies one resource: render with a store, write if changed, then (separately) reload."""
+
+    def __init__(self, resource: TemplateResource, renderer: Renderer, settings: Settings) -> None:
+        self.resource = resource
+        self.renderer = renderer
+        self.settings = settings
+        self.target = Target(
+            dest=resource.dest,
+            mode=resource.mode,
+            uid=resource.uid,
+            gid=resource.gid,
+            check_cmd=resource.check_cmd,
+            check_timeout=resource.check_cmd_timeout,
+            create_dest_dir=resource.create_dest_dir,
+            name=resource.name,
+        )
+
+    def sync(self, store: KeyStore) -> WriteResult:
+        """Render and write; raises a ConfpyError (dest untouched) on any failure."""
+        content = self.renderer.render(self.resource, store)
+        result = write_config(
+            self.target,
+            content,
+            noop=self.settings.noop,
+            sync_only=self.settings.sync_only,
+            keep_stage_file=self.settings.keep_stage_file,
+        )
+        name, dest = self.resource.name, self.resource.dest
+        if result.outcome is Outcome.UPDATED:
+            log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))
+        elif result.outcome is Outcome.WOULD_UPDATE:
+            log.warning("%s: noop mode: %s will not be modified (%s)", name, dest, ", ".join(result.changes))
+            if result.diff:
+                sys.stdout.write(result.diff)
+                sys.stdout.flush()
+        else:
+            log.debug("%s: target config %s in sync", name, dest)
+        return result
+
+    @property
+    def needs_reload(self) -> bool:
+        return bool(self.resource.reload_cmd) and not self.settings.sync_only and not self.settings.noop
+
+    def reload(self) -> None:
+        """Run reload_cmd (the dest stays updated if it fails: the error says so)."""
+        command = self.resource.reload_cmd
+        if not command or not self.needs_reload:
+            return
+        expanded = expand_command(command, src=str(self.resource.dest), dest=str(self.resource.dest))
+        result = run_command(
+            expanded, timeout=self.resource.reload_cmd_timeout, what=f"reload_cmd for {self.resource.name}"
+        )
+        log.info("%s: reload_cmd succeeded in %.0f ms", self.resource.name, result.duration * 1000)
+
+    def apply(self, store: KeyStore) -> bool:
+        """Sync, and reload if the file changed; True if it changed."""
+        if self.sync(store).outcome is not Outcome.UPDATED:
+            return False
+        self.reload()
+        return True
+
+
+def run_once(
+    backend: Backend, processors: Sequence[ResourceProcessor], errors: Sequence[ConfpyError] = ()
+) -> RunReport:
+    """Every resource from one consistent snapshot; a failing resource does not stop the others."""
+    report = RunReport(updated=[], errors=list(errors))
+    prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
+    snapshot = backend.read(prefixes) if prefixes else None
+    for processor in processors:
+        resource = processor.resource
+        try:
+            store = KeyStore(resource.view(snapshot.values) if snapshot else {})
+            if processor.apply(store):
+                report.updated.append(resource.name)
+        except ConfpyError as exc:
+            log.error("%s", exc)
+            report.errors.append(exc)
+    return report

@@ -1,0 +1,116 @@
+"""Rendering: one Jinja2 environment, templates compiled once, confd's functions as globals.
+
+The store functions (getv, gets, ...) read the store of the render in progress through a context
+variable, so one environment and its compiled-template cache serve every resource and thread, and
+`import`ed macros see the same functions as the template that imports them.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+import jinja2
+
+from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError
+from confpy.functions import FILTER_NAMES, make_functions
+from confpy.resource import TemplateResource
+from confpy.store import KeyStore, KVPair
+
+__all__ = ["Renderer"]
+
+_active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
+
+
+class _ActiveStore(KeyStore):
+    """Forwards every lookup to the store of the render running in the current context."""
+
+    __slots__ = ()
+
+    def get(self, key: str) -> KVPair:
+        return _active.get().get(key)
+
+    def getv(self, key: str, *default: str) -> str:
+        return _active.get().getv(key, *default)
+
+    def gets(self, pattern: str) -> list[KVPair]:
+        return _active.get().gets(pattern)
+
+    def getvs(self, pattern: str) -> list[str]:
+        return _active.get().getvs(pattern)
+
+    def exists(self, key: str) -> bool:
+        return _active.get().exists(key)
+
+    def ls(self, path: str) -> list[str]:
+        return _active.get().ls(path)
+
+    def lsdir(self, path: str) -> list[str]:
+        return _active.get().lsdir(path)
+
+
+@contextmanager
+def _using(store: KeyStore) -> Iterator[None]:
+    token = _active.set(store)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+class Renderer:
+    """Compiles the templates under `templates_dir` once and renders them against a key store."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            keep_trailing_newline=True,
+            auto_reload=True,
+        )
+        functions = make_functions(_ActiveStore())
+        self.env.globals.update(functions)
+        self.env.filters.update({name: functions[name] for name in FILTER_NAMES})
+
+    def load(self, resource: TemplateResource) -> jinja2.Template:
+        """The compiled template of `resource`: a missing file or a syntax error names file and line."""
+        try:
+            return self.env.get_template(resource.src)
+        except jinja2.TemplateNotFound as exc:
+            missing = exc.name if exc.name != resource.src else resource.src
+            raise TemplateError(
+                f"{resource.name}: missing template: {self.templates_dir / str(missing)}"
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"{resource.name}: {exc.filename or resource.src}:{exc.lineno}: template syntax error: {exc.message}"
+            ) from None
+
+    def render(self, resource: TemplateResource, store: KeyStore) -> str:
+        """Render the resource's template with `store`'s keys; every failure is a TemplateError."""
+        template = self.load(resource)
+        try:
+            with _using(store):
+                return template.render()
+        except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
+            raise TemplateError(
+                f"{resource.name}: {exc.filename}:{exc.lineno}: template syntax error: {exc.message}"
+            ) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"{resource.name}: missing template: {self.templates_dir / str(exc.name)}") from None
+        except KeyNotFoundError as exc:
+            raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {exc}") from exc
+        except (ConfpyError, jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            message = str(exc) if isinstance(exc, ConfpyError) else f"{type(exc).__name__}: {exc}"
+            raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {message}") from exc
+
+    def _where(self, exc: BaseException, resource: TemplateResource) -> str:
+        """`file:line` of the innermost template frame in the traceback (Jinja maps frames to lines)."""
+        root = str(self.templates_dir.resolve())
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if frame.filename.startswith(root) or frame.filename.startswith(str(self.templates_dir)):
+                return f"{Path(frame.filename).name}:{frame.lineno}"
+        return resource.src

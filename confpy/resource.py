@@ -1,0 +1,229 @@
+"""Template resources: the `[template]` tables in `<confdir>/conf.d/*.toml`, parsed and validated.
+
+Pure apart from reading the TOML files and resolving owner/group names.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confpy.duration import Wait, parse_duration, parse_wait
+from confpy.errors import ConfigError
+from confpy.store import path_join
+
+__all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode"]
+
+log = logging.getLogger("confpy")
+
+_KNOWN_FIELDS = frozenset(
+    {
+        "src",
+        "dest",
+        "keys",
+        "prefix",
+        "mode",
+        "uid",
+        "gid",
+        "owner",
+        "group",
+        "check_cmd",
+        "reload_cmd",
+        "check_cmd_timeout",
+        "reload_cmd_timeout",
+        "create_dest_dir",
+        "wait",
+        "reload_group",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TemplateResource:
+    """One template resource: which keys feed which template into which file, and how to apply it."""
+
+    name: str
+    """The resource file's path relative to conf.d, e.g. "nginx.toml": used in every message."""
+    path: Path
+    src: str
+    dest: Path
+    keys: tuple[str, ...]
+    prefix: str = "/"
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    check_cmd: str | None = None
+    reload_cmd: str | None = None
+    check_cmd_timeout: float = 30.0
+    reload_cmd_timeout: float = 60.0
+    create_dest_dir: bool = False
+    wait: Wait | None = None
+    """Debounce in watch mode (consul-template's `wait`); None: the global -wait applies."""
+    reload_group: str | None = None
+    """Resources in one group share one reload, run once after all of them have settled."""
+    prefixed_keys: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefixed_keys", tuple(path_join(self.prefix, k) for k in self.keys))
+
+    def template_key(self, key: str) -> str:
+        """The key as templates see it: the resource prefix stripped (confd's behaviour)."""
+        return path_join("/", key.removeprefix(self.prefix))
+
+    def view(self, values: Mapping[str, str]) -> dict[str, str]:
+        """The keys of `values` this resource reads, renamed as its templates see them."""
+        keys = self.prefixed_keys
+        return {self.template_key(k): v for k, v in values.items() if k.startswith(keys)}
+
+    def owns(self, key: str) -> bool:
+        """Whether a change to `key` can change this resource's output."""
+        return key.startswith(self.prefixed_keys)
+
+
+def parse_mode(value: object, where: str) -> int:
+    """File mode, always octal: "0644", "644" and "0o644" all mean 0o644 (confd read "644" as decimal)."""
+    if not isinstance(value, str):
+        raise ConfigError(f'{where}: mode must be a string such as "0644", got {value!r}')
+    text = value.strip().lower().removeprefix("0o")
+    if not re.fullmatch(r"[0-7]{1,4}", text):
+        raise ConfigError(f'{where}: mode {value!r} is not an octal file mode such as "0644"')
+    return int(text, 8)
+
+
+def _user_id(table: Mapping[str, Any], where: str) -> int | None:
+    uid, owner = table.get("uid"), table.get("owner")
+    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or uid < 0):
+        raise ConfigError(f"{where}: uid must be a non-negative integer, got {uid!r}")
+    if owner is None:
+        return uid
+    if not isinstance(owner, str):
+        raise ConfigError(f"{where}: owner must be a user name, got {owner!r}")
+    try:
+        named = pwd.getpwnam(owner).pw_uid
+    except KeyError:
+        raise ConfigError(f"{where}: owner {owner!r} is not a user on this system") from None
+    if uid is not None and uid != named:
+        raise ConfigError(f"{where}: uid {uid} and owner {owner!r} (uid {named}) disagree")
+    return named
+
+
+def _group_id(table: Mapping[str, Any], where: str) -> int | None:
+    gid, group = table.get("gid"), table.get("group")
+    if gid is not None and (not isinstance(gid, int) or isinstance(gid, bool) or gid < 0):
+        raise ConfigError(f"{where}: gid must be a non-negative integer, got {gid!r}")
+    if group is None:
+        return gid
+    if not isinstance(group, str):
+        raise ConfigError(f"{where}: group must be a group name, got {group!r}")
+    try:
+        named = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ConfigError(f"{where}: group {group!r} is not a group on this system") from None
+    if gid is not None and gid != named:
+        raise ConfigError(f"{where}: gid {gid} and group {group!r} (gid {named}) disagree")
+    return named
+
+
+def _string(table: Mapping[str, Any], name: str, where: str, *, required: bool = False) -> str | None:
+    value = table.get(name)
+    if value is None or value == "":
+        if required:
+            raise ConfigError(f"{where}: missing required field {name!r}")
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {name} must be a string, got {value!r}")
+    return value
+
+
+def _keys(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    keys = table.get("keys", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f'{where}: keys must be a list of strings such as ["/app/upstreams"]')
+    return tuple(keys)
+
+
+def load_resource(path: Path, *, name: str, global_prefix: str = "") -> TemplateResource:
+    """Parse one resource file; every problem is a ConfigError naming the file (and line for TOML)."""
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    where = str(path)
+    table = document.get("template")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: no [template] table")
+    for unknown in sorted(set(table) - _KNOWN_FIELDS):
+        log.warning("%s: unknown field %r in [template] is ignored", where, unknown)
+    for unknown in sorted(set(document) - {"template"}):
+        log.warning("%s: unknown table or key %r is ignored", where, unknown)
+
+    src = _string(table, "src", where, required=True)
+    dest = _string(table, "dest", where, required=True)
+    assert src is not None and dest is not None
+    prefix = _string(table, "prefix", where) or ""
+    create_dest_dir = table.get("create_dest_dir", False)
+    if not isinstance(create_dest_dir, bool):
+        raise ConfigError(f"{where}: create_dest_dir must be true or false, got {create_dest_dir!r}")
+    mode = table.get("mode")
+    return TemplateResource(
+        name=name,
+        path=path,
+        src=src,
+        dest=Path(dest),
+        keys=_keys(table, where),
+        prefix=path_join("/", global_prefix, prefix),
+        mode=None if mode is None or mode == "" else parse_mode(mode, where),
+        uid=_user_id(table, where),
+        gid=_group_id(table, where),
+        check_cmd=_string(table, "check_cmd", where),
+        reload_cmd=_string(table, "reload_cmd", where),
+        check_cmd_timeout=parse_duration(table.get("check_cmd_timeout", 30), f"{where}: check_cmd_timeout"),
+        reload_cmd_timeout=parse_duration(
+            table.get("reload_cmd_timeout", 60), f"{where}: reload_cmd_timeout"
+        ),
+        create_dest_dir=create_dest_dir,
+        wait=parse_wait(table.get("wait"), f"{where}: wait"),
+        reload_group=_string(table, "reload_group", where),
+    )
+
+
+def load_resources(
+    confdir: Path, *, global_prefix: str = ""
+) -> tuple[list[TemplateResource], list[ConfigError]]:
+    """Every `*toml` file under `<confdir>/conf.d`, recursively, in lexical order.
+
+    A broken file does not stop the others (confd aborted the whole run): its error is returned
+    beside the resources that did load.
+    """
+    confd = confdir / "conf.d"
+    if not confd.is_dir():
+        return [], [ConfigError(f"{confd}: template resource directory does not exist")]
+    resources: list[TemplateResource] = []
+    errors: list[ConfigError] = []
+    for path in _resource_files(confd):
+        try:
+            resources.append(
+                load_resource(path, name=str(path.relative_to(confd)), global_prefix=global_prefix)
+            )
+        except ConfigError as exc:
+            errors.append(exc)
+    return resources, errors
+
+
+def _resource_files(confd: Path) -> Sequence[Path]:
+    found: list[Path] = []
+    for root, dirs, files in os.walk(confd, followlinks=True):
+        dirs.sort()
+        found.extend(Path(root, f) for f in files if f.endswith("toml"))
+    return sorted(found)

@@ -1,0 +1,131 @@
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from confpy.errors import ConfigError
+from confpy.resource import load_resource, load_resources, parse_mode
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_fields_and_key_joining(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "app.toml",
+        """[template]
+src = "app.conf.j2"
+dest = "/tmp/app.conf"
+prefix = "app"
+keys = ["list", "/list", "/db/host"]
+mode = "0600"
+check_cmd = "true {{.src}}"
+reload_cmd = "true"
+check_cmd_timeout = "5s"
+reload_cmd_timeout = 7
+create_dest_dir = true
+""",
+    )
+    res = load_resource(path, name="app.toml", global_prefix="/production")
+    assert res.prefix == "/production/app"
+    assert res.prefixed_keys == ("/production/app/list", "/production/app/list", "/production/app/db/host")
+    assert res.mode == 0o600
+    assert (res.check_cmd_timeout, res.reload_cmd_timeout) == (5.0, 7.0)
+    assert res.create_dest_dir is True
+    assert res.dest == Path("/tmp/app.conf")
+
+
+def test_defaults(tmp_path: Path) -> None:
+    res = load_resource(write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\n'), name="a.toml")
+    assert res.prefix == "/"
+    assert res.keys == ()
+    assert res.mode is None and res.uid is None and res.gid is None
+    assert (res.check_cmd_timeout, res.reload_cmd_timeout) == (30.0, 60.0)
+    assert res.create_dest_dir is False
+
+
+def test_template_view_strips_the_prefix(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "/app"\nkeys = ["/up"]\n')
+    res = load_resource(path, name="a.toml")
+    values = {"/app/up/a": "1", "/app/upper": "2", "/other/up": "3", "/app/down": "4"}
+    # etcd prefix semantics, as confd: /app/up also matches /app/upper.
+    assert res.view(values) == {"/up/a": "1", "/upper": "2"}
+    assert res.owns("/app/up/x") and not res.owns("/app/down")
+
+
+@pytest.mark.parametrize(("text", "mode"), [("0644", 0o644), ("644", 0o644), ("0o644", 0o644), ("600", 0o600),
+                                            ("4755", 0o4755)])
+def test_mode_is_always_octal(text: str, mode: int) -> None:
+    assert parse_mode(text, "x") == mode
+
+
+@pytest.mark.parametrize("text", ["0999", "rw-r--r--", "", 644, "12345"])
+def test_bad_mode(text: object) -> None:
+    with pytest.raises(ConfigError, match="x: mode"):
+        parse_mode(text, "x")
+
+
+def test_owner_and_group_by_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nowner = "root"\ngroup = "root"\n')
+    res = load_resource(path, name="a.toml")
+    assert (res.uid, res.gid) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('dest = "/tmp/a"', "missing required field 'src'"),
+        ('src = "a"', "missing required field 'dest'"),
+        ('src = "a"\ndest = "/a"\nowner = "no-such-user-x"', "owner 'no-such-user-x' is not a user"),
+        ('src = "a"\ndest = "/a"\ngroup = "no-such-group-x"', "group 'no-such-group-x' is not a group"),
+        ('src = "a"\ndest = "/a"\nuid = 1\nowner = "root"', "disagree"),
+        ('src = "a"\ndest = "/a"\nkeys = "/x"', "keys must be a list"),
+        ('src = "a"\ndest = "/a"\ncheck_cmd_timeout = "soon"', "check_cmd_timeout"),
+        ('src = "a"\ndest = "/a"\ncreate_dest_dir = "yes"', "create_dest_dir must be true or false"),
+    ],
+)
+def test_invalid_fields_name_the_file(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path / "bad.toml", "[template]\n" + body + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_resource(path, name="bad.toml")
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_broken_toml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.toml", '[template]\nsrc = "a"\ndest = \n')
+    with pytest.raises(ConfigError, match=r"bad.toml: invalid TOML: .*line 3"):
+        load_resource(path, name="bad.toml")
+
+
+def test_missing_template_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no \[template\] table"):
+        load_resource(write(tmp_path / "a.toml", 'src = "a"\n'), name="a.toml")
+
+
+def test_unknown_field_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nownr = "root"\n')
+    with caplog.at_level(logging.WARNING, logger="confpy"):
+        load_resource(path, name="a.toml")
+    assert f"{path}: unknown field 'ownr'" in caplog.text
+
+
+def test_load_resources_walks_recursively_in_order_and_keeps_going(tmp_path: Path) -> None:
+    confd = tmp_path / "conf.d"
+    write(confd / "b.toml", '[template]\nsrc = "b"\ndest = "/b"\n')
+    write(confd / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\n')
+    write(confd / "sub" / "c.toml", '[template]\nsrc = "c"\ndest = "/c"\n')
+    write(confd / "broken.toml", "[template\n")
+    write(confd / "notes.txt", "ignored")
+    resources, errors = load_resources(tmp_path)
+    assert [r.name for r in resources] == ["a.toml", "b.toml", os.path.join("sub", "c.toml")]
+    assert len(errors) == 1 and "broken.toml" in str(errors[0])
+
+
+def test_missing_conf_d(tmp_path: Path) -> None:
+    resources, errors = load_resources(tmp_path)
+    assert resources == [] and "conf.d" in str(errors[0])
