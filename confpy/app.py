@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confpy.backends import open_backend
@@ -35,23 +34,16 @@ def _once(settings: Settings) -> RunReport:
         return run_once(backend, processors, errors)
 
 
-def run_settings(settings: Settings) -> int:
-    """Run in the mode `settings` ask for; the exit status."""
-    if settings.watch:
-        from confpy.watch import run_watch
-
-        return run_watch(settings)
+def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
+    """Run in the mode `settings` ask for; the exit status. `reload` re-reads them on SIGHUP."""
     if settings.onetime:
         report = _once(settings)
         if report.errors:
             log.error("%d of the template resources failed", len(report.errors))
         return 0 if report.ok else 1
-    while True:
-        try:
-            _once(settings)
-        except ConfpyError as exc:
-            log.error("%s", exc)
-        time.sleep(settings.interval)
+    from confpy.service import run_service
+
+    return run_service(settings, reload or (lambda: settings))
 
 
 def run_from_flags(flags: Mapping[str, Any]) -> int:
@@ -64,7 +56,7 @@ def run_from_flags(flags: Mapping[str, Any]) -> int:
         return 2
     setup_logging(settings.log_level)
     try:
-        return run_settings(settings)
+        return run_settings(settings, lambda: load_settings(flags))
     except ConfpyError as exc:
         log.error("%s", exc)
         return 1

@@ -57,6 +57,10 @@ def run(
     connect_timeout: Annotated[
         str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]")
     ] = None,
+    wait: Annotated[str | None, _option("wait", "watch debounce MIN[:MAX], e.g. 2s:10s [off]")] = None,
+    max_stale: Annotated[
+        str | None, _option("max-stale", "exit non-zero when the watch is lost for longer [off]")
+    ] = None,
     version: Annotated[bool, _option("version", "print the version and exit")] = False,
 ) -> None:
     if version:
@@ -86,6 +90,8 @@ def run(
         "files": file or None,
         "filter": filter,
         "connect_timeout": connect_timeout,
+        "wait": wait,
+        "max_stale": max_stale,
     }
     from confpy.app import run_from_flags
 

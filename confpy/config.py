@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confpy.duration import parse_duration
+from confpy.duration import Wait, parse_duration, parse_wait
 from confpy.errors import ConfigError
 
 __all__ = ["BACKENDS", "LOG_LEVELS", "Settings", "load_settings"]
@@ -35,7 +35,7 @@ class Settings:
     prefix: str = ""
     onetime: bool = False
     watch: bool = False
-    interval: float = 600.0
+    interval: float | None = None
     noop: bool = False
     sync_only: bool = False
     keep_stage_file: bool = False
@@ -49,10 +49,17 @@ class Settings:
     files: tuple[str, ...] = ()
     filter: str = "*"
     connect_timeout: float = 5.0
+    wait: Wait | None = None
+    max_stale: float = 0.0
 
     @property
     def templates_dir(self) -> Path:
         return self.confdir / "templates"
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between full re-reads: -interval, or confd's 600 s default outside watch mode."""
+        return self.interval if self.interval is not None else 600.0
 
     @property
     def backend_nodes(self) -> tuple[str, ...]:
@@ -88,6 +95,9 @@ _FILE_KEYS = {
     "file": "files",
     "filter": "filter",
     "connect_timeout": "connect_timeout",
+    "wait": "wait",
+    "max-stale": "max_stale",
+    "max_stale": "max_stale",
 }
 # confd's own variable names for the TLS files, honoured for users moving over.
 _CONFD_ENV = {
@@ -107,7 +117,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, str) and value.lower() in ("1", "t", "true", "yes", "on", "0", "f", "false", "no", "off"):
             return value.lower() in ("1", "t", "true", "yes", "on")
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if kind == "float":
+    if kind == "Wait | None":
+        return parse_wait(value, where)
+    if kind in ("float", "float | None"):
         return parse_duration(value, where)
     if kind == "tuple[str, ...]":
         items = value.split(",") if isinstance(value, str) else value
@@ -181,7 +193,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"unknown log level {settings.log_level!r} (use one of {', '.join(LOG_LEVELS)})")
     if settings.onetime and settings.watch:
         raise ConfigError("-onetime and -watch cannot be combined")
-    if settings.interval <= 0:
+    if settings.interval is not None and settings.interval <= 0:
         raise ConfigError("-interval must be a positive number of seconds")
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file")

@@ -15,7 +15,7 @@ def test_defaults(tmp_path: Path) -> None:
     s = load_settings({"confdir": str(tmp_path)}, environ={})
     assert s.backend == "etcdv3"
     assert s.backend_nodes == ("http://127.0.0.1:2379",)
-    assert s.interval == 600
+    assert s.interval is None and s.poll_interval == 600
     assert s.templates_dir == tmp_path / "templates"
 
 

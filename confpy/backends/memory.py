@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch
-from confpy.errors import RevisionCompactedError
+from confpy.errors import BackendError, RevisionCompactedError
 
 __all__ = ["MemoryBackend"]
 
@@ -46,6 +46,14 @@ class MemoryBackend(Backend):
         with self._lock:
             self._compacted = revision
             self._history = [e for e in self._history if e.revision >= revision]
+
+    def fail_watches(self, message: str = "connection lost") -> None:
+        """End every watch with an error, as a dropped connection would: for resume tests."""
+        with self._lock:
+            watchers = list(self._watchers.values())
+            self._watchers.clear()
+        for _prefix, callback in watchers:
+            callback(BackendError(message))
 
     def _apply(self, changes: list[tuple[str, str | None]]) -> int:
         with self._lock:

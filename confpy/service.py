@@ -1,0 +1,194 @@
+"""The long-running process: watch or interval mode, signals, hot reload of the confdir, max-stale.
+
+- SIGHUP, or a change under `<confdir>/conf.d` or `<confdir>/templates`, re-reads confd.toml,
+  the resources and the templates without a restart.
+- SIGTERM/SIGINT stop gracefully: the write in flight finishes, no stage file is left, exit 0.
+  A second signal exits at once.
+- `-max-stale`: exit non-zero when the watch has been lost for longer (for supervisors that
+  prefer a restart).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Literal
+
+from confpy.backends import Backend, open_backend
+from confpy.config import Settings
+from confpy.errors import ConfigError, ConfpyError
+from confpy.log import setup_logging
+from confpy.watch import WatchEngine
+
+__all__ = ["EXIT_STALE", "Service", "run_service"]
+
+log = logging.getLogger("confpy")
+
+EXIT_STALE = 3
+_Command = Literal["reload", "stop", "reconcile"]
+_HOT_RELOAD_DELAY = 0.3
+
+
+class Service:
+    """Runs one engine at a time and replaces it on reload; the main thread only handles commands."""
+
+    def __init__(self, settings: Settings, reload: Callable[[], Settings]) -> None:
+        self.settings = settings
+        self._reload_settings = reload
+        self.commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self.engine: WatchEngine | None = None
+        self._backend: Backend | None = None
+        self._signalled = False
+        self._observer: object | None = None
+        self._timer: threading.Timer | None = None
+
+    # -- signals and hot reload -----------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.commands.put("reload")
+            return
+        if self._signalled:
+            os._exit(128 + signum)
+        self._signalled = True
+        self.commands.put("stop")
+
+    def _watch_confdir(self) -> None:
+        """Changes to conf.d/ or templates/ act as SIGHUP, debounced."""
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        service = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("created", "deleted", "modified", "moved"):
+                    service._schedule_reload()
+
+        observer = Observer()
+        for folder in (self.settings.confdir / "conf.d", self.settings.templates_dir):
+            if folder.is_dir():
+                observer.schedule(Handler(), str(folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def _schedule_reload(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        self._timer = threading.Timer(_HOT_RELOAD_DELAY, lambda: self.commands.put("reload"))
+        self._timer.daemon = True
+        self._timer.start()
+
+    # -- engines --------------------------------------------------------------------------------
+
+    def _start_engine(self, settings: Settings) -> WatchEngine:
+        from confpy.app import load_processors
+
+        processors, _errors = load_processors(settings)
+        backend = open_backend(settings)
+        engine = WatchEngine(backend, processors, wait=settings.wait, stream=settings.watch)
+        try:
+            engine.start()
+        except BaseException:
+            backend.close()
+            raise
+        if settings.watch and not engine.streaming:
+            log.warning(
+                "the %s backend cannot watch for changes: re-reading every %g s instead",
+                settings.backend,
+                settings.poll_interval,
+            )
+        self._backend = backend
+        return engine
+
+    def _stop_engine(self) -> None:
+        if self.engine:
+            self.engine.stop()
+            self.engine = None
+        if self._backend:
+            self._backend.close()
+            self._backend = None
+
+    def _reload(self) -> None:
+        try:
+            settings = self._reload_settings()
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        setup_logging(settings.log_level)
+        log.info("reloading confd.toml, conf.d and templates")
+        self._stop_engine()
+        self.settings = settings
+
+    # -- the main loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        if self.settings.watch:
+            self._watch_confdir()
+        try:
+            return self._loop()
+        finally:
+            self._stop_engine()
+            if self._timer:
+                self._timer.cancel()
+
+    def _loop(self) -> int:
+        failures = 0
+        lost_since: float | None = None
+        next_reconcile = time.monotonic() + self.settings.poll_interval
+        while True:
+            if self.engine is None:
+                try:
+                    self.engine = self._start_engine(self.settings)
+                    failures, lost_since = 0, None
+                    next_reconcile = time.monotonic() + self.settings.poll_interval
+                except ConfpyError as exc:
+                    failures += 1
+                    lost_since = lost_since or time.monotonic()
+                    log.error("%s", exc)
+            stale = self.engine.stale_for if self.engine else time.monotonic() - (lost_since or time.monotonic())
+            if self.settings.max_stale and stale > self.settings.max_stale:
+                log.error("no working watch for %.0f s (-max-stale %g s): exiting", stale, self.settings.max_stale)
+                return EXIT_STALE
+            timeout = self._timeout(next_reconcile, failures)
+            command: _Command | None
+            try:
+                command = self.commands.get(timeout=timeout)
+            except queue.Empty:
+                command = "reconcile" if time.monotonic() >= next_reconcile else None
+            if command == "stop":
+                log.info("stopping: finishing the writes in flight")
+                return 0
+            if command == "reload":
+                self._reload()
+            elif command == "reconcile" and self.engine is not None:
+                next_reconcile = time.monotonic() + self.settings.poll_interval
+                try:
+                    self.engine.reconcile()
+                except ConfpyError as exc:
+                    log.error("periodic re-read failed: %s", exc)
+
+    def _timeout(self, next_reconcile: float, failures: int) -> float:
+        """How long the main thread may sleep: until the next reconcile, retry, or stale check."""
+        timeout = max(0.0, next_reconcile - time.monotonic())
+        if self.engine is None:
+            timeout = min(timeout, min(5.0, 0.5 * 2 ** min(failures, 4)))
+        if self.settings.max_stale:
+            timeout = min(timeout, 1.0)
+        return timeout
+
+
+def run_service(settings: Settings, reload: Callable[[], Settings]) -> int:
+    """Watch (`-watch`) or interval mode until stopped; the exit status."""
+    if not settings.watch:
+        log.info("re-reading every %g s", settings.poll_interval)
+    return Service(settings, reload).run()

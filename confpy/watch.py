@@ -1,0 +1,294 @@
+"""Watch mode: one consistent snapshot, then one watch stream per distinct prefix, forever.
+
+- Events only enqueue (on the client's thread); one dispatcher applies them to the mirror in
+  order and marks the affected resources dirty; per-resource workers render and write.
+- A broken stream is resumed from the last *applied* event's revision + 1 (never from a response
+  header), with exponential backoff and jitter; nothing is lost, nothing applied twice.
+- A compacted revision: re-read that prefix's snapshot, re-render, watch from its revision + 1.
+- Snapshots (compaction, the periodic `-interval` reconcile) are applied only if they are not
+  older than what the mirror already holds, so state never goes backwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tenacity import RetryCallState, wait_exponential_jitter
+
+from confpy.backends.base import Backend, Event, Watch
+from confpy.config import Settings
+from confpy.duration import Wait
+from confpy.errors import BackendError, ConfpyError, RevisionCompactedError
+from confpy.mirror import Mirror
+from confpy.processor import ResourceProcessor
+from confpy.worker import ReloadGroup, ResourceWorker, RunRecord
+
+__all__ = ["WatchEngine"]
+
+log = logging.getLogger("confpy")
+
+
+@dataclass(frozen=True)
+class _Batch:
+    prefix: str
+    generation: int
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    prefix: str
+    generation: int
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class _Load:
+    """A snapshot of `prefixes` at `revision`, to replace what the mirror holds under them."""
+
+    prefixes: tuple[str, ...]
+    values: dict[str, str]
+    revision: int
+    done: threading.Event | None = None
+    everyone: bool = False
+    """Re-sync every resource, changed or not (restores dest files edited by hand)."""
+
+
+_Item = _Batch | _Failure | _Load | None
+
+
+class _Stream:
+    """The state of one prefix's watch: its generation (stale callbacks are dropped) and health."""
+
+    def __init__(self, prefix: str, revision: int) -> None:
+        self.prefix = prefix
+        self.applied = revision
+        self.generation = 0
+        self.watch: Watch | None = None
+        self.lost_since: float | None = None
+        self.failures = 0
+        # The dispatcher hands failures over here once every event before them is applied.
+        self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
+
+
+class WatchEngine:
+    """Keeps every resource's dest equal to the render of the latest backend state."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        processors: Sequence[ResourceProcessor],
+        *,
+        wait: Wait | None = None,
+        stream: bool = True,
+        backoff_max: float = 5.0,
+        on_run: Callable[[RunRecord], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.mirror = Mirror([p.resource for p in processors])
+        self.backoff = wait_exponential_jitter(multiplier=0.1, max=backoff_max, jitter=0.5)
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
+        self.streaming = stream and backend.supports_watch
+        self._streams = {prefix: _Stream(prefix, 0) for prefix in self.mirror.prefixes}
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.reconnects = 0
+        groups: dict[str, ReloadGroup] = {}
+        for processor in processors:
+            name = processor.resource.reload_group
+            if name and name not in groups and processor.resource.reload_cmd:
+                groups[name] = ReloadGroup(name, processor)
+        self.groups = groups
+        self.workers = {
+            p.resource.name: ResourceWorker(
+                p,
+                self.mirror,
+                wait=wait,
+                group=groups.get(p.resource.reload_group or ""),
+                on_run=on_run,
+            )
+            for p in processors
+        }
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read the snapshot, render everything once, then start the watches."""
+        prefixes = self.mirror.prefixes
+        snapshot = self.backend.read(prefixes)
+        self.mirror.load(snapshot.values, snapshot.revision)
+        for stream in self._streams.values():
+            stream.applied = snapshot.revision
+        if self.streaming:
+            log.info(
+                "watching %d prefixes for %d resources from revision %d",
+                len(prefixes),
+                len(self.workers),
+                snapshot.revision,
+            )
+        for group in self.groups.values():
+            group.start([w for w in self.workers.values() if w.group is group])
+        for worker in self.workers.values():
+            worker.start()
+            worker.notify()
+        self._spawn(self._dispatch, "confpy-dispatch")
+        if not self.streaming:
+            return
+        for stream in self._streams.values():
+            self._spawn(functools.partial(self._supervise, stream), f"confpy-watch-{stream.prefix}")
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop watching; let every write in flight finish; run pending group reloads."""
+        self._stopping.set()
+        self._queue.put(None)
+        for stream in self._streams.values():
+            stream.inbox.put(None)
+            if stream.watch:
+                stream.watch.cancel()
+        for worker in self.workers.values():
+            worker.stop()
+        for worker in self.workers.values():
+            worker.join(timeout)
+        for group in self.groups.values():
+            group.stop()
+            group.join(timeout)
+        for thread in self._threads:
+            thread.join(1.0)
+
+    def reconcile(self) -> None:
+        """A full re-read (the periodic `-interval` in watch mode): fixes anything a watch missed."""
+        snapshot = self.backend.read(self.mirror.prefixes)
+        self._queue.put(
+            _Load(tuple(self.mirror.prefixes), dict(snapshot.values), snapshot.revision, everyone=True)
+        )
+
+    @property
+    def stale_for(self) -> float:
+        """Seconds since the oldest currently lost stream was lost (0 when all are healthy)."""
+        lost = [s.lost_since for s in self._streams.values() if s.lost_since is not None]
+        return time.monotonic() - min(lost) if lost else 0.0
+
+    @property
+    def revision(self) -> int:
+        return self.mirror.revision
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- the dispatcher: the only writer of the mirror ------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Batch):
+                stream = self._streams[item.prefix]
+                if item.generation != stream.generation:
+                    continue
+                fresh = [e for e in item.events if e.revision > stream.applied]
+                if not fresh:
+                    continue
+                stream.applied = max(e.revision for e in fresh)
+                self._notify(self.mirror.apply(item.prefix, fresh))
+            elif isinstance(item, _Failure):
+                stream = self._streams[item.prefix]
+                if item.generation == stream.generation:
+                    stream.generation += 1  # drop anything the dead watch still delivers
+                    stream.inbox.put(item.error)
+            else:
+                self._load(item)
+                if item.done:
+                    item.done.set()
+
+    def _load(self, item: _Load) -> None:
+        streams = [self._streams[p] for p in item.prefixes]
+        if any(s.applied > item.revision for s in streams):
+            log.debug("snapshot at revision %d is older than the watch; skipped", item.revision)
+            changed: set[str] = set()
+        else:
+            for stream in streams:
+                stream.applied = item.revision
+            changed = self.mirror.load(item.values, item.revision, item.prefixes)
+        self._notify(set(self.workers) if item.everyone else changed)
+
+    def _notify(self, names: set[str]) -> None:
+        for name in names:
+            self.workers[name].notify()
+
+    # -- one supervisor per stream: (re)establish the watch ------------------------------------
+
+    def _supervise(self, stream: _Stream) -> None:
+        while not self._stopping.is_set():
+            error = self._open(stream, stream.generation)
+            if error is None:
+                error = stream.inbox.get()
+                if error is None or self._stopping.is_set():
+                    return
+            if stream.watch:
+                stream.watch.cancel()
+                stream.watch = None
+            if stream.lost_since is None:
+                stream.lost_since = time.monotonic()
+            if isinstance(error, RevisionCompactedError):
+                log.warning("watch on %s: %s", stream.prefix, error)
+                if self._resync(stream):
+                    stream.failures = 0
+                    continue
+            stream.failures += 1
+            delay = self._delay(stream.failures)
+            log.warning(
+                "watch on %s lost (%s); resuming from revision %d in %.1f s",
+                stream.prefix,
+                error,
+                stream.applied + 1,
+                delay,
+            )
+            if self._stopping.wait(delay):
+                return
+            self.reconnects += 1
+
+    def _open(self, stream: _Stream, generation: int) -> BackendError | None:
+        """Start the watch from the last applied revision + 1; an error instead if that fails."""
+
+        def deliver(batch: list[Event] | BackendError) -> None:
+            if isinstance(batch, BackendError):
+                self._queue.put(_Failure(stream.prefix, generation, batch))
+            else:
+                self._queue.put(_Batch(stream.prefix, generation, batch))
+
+        try:
+            stream.watch = self.backend.watch(stream.prefix, stream.applied + 1, deliver)
+        except BackendError as exc:
+            return exc
+        if stream.lost_since is not None:
+            log.info("watch on %s resumed from revision %d", stream.prefix, stream.applied + 1)
+        stream.lost_since = None
+        return None
+
+    def _resync(self, stream: _Stream) -> bool:
+        """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""
+        try:
+            snapshot = self.backend.read([stream.prefix])
+        except BackendError as exc:
+            log.warning("re-reading %s failed: %s", stream.prefix, exc)
+            return False
+        done = threading.Event()
+        self._queue.put(_Load((stream.prefix,), dict(snapshot.values), snapshot.revision, done))
+        done.wait()
+        return True
+
+    def _delay(self, failures: int) -> float:
+        """tenacity's exponential backoff with jitter, capped, for the n-th failure in a row."""
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = failures
+        return float(self.backoff(state))
