@@ -199,8 +199,12 @@ def _decode_json(func: str, data: object, want: type) -> Any:
     shown = text if len(text) <= 60 else text[:57] + "..."
     try:
         value = _json.loads(text, parse_int=_go_float, parse_float=_go_float, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            value = _sanitize(value)
     except ValueError as exc:
         raise TemplateError(f"{func}: invalid JSON {shown!r}: {exc}") from None
+    except RecursionError:
+        raise TemplateError(f"{func}: invalid JSON {shown!r}: nested too deeply") from None
     if value is None:
         return want()
     if not isinstance(value, want):
@@ -208,8 +212,6 @@ def _decode_json(func: str, data: object, want: type) -> Any:
             f"{func}: expected {_JSON_KINDS[want]}, got {_JSON_KINDS[type(value)]} in {shown!r}"
             + (f" (use {'jsonArray' if want is dict else 'json'})" if isinstance(value, dict | list) else "")
         )
-    if _SURROGATE_ESCAPE.search(text):
-        return _sanitize(value)
     return value
 
 
