@@ -151,18 +151,27 @@ def _collect(proc: subprocess.Popen[bytes], fd: int, deadline: float, what: str)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the command's process group, SIGKILL what is left after KILL_GRACE, reap the shell."""
+    """SIGTERM the command's process group, SIGKILL what is left after KILL_GRACE, reap the shell.
+
+    Returns once the group is gone (SIGKILL is delivered asynchronously, so that is waited for too).
+    """
     pgid = proc.pid
     _signal_group(pgid, signal.SIGTERM)
-    grace_end = time.monotonic() + KILL_GRACE
-    while time.monotonic() < grace_end:
-        proc.poll()
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.02)
-    else:
+    if not _wait_group_gone(proc, KILL_GRACE):
         _signal_group(pgid, signal.SIGKILL)
+        _wait_group_gone(proc, KILL_GRACE)
     proc.wait()
+
+
+def _wait_group_gone(proc: subprocess.Popen[bytes], limit: float) -> bool:
+    end = time.monotonic() + limit
+    while True:
+        proc.poll()
+        if not _group_alive(proc.pid):
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.01)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -150,10 +150,8 @@ def _ensure_directory(directory: Path, create: bool, name: str, noop: bool) -> b
 
     False when noop stops it from creating the directory it would create.
     """
-    if directory.is_dir():
+    if _is_directory(path=directory, directory=directory, name=name):
         return True
-    if directory.exists() or directory.is_symlink():
-        raise WriteError(f"{name}: destination directory {directory} is not a directory")
     if not create:
         raise WriteError(
             f"{name}: destination directory {directory} does not exist "
@@ -161,17 +159,32 @@ def _ensure_directory(directory: Path, create: bool, name: str, noop: bool) -> b
         )
     if noop:
         return False
-    missing = [directory, *(p for p in directory.parents if not p.is_dir())]
+    missing = [directory]
+    while not _is_directory(path=missing[-1].parent, directory=directory, name=name):
+        missing.append(missing[-1].parent)
     for path in reversed(missing):
         try:
             path.mkdir(mode=DIR_MODE)
             os.chmod(path, DIR_MODE)  # mkdir's mode is cut by the umask
         except FileExistsError:
-            if not path.is_dir():
+            if not _is_directory(path=path, directory=directory, name=name):
                 raise WriteError(f"{name}: cannot create directory {path}: a file is in the way") from None
         except OSError as exc:
             raise WriteError(f"{name}: cannot create directory {path}: {exc.strerror}") from exc
     log.info("%s: created destination directory %s", name, directory)
+    return True
+
+
+def _is_directory(*, path: Path, directory: Path, name: str) -> bool:
+    """True for a directory, False for nothing there; anything else is an error about `directory`."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise WriteError(f"{name}: cannot use destination directory {directory}: {exc.strerror}") from exc
+    if not stat.S_ISDIR(info.st_mode):
+        raise WriteError(f"{name}: cannot use destination directory {directory}: {path} is not a directory")
     return True
 
 
@@ -183,14 +196,15 @@ def _read_current(dest: Path, name: str) -> _Current | None:
         return None
     except OSError as exc:
         raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
-    with open(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise WriteError(f"{name}: destination {dest} is not a regular file")
-        try:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise WriteError(f"{name}: destination {dest} is not a regular file")
+    try:
+        with open(fd, "rb") as f:
             content = f.read()
-        except OSError as exc:
-            raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
+    except OSError as exc:
+        raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
     return _Current(content, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
 
 

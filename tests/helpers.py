@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["make_confdir", "run_confpy"]
+__all__ = ["ConfpyProcess", "make_confdir", "run_confpy", "wait_until"]
 
 
 def make_confdir(root: Path, resources: Mapping[str, str], templates: Mapping[str, str]) -> Path:
@@ -41,3 +42,50 @@ def run_confpy(
         cwd=cwd,
         check=False,
     )
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll until `predicate()` holds; fail the test after `timeout` seconds (a bound, not a benchmark)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        time.sleep(0.02)
+
+
+class ConfpyProcess:
+    """`python -m confpy ARGS` running in the background, its log in a file the test can read."""
+
+    def __init__(self, *args: str, log_path: Path, env: Mapping[str, str] | None = None) -> None:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
+        full_env.update(env or {})
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "confpy", *args], stdout=self._log, stderr=subprocess.STDOUT, env=full_env
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+        wait_until(lambda: text in self.log, timeout, f"log line {text!r}")
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.proc.wait(timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()
+
+    def __enter__(self) -> ConfpyProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
