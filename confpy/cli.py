@@ -19,6 +19,8 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=False,
+    rich_markup_mode=None,  # plain help: no markup surprises with "[/etc/confd]", and no rich import
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "-help", "--help"]},
     help="Render config files from etcd (or env, or files) with confd's template resources.",
 )
@@ -27,39 +29,39 @@ app = typer.Typer(
 _BOOL_FLAGS = ("onetime", "watch", "noop", "sync-only", "keep-stage-file", "basic-auth", "version")
 
 
-def _option(name: str, help: str, **kwargs: Any) -> Any:
-    return typer.Option(f"-{name}", f"--{name}", help=help, show_default=False, **kwargs)
+def _option(name: str, help: str, metavar: str = "VALUE") -> Any:
+    return typer.Option(f"-{name}", f"--{name}", help=help, show_default=False, metavar=metavar)
 
 
 @app.callback(invoke_without_command=True)
 def run(
     ctx: typer.Context,
-    backend: Annotated[str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file")] = None,
-    node: Annotated[list[str] | None, _option("node", "backend node URL (repeatable)")] = None,
-    confdir: Annotated[str | None, _option("confdir", "confd conf directory [/etc/confd]")] = None,
-    config_file: Annotated[str | None, _option("config-file", "confd config file [<confdir>/confd.toml]")] = None,
-    prefix: Annotated[str | None, _option("prefix", "key prefix, joined in front of each resource prefix")] = None,
+    backend: Annotated[str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file", "NAME")] = None,
+    node: Annotated[list[str] | None, _option("node", "backend node URL (repeatable)", "URL")] = None,
+    confdir: Annotated[str | None, _option("confdir", "confd conf directory [/etc/confd]", "DIR")] = None,
+    config_file: Annotated[str | None, _option("config-file", "confd config file [<confdir>/confd.toml]", "FILE")] = None,
+    prefix: Annotated[str | None, _option("prefix", "key prefix, joined in front of each resource prefix", "PREFIX")] = None,
     onetime: Annotated[bool | None, _option("onetime", "run once and exit")] = None,
     watch: Annotated[bool | None, _option("watch", "watch the backend for changes")] = None,
-    interval: Annotated[str | None, _option("interval", "seconds between re-renders [600]")] = None,
+    interval: Annotated[str | None, _option("interval", "seconds between re-renders [600]", "SECONDS")] = None,
     noop: Annotated[bool | None, _option("noop", "change nothing; print a diff of what would change")] = None,
     sync_only: Annotated[bool | None, _option("sync-only", "write files but run no check or reload")] = None,
     keep_stage_file: Annotated[bool | None, _option("keep-stage-file", "keep stage files not renamed")] = None,
-    log_level: Annotated[str | None, _option("log-level", "trace, debug, info, warn or error [info]")] = None,
-    client_cert: Annotated[str | None, _option("client-cert", "TLS client certificate file")] = None,
-    client_key: Annotated[str | None, _option("client-key", "TLS client key file")] = None,
-    client_ca_keys: Annotated[str | None, _option("client-ca-keys", "TLS CA certificate file")] = None,
-    username: Annotated[str | None, _option("username", "etcd user name")] = None,
-    password: Annotated[str | None, _option("password", "etcd password")] = None,
+    log_level: Annotated[str | None, _option("log-level", "trace, debug, info, warn or error [info]", "LEVEL")] = None,
+    client_cert: Annotated[str | None, _option("client-cert", "TLS client certificate file", "FILE")] = None,
+    client_key: Annotated[str | None, _option("client-key", "TLS client key file", "FILE")] = None,
+    client_ca_keys: Annotated[str | None, _option("client-ca-keys", "TLS CA certificate file", "FILE")] = None,
+    username: Annotated[str | None, _option("username", "etcd user name", "USER")] = None,
+    password: Annotated[str | None, _option("password", "etcd password", "PASSWORD")] = None,
     basic_auth: Annotated[bool | None, _option("basic-auth", "use username/password (accepted for confd)")] = None,
-    file: Annotated[list[str] | None, _option("file", "YAML/JSON file or folder for the file backend")] = None,
-    filter: Annotated[str | None, _option("filter", "file name glob for folders given to -file [*]")] = None,
+    file: Annotated[list[str] | None, _option("file", "YAML/JSON file or folder for the file backend", "PATH")] = None,
+    filter: Annotated[str | None, _option("filter", "file name glob for folders given to -file [*]", "GLOB")] = None,
     connect_timeout: Annotated[
-        str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]")
+        str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]", "DURATION")
     ] = None,
-    wait: Annotated[str | None, _option("wait", "watch debounce MIN[:MAX], e.g. 2s:10s [off]")] = None,
+    wait: Annotated[str | None, _option("wait", "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")] = None,
     max_stale: Annotated[
-        str | None, _option("max-stale", "exit non-zero when the watch is lost for longer [off]")
+        str | None, _option("max-stale", "exit non-zero when the watch is lost for longer [off]", "DURATION")
     ] = None,
     version: Annotated[bool, _option("version", "print the version and exit")] = False,
 ) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from confpy.backends.base import Backend
 from confpy.commands import expand_command, run_command
 from confpy.config import Settings
-from confpy.errors import ConfpyError
+from confpy.errors import CommandError, ConfpyError
 from confpy.render import Renderer
 from confpy.resource import TemplateResource
 from confpy.store import KeyStore
@@ -87,9 +87,14 @@ class ResourceProcessor:
         if not command or not self.needs_reload:
             return
         expanded = expand_command(command, src=str(self.resource.dest), dest=str(self.resource.dest))
-        result = run_command(
-            expanded, timeout=self.resource.reload_cmd_timeout, what=f"reload_cmd for {self.resource.name}"
-        )
+        try:
+            result = run_command(
+                expanded, timeout=self.resource.reload_cmd_timeout, what=f"reload_cmd for {self.resource.name}"
+            )
+        except CommandError as exc:
+            raise CommandError(
+                f"{exc}\n({self.resource.dest} is updated; the service may still run its old config)"
+            ) from exc
         log.info("%s: reload_cmd succeeded in %.0f ms", self.resource.name, result.duration * 1000)
 
     def apply(self, store: KeyStore) -> bool:
