@@ -72,11 +72,12 @@ def test_flag_spellings_and_global_prefix(stack: dict[str, Any]) -> None:
 
 def test_second_run_is_in_sync_and_runs_no_commands(stack: dict[str, Any]) -> None:
     marker = stack["tmp"] / "reloaded"
-    toml = UPSTREAM_TOML + f'reload_cmd = "echo x >> {marker}"\ncheck_cmd = "test -s {{{{.src}}}}"\n'
     dest = stack["out"] / "upstream.conf"
+    toml = UPSTREAM_TOML.format(dest=dest, prefix=stack["prefix"])
+    toml += f'reload_cmd = "echo x >> {marker}"\ncheck_cmd = "test -s {{{{.src}}}}"\n'
     confdir = make_confdir(
         stack["tmp"],
-        {"upstream.toml": toml.format(dest=dest, prefix=stack["prefix"])},
+        {"upstream.toml": toml},
         {"upstream.conf.j2": UPSTREAM_J2},
     )
     assert onetime(stack, confdir).returncode == 0
@@ -150,7 +151,7 @@ def test_missing_and_unwritable_dest_dir(stack: dict[str, Any]) -> None:
         {
             "m.toml": f'[template]\nsrc = "t.j2"\ndest = "{missing}/x.conf"\n',
             "u.toml": f'[template]\nsrc = "t.j2"\ndest = "{blocker}/x.conf"\n',
-            "c.toml": f'[template]\nsrc = "t.j2"\ndest = "{missing}/y.conf"\ncreate_dest_dir = true\n',
+            "z.toml": f'[template]\nsrc = "t.j2"\ndest = "{missing}/y.conf"\ncreate_dest_dir = true\n',
         },
         {"t.j2": "hello\n"},
     )
