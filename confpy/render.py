@@ -11,7 +11,9 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -20,9 +22,15 @@ from confpy.functions import FILTER_NAMES, make_functions
 from confpy.resource import TemplateResource
 from confpy.store import KeyStore, KVPair
 
+if TYPE_CHECKING:
+    from confpy.gotemplate import GoTemplate
+
 __all__ = ["Renderer"]
 
 _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
+
+
+_GO_FUNCTION_NAMES = frozenset(make_functions(KeyStore()))
 
 
 class _ActiveStore(KeyStore):
@@ -62,10 +70,16 @@ def _using(store: KeyStore) -> Iterator[None]:
 
 
 class Renderer:
-    """Compiles the templates under `templates_dir` once and renders them against a key store."""
+    """Compiles the templates under `templates_dir` once and renders them against a key store.
+
+    A resource's engine is Go's text/template (confd's own) for `engine = "go"` or a src ending
+    in `.tmpl`, and Jinja2 otherwise.
+    """
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = templates_dir
+        self._go_cache: dict[Path, tuple[int, GoTemplate]] = {}
+        self._go_lock = threading.Lock()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             keep_trailing_newline=True,
@@ -73,7 +87,8 @@ class Renderer:
         )
         functions = make_functions(_ActiveStore())
         self.env.globals.update(functions)
-        self.env.filters.update({name: functions[name] for name in FILTER_NAMES})
+        # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
+        self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
 
     def load(self, resource: TemplateResource) -> jinja2.Template:
         """The compiled template of `resource`: a missing file or a syntax error names file and line."""
@@ -89,8 +104,41 @@ class Renderer:
                 f"{resource.name}: {exc.filename or resource.src}:{exc.lineno}: template syntax error: {exc.message}"
             ) from None
 
+    def load_go(self, resource: TemplateResource) -> GoTemplate:
+        """The parsed Go template, re-parsed only when its file changes."""
+        from confpy.gotemplate import parse
+
+        path = self.templates_dir / resource.src
+        try:
+            mtime = path.stat().st_mtime_ns
+            with self._go_lock:
+                cached = self._go_cache.get(path)
+            if cached and cached[0] == mtime:
+                return cached[1]
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TemplateError(f"{resource.name}: missing template: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{resource.name}: cannot read template {path}: {exc}") from None
+        try:
+            template = parse(text, path.name, _GO_FUNCTION_NAMES)
+        except TemplateError as exc:
+            raise TemplateError(f"{resource.name}: {exc}") from exc
+        with self._go_lock:
+            self._go_cache[path] = (mtime, template)
+        return template
+
     def render(self, resource: TemplateResource, store: KeyStore) -> str:
         """Render the resource's template with `store`'s keys; every failure is a TemplateError."""
+        if resource.engine == "go":
+            template = self.load_go(resource)
+            try:
+                return template.execute(make_functions(store))
+            except TemplateError as exc:
+                raise TemplateError(f"{resource.name}: {exc}") from exc
+        return self._render_jinja(resource, store)
+
+    def _render_jinja(self, resource: TemplateResource, store: KeyStore) -> str:
         template = self.load(resource)
         try:
             with _using(store):

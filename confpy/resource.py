@@ -42,6 +42,7 @@ _KNOWN_FIELDS = frozenset(
         "create_dest_dir",
         "wait",
         "reload_group",
+        "engine",
     }
 )
 
@@ -69,6 +70,8 @@ class TemplateResource:
     """Debounce in watch mode (consul-template's `wait`); None: the global -wait applies."""
     reload_group: str | None = None
     """Resources in one group share one reload, run once after all of them have settled."""
+    engine: str = "jinja"
+    """"go" (confd's Go templates, for a src ending in .tmpl) or "jinja"; `engine = ...` overrides."""
     prefixed_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +153,16 @@ def _keys(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _engine(table: Mapping[str, Any], src: str, where: str) -> str:
+    """Go templates by confd's convention (`.tmpl`), Jinja2 otherwise; the `engine` field decides first."""
+    engine = table.get("engine")
+    if engine is None:
+        return "go" if src.endswith(".tmpl") else "jinja"
+    if engine not in ("go", "jinja"):
+        raise ConfigError(f'{where}: engine must be "go" or "jinja", got {engine!r}')
+    return str(engine)
+
+
 def load_resource(path: Path, *, name: str, global_prefix: str = "") -> TemplateResource:
     """Parse one resource file; every problem is a ConfigError naming the file (and line for TOML)."""
     try:
@@ -195,6 +208,7 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         create_dest_dir=create_dest_dir,
         wait=parse_wait(table.get("wait"), f"{where}: wait"),
         reload_group=_string(table, "reload_group", where),
+        engine=_engine(table, src, where),
     )
 
 
