@@ -47,7 +47,15 @@ _LAZY = {
     "KVPair": "confpy.store",
     "KeyStore": "confpy.store",
 }
-_ERRORS = ("BackendError", "CommandError", "ConfigError", "ConfpyError", "KeyNotFoundError", "TemplateError", "WriteError")
+_ERRORS = (
+    "BackendError",
+    "CommandError",
+    "ConfigError",
+    "ConfpyError",
+    "KeyNotFoundError",
+    "TemplateError",
+    "WriteError",
+)
 
 if TYPE_CHECKING:
     from confpy.backends.base import Backend

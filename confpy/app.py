@@ -54,7 +54,7 @@ def run_from_flags(flags: Mapping[str, Any]) -> int:
         setup_logging("info")
         log.error("%s", exc)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     try:
         return run_settings(settings, lambda: load_settings(flags))
     except ConfpyError as exc:

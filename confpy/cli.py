@@ -36,32 +36,60 @@ def _option(name: str, help: str, metavar: str = "VALUE") -> Any:
 @app.callback(invoke_without_command=True)
 def run(
     ctx: typer.Context,
-    backend: Annotated[str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file", "NAME")] = None,
+    backend: Annotated[
+        str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file", "NAME")
+    ] = None,
     node: Annotated[list[str] | None, _option("node", "backend node URL (repeatable)", "URL")] = None,
     confdir: Annotated[str | None, _option("confdir", "confd conf directory [/etc/confd]", "DIR")] = None,
-    config_file: Annotated[str | None, _option("config-file", "confd config file [<confdir>/confd.toml]", "FILE")] = None,
-    prefix: Annotated[str | None, _option("prefix", "key prefix, joined in front of each resource prefix", "PREFIX")] = None,
+    config_file: Annotated[
+        str | None, _option("config-file", "confd config file [<confdir>/confd.toml]", "FILE")
+    ] = None,
+    prefix: Annotated[
+        str | None, _option("prefix", "key prefix, joined in front of each resource prefix", "PREFIX")
+    ] = None,
     onetime: Annotated[bool | None, _option("onetime", "run once and exit")] = None,
     watch: Annotated[bool | None, _option("watch", "watch the backend for changes")] = None,
-    interval: Annotated[str | None, _option("interval", "seconds between re-renders [600]", "SECONDS")] = None,
+    interval: Annotated[
+        str | None, _option("interval", "seconds between re-renders [600]", "SECONDS")
+    ] = None,
     noop: Annotated[bool | None, _option("noop", "change nothing; print a diff of what would change")] = None,
     sync_only: Annotated[bool | None, _option("sync-only", "write files but run no check or reload")] = None,
-    keep_stage_file: Annotated[bool | None, _option("keep-stage-file", "keep stage files not renamed")] = None,
-    log_level: Annotated[str | None, _option("log-level", "trace, debug, info, warn or error [info]", "LEVEL")] = None,
+    keep_stage_file: Annotated[
+        bool | None, _option("keep-stage-file", "keep stage files not renamed")
+    ] = None,
+    log_level: Annotated[
+        str | None, _option("log-level", "trace, debug, info, warn or error [info]", "LEVEL")
+    ] = None,
     client_cert: Annotated[str | None, _option("client-cert", "TLS client certificate file", "FILE")] = None,
     client_key: Annotated[str | None, _option("client-key", "TLS client key file", "FILE")] = None,
-    client_ca_keys: Annotated[str | None, _option("client-ca-keys", "TLS CA certificate file", "FILE")] = None,
+    client_ca_keys: Annotated[
+        str | None, _option("client-ca-keys", "TLS CA certificate file", "FILE")
+    ] = None,
     username: Annotated[str | None, _option("username", "etcd user name", "USER")] = None,
     password: Annotated[str | None, _option("password", "etcd password", "PASSWORD")] = None,
-    basic_auth: Annotated[bool | None, _option("basic-auth", "use username/password (accepted for confd)")] = None,
-    file: Annotated[list[str] | None, _option("file", "YAML/JSON file or folder for the file backend", "PATH")] = None,
-    filter: Annotated[str | None, _option("filter", "file name glob for folders given to -file [*]", "GLOB")] = None,
+    basic_auth: Annotated[
+        bool | None, _option("basic-auth", "use username/password (accepted for confd)")
+    ] = None,
+    file: Annotated[
+        list[str] | None, _option("file", "YAML/JSON file or folder for the file backend", "PATH")
+    ] = None,
+    filter: Annotated[
+        str | None, _option("filter", "file name glob for folders given to -file [*]", "GLOB")
+    ] = None,
     connect_timeout: Annotated[
         str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]", "DURATION")
     ] = None,
-    wait: Annotated[str | None, _option("wait", "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")] = None,
+    wait: Annotated[
+        str | None, _option("wait", "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")
+    ] = None,
     max_stale: Annotated[
         str | None, _option("max-stale", "exit non-zero when the watch is lost for longer [off]", "DURATION")
+    ] = None,
+    log_format: Annotated[
+        str | None, _option("log-format", "text (confd's) or json [text]", "FORMAT")
+    ] = None,
+    metrics_addr: Annotated[
+        str | None, _option("metrics-addr", "serve /metrics, /health, /ready on HOST:PORT [off]", "ADDR")
     ] = None,
     version: Annotated[bool, _option("version", "print the version and exit")] = False,
 ) -> None:
@@ -94,6 +122,8 @@ def run(
         "connect_timeout": connect_timeout,
         "wait": wait,
         "max_stale": max_stale,
+        "log_format": log_format,
+        "metrics_addr": metrics_addr,
     }
     from confpy.app import run_from_flags
 
@@ -117,12 +147,32 @@ def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (
     raise typer.Exit(1 if result.problems else 0)
 
 
+@app.command()
+def check(
+    confdir: Annotated[Path, _option("confdir", "confd conf directory [/etc/confd]", "DIR")] = Path(
+        "/etc/confd"
+    ),
+    data: Annotated[
+        Path | None, _option("data", "render every resource against this YAML/JSON sample data", "FILE")
+    ] = None,
+) -> None:
+    """Validate confd.toml, every resource and template (no backend needed); non-zero on problems."""
+    from confpy.check import check_confdir
+
+    raise typer.Exit(check_confdir(confdir, data, out=sys.stdout, err=sys.stderr))
+
+
 def _normalize(argv: list[str]) -> list[str]:
     """Accept Go's `-flag=true` / `-flag=false` spellings of boolean flags."""
     out: list[str] = []
     for arg in argv:
         name, sep, value = arg.lstrip("-").partition("=")
-        if arg.startswith("-") and sep and name in _BOOL_FLAGS and value.lower() in ("true", "false", "1", "0"):
+        if (
+            arg.startswith("-")
+            and sep
+            and name in _BOOL_FLAGS
+            and value.lower() in ("true", "false", "1", "0")
+        ):
             if value.lower() in ("true", "1"):
                 out.append(f"-{name}")
             continue

@@ -51,6 +51,8 @@ class Settings:
     connect_timeout: float = 5.0
     wait: Wait | None = None
     max_stale: float = 0.0
+    log_format: str = "text"
+    metrics_addr: str | None = None
 
     @property
     def templates_dir(self) -> Path:
@@ -98,6 +100,10 @@ _FILE_KEYS = {
     "wait": "wait",
     "max-stale": "max_stale",
     "max_stale": "max_stale",
+    "log-format": "log_format",
+    "log_format": "log_format",
+    "metrics-addr": "metrics_addr",
+    "metrics_addr": "metrics_addr",
 }
 # confd's own variable names for the TLS files, honoured for users moving over.
 _CONFD_ENV = {
@@ -114,7 +120,18 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "t", "true", "yes", "on", "0", "f", "false", "no", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "1",
+            "t",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "f",
+            "false",
+            "no",
+            "off",
+        ):
             return value.lower() in ("1", "t", "true", "yes", "on")
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if kind == "Wait | None":
@@ -191,6 +208,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"unknown backend {backend!r} (supported: etcdv3 (alias etcd), env, file)")
     if settings.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {settings.log_level!r} (use one of {', '.join(LOG_LEVELS)})")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"unknown log format {settings.log_format!r} (use text or json)")
     if settings.onetime and settings.watch:
         raise ConfigError("-onetime and -watch cannot be combined")
     if settings.interval is not None and settings.interval <= 0:

@@ -19,7 +19,7 @@ def parse_duration(value: object, what: str) -> float:
     `what` names the setting in the error message, e.g. "check_cmd_timeout in conf.d/app.toml".
     """
     if isinstance(value, bool):
-        raise ConfigError(f"{what}: expected a duration such as \"30s\", got {value!r}")
+        raise ConfigError(f'{what}: expected a duration such as "30s", got {value!r}')
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -34,9 +34,9 @@ def parse_duration(value: object, what: str) -> float:
                 seconds += float(match.group(1)) * _UNITS[match.group(2)]
                 pos = match.end()
             if pos != len(text) or not text:
-                raise ConfigError(f"{what}: {value!r} is not a duration (use e.g. \"500ms\", \"2s\", \"1m30s\")")
+                raise ConfigError(f'{what}: {value!r} is not a duration (use e.g. "500ms", "2s", "1m30s")')
     else:
-        raise ConfigError(f"{what}: expected a duration such as \"30s\", got {value!r}")
+        raise ConfigError(f'{what}: expected a duration such as "30s", got {value!r}')
     if seconds < 0:
         raise ConfigError(f"{what}: a duration cannot be negative ({value!r})")
     return seconds
@@ -51,7 +51,7 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Wait:
-    """consul-template's quiescence timer: render after `min` of quiet, at the latest `max` after the first change."""
+    """consul-template's quiescence timer: run after `min` of quiet, at most `max` after the first change."""
 
     min: float
     max: float
@@ -74,5 +74,7 @@ def parse_wait(value: object, what: str) -> Wait | None:
         low = parse_duration(value, what)
         high = 4 * low
     if high < low:
-        raise ConfigError(f"{what}: max ({format_duration(high)}) is shorter than min ({format_duration(low)})")
+        raise ConfigError(
+            f"{what}: max ({format_duration(high)}) is shorter than min ({format_duration(low)})"
+        )
     return Wait(low, high) if low > 0 else None

@@ -1,18 +1,34 @@
-"""Logging in confd's format on stderr: `TIMESTAMP HOST confpy[PID]: LEVEL message`."""
+"""Logging on stderr, in confd's text format or as JSON lines for log pipelines.
+
+Text (confd's): `TIMESTAMP HOST confpy[PID]: LEVEL message`.
+JSON: one object per line, `{"time", "level", "msg", "host", "pid"}`, plus `resource` when the
+record is about one (given as `extra={"resource": name}`, or read from a message that starts with
+`<name>.toml: `, as confpy's messages about a resource do).
+
+Values from the backend are secrets as far as logging goes: they appear only at `-log-level trace`.
+That is up to the callers; nothing here filters messages.
+"""
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
 
-__all__ = ["TRACE", "logger", "setup_logging"]
+from confpy.errors import ConfigError
+
+__all__ = ["LOG_FORMATS", "TRACE", "logger", "setup_logging"]
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 logger = logging.getLogger("confpy")
+
+LOG_FORMATS = ("text", "json")
 
 _LEVELS = {
     "trace": TRACE,
@@ -24,6 +40,17 @@ _LEVELS = {
     "fatal": logging.CRITICAL,
     "panic": logging.CRITICAL,
 }
+_JSON_LEVELS = {
+    TRACE: "trace",
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "fatal",
+}
+# Resource names are paths relative to conf.d ending in "toml"; an absolute path is a file, not a name.
+_RESOURCE_PREFIX = re.compile(r"([^\s:/][^\s:]*toml): ")
+_RESOURCE_COMMAND = re.compile(r"(?:check_cmd|reload_cmd) for ([^\s:/][^\s:]*toml)\b")
 
 
 class _ConfdFormatter(logging.Formatter):
@@ -40,10 +67,47 @@ class _ConfdFormatter(logging.Formatter):
         return line
 
 
-def setup_logging(level: str = "info") -> None:
-    """Route confpy's log to stderr at `level` (confd's level names, plus trace)."""
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line; the message keeps no `<resource>: ` prefix once it is a field."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._host = socket.gethostname()
+        self._pid = os.getpid()
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        resource = getattr(record, "resource", None)
+        if resource is None:
+            match = _RESOURCE_PREFIX.match(message)
+            if match:
+                resource, message = match.group(1), message[match.end() :]
+            else:
+                command = _RESOURCE_COMMAND.search(message)
+                resource = command.group(1) if command else None
+        stamp = datetime.datetime.fromtimestamp(record.created).astimezone()
+        entry: dict[str, object] = {
+            "time": stamp.isoformat(timespec="milliseconds"),
+            "level": _JSON_LEVELS.get(record.levelno, record.levelname.lower()),
+            "msg": message,
+            "host": self._host,
+            "pid": self._pid,
+        }
+        if resource is not None:
+            entry["resource"] = str(resource)
+        if record.exc_info and logger.isEnabledFor(logging.DEBUG):
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str = "info", fmt: str = "text") -> None:
+    """Route confpy's log to stderr at `level` (confd's level names, plus trace) in `fmt`."""
+    if level.lower() not in _LEVELS:
+        raise ConfigError(f"unknown log level {level!r} (use one of {', '.join(_LEVELS)})")
+    if fmt not in LOG_FORMATS:
+        raise ConfigError(f"unknown log format {fmt!r} (use one of {', '.join(LOG_FORMATS)})")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ConfdFormatter())
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _ConfdFormatter())
     logger.handlers[:] = [handler]
     logger.setLevel(_LEVELS[level.lower()])
     logger.propagate = False

@@ -47,7 +47,9 @@ class Mirror:
     def prefixes(self) -> list[str]:
         return list(self._readers)
 
-    def load(self, values: Mapping[str, str], revision: int, prefixes: Sequence[str] | None = None) -> set[str]:
+    def load(
+        self, values: Mapping[str, str], revision: int, prefixes: Sequence[str] | None = None
+    ) -> set[str]:
         """Replace the keys under `prefixes` (all by default) with a snapshot; the resources that changed."""
         scope = tuple(prefixes if prefixes is not None else self._readers)
         changed: set[str] = set()
@@ -89,7 +91,7 @@ class Mirror:
         return changed
 
     def store_copy(self, name: str) -> tuple[KeyStore, int]:
-        """A private copy of one resource's store (safe to render while events keep coming) and the revision."""
+        """A private copy of one resource's store (safe to render while events arrive) and the revision."""
         with self._lock:
             return KeyStore(self.stores[name].items()), self.revision
 

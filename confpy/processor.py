@@ -52,6 +52,7 @@ class ResourceProcessor:
             check_cmd=resource.check_cmd,
             check_timeout=resource.check_cmd_timeout,
             create_dest_dir=resource.create_dest_dir,
+            sensitive=resource.sensitive,
             name=resource.name,
         )
 
@@ -89,7 +90,9 @@ class ResourceProcessor:
         expanded = expand_command(command, src=str(self.resource.dest), dest=str(self.resource.dest))
         try:
             result = run_command(
-                expanded, timeout=self.resource.reload_cmd_timeout, what=f"reload_cmd for {self.resource.name}"
+                expanded,
+                timeout=self.resource.reload_cmd_timeout,
+                what=f"reload_cmd for {self.resource.name}",
             )
         except CommandError as exc:
             raise CommandError(

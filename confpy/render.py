@@ -7,17 +7,18 @@ variable, so one environment and its compiled-template cache serve every resourc
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 
 from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError
+from confpy.filters import VALIDATING_FILTERS
 from confpy.functions import FILTER_NAMES, make_functions
 from confpy.resource import TemplateResource
 from confpy.store import KeyStore, KVPair
@@ -87,6 +88,8 @@ class Renderer:
         )
         functions = make_functions(_ActiveStore())
         self.env.globals.update(functions)
+        self.env.filters.update(VALIDATING_FILTERS)
+        self.env.globals.update(VALIDATING_FILTERS)
         # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
         self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
 
@@ -101,7 +104,8 @@ class Renderer:
             ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(
-                f"{resource.name}: {exc.filename or resource.src}:{exc.lineno}: template syntax error: {exc.message}"
+                f"{resource.name}: {exc.filename or resource.src}:{exc.lineno}: "
+                f"template syntax error: {exc.message}"
             ) from None
 
     def load_go(self, resource: TemplateResource) -> GoTemplate:
@@ -148,10 +152,19 @@ class Renderer:
                 f"{resource.name}: {exc.filename}:{exc.lineno}: template syntax error: {exc.message}"
             ) from None
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"{resource.name}: missing template: {self.templates_dir / str(exc.name)}") from None
+            raise TemplateError(
+                f"{resource.name}: missing template: {self.templates_dir / str(exc.name)}"
+            ) from None
         except KeyNotFoundError as exc:
             raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {exc}") from exc
-        except (ConfpyError, jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        except (
+            ConfpyError,
+            jinja2.TemplateError,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            ValueError,
+        ) as exc:
             message = str(exc) if isinstance(exc, ConfpyError) else f"{type(exc).__name__}: {exc}"
             raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {message}") from exc
 

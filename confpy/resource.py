@@ -43,6 +43,7 @@ _KNOWN_FIELDS = frozenset(
         "wait",
         "reload_group",
         "engine",
+        "sensitive",
     }
 )
 
@@ -70,6 +71,8 @@ class TemplateResource:
     """Debounce in watch mode (consul-template's `wait`); None: the global -wait applies."""
     reload_group: str | None = None
     """Resources in one group share one reload, run once after all of them have settled."""
+    sensitive: bool = False
+    """Secrets: the -noop diff shows only how many lines changed."""
     engine: str = "jinja"
     """"go" (confd's Go templates, for a src ending in .tmpl) or "jinja"; `engine = ...` overrides."""
     prefixed_keys: tuple[str, ...] = field(init=False)
@@ -146,6 +149,13 @@ def _string(table: Mapping[str, Any], name: str, where: str, *, required: bool =
     return value
 
 
+def _bool(table: Mapping[str, Any], name: str, where: str) -> bool:
+    value = table.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
+    return value
+
+
 def _keys(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
     keys = table.get("keys", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
@@ -185,9 +195,7 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
     dest = _string(table, "dest", where, required=True)
     assert src is not None and dest is not None
     prefix = _string(table, "prefix", where) or ""
-    create_dest_dir = table.get("create_dest_dir", False)
-    if not isinstance(create_dest_dir, bool):
-        raise ConfigError(f"{where}: create_dest_dir must be true or false, got {create_dest_dir!r}")
+    create_dest_dir = _bool(table, "create_dest_dir", where)
     mode = table.get("mode")
     return TemplateResource(
         name=name,
@@ -206,6 +214,7 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
             table.get("reload_cmd_timeout", 60), f"{where}: reload_cmd_timeout"
         ),
         create_dest_dir=create_dest_dir,
+        sensitive=_bool(table, "sensitive", where),
         wait=parse_wait(table.get("wait"), f"{where}: wait"),
         reload_group=_string(table, "reload_group", where),
         engine=_engine(table, src, where),

@@ -6,6 +6,8 @@
   A second signal exits at once.
 - `-max-stale`: exit non-zero when the watch has been lost for longer (for supervisors that
   prefer a restart).
+- systemd (`Type=notify`): READY=1 after the first render, WATCHDOG=1 while the watch is
+  healthy, STATUS= with the last revision. `-metrics-addr` serves /metrics, /health and /ready.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from confpy.backends import Backend, open_backend
 from confpy.config import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.log import setup_logging
+from confpy.metrics import HealthServer, Metrics
+from confpy.sdnotify import notify, watchdog_period
 from confpy.watch import WatchEngine
+from confpy.worker import RunRecord
 
 __all__ = ["EXIT_STALE", "Service", "run_service"]
 
 log = logging.getLogger("confpy")
 
 EXIT_STALE = 3
-_Command = Literal["reload", "stop", "reconcile"]
+_Command = Literal["reload", "stop", "reconcile", "ready"]
 _HOT_RELOAD_DELAY = 0.3
 
 
@@ -47,6 +52,47 @@ class Service:
         self._signalled = False
         self._observer: object | None = None
         self._timer: threading.Timer | None = None
+        self._announced = False
+        self.metrics = Metrics() if settings.metrics_addr else None
+        self._watchdog = watchdog_period()
+
+    # -- observability --------------------------------------------------------------------------
+
+    def _on_run(self, record: RunRecord) -> None:
+        """Called by workers: count the run; the first time every resource has run, say so."""
+        if self.metrics:
+            self.metrics.record_run(record)
+        engine = self.engine
+        if not self._announced and engine is not None and engine.ready:
+            self._announced = True
+            self.commands.put("ready")
+
+    @property
+    def ready(self) -> bool:
+        """First render done and the watch alive."""
+        engine = self.engine
+        return engine is not None and engine.ready and engine.stale_for == 0
+
+    def _status(self) -> str:
+        engine = self.engine
+        if engine is None:
+            return "STATUS=waiting for the backend"
+        if engine.stale_for:
+            return f"STATUS=watch lost for {engine.stale_for:.0f} s, last revision {engine.revision}"
+        mode = "watching" if engine.streaming else "polling"
+        return f"STATUS={mode} {len(engine.workers)} resources, revision {engine.revision}"
+
+    def _start_http(self) -> HealthServer | None:
+        if self.metrics is None or not self.settings.metrics_addr:
+            return None
+        server = HealthServer(self.settings.metrics_addr, self.metrics, ready=lambda: self.ready)
+        self.metrics.set_source(
+            revision=lambda: self.engine.revision if self.engine else 0,
+            stale_for=lambda: self.engine.stale_for if self.engine else 0.0,
+            reconnects=lambda: self.engine.reconnects if self.engine else 0,
+        )
+        server.start()
+        return server
 
     # -- signals and hot reload -----------------------------------------------------------------
 
@@ -93,10 +139,14 @@ class Service:
 
         processors, _errors = load_processors(settings)
         backend = open_backend(settings)
-        engine = WatchEngine(backend, processors, wait=settings.wait, stream=settings.watch)
+        engine = WatchEngine(
+            backend, processors, wait=settings.wait, stream=settings.watch, on_run=self._on_run
+        )
+        self.engine = engine
         try:
             engine.start()
         except BaseException:
+            self.engine = None
             backend.close()
             raise
         if settings.watch and not engine.streaming:
@@ -122,10 +172,12 @@ class Service:
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
             return
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format)
         log.info("reloading confd.toml, conf.d and templates")
+        notify("RELOADING=1")
         self._stop_engine()
         self.settings = settings
+        self._announced = False
 
     # -- the main loop --------------------------------------------------------------------------
 
@@ -134,12 +186,16 @@ class Service:
             signal.signal(signum, self._on_signal)
         if self.settings.watch:
             self._watch_confdir()
+        http = self._start_http()
         try:
             return self._loop()
         finally:
+            notify("STOPPING=1")
             self._stop_engine()
             if self._timer:
                 self._timer.cancel()
+            if http:
+                http.stop()
 
     def _loop(self) -> int:
         failures = 0
@@ -148,16 +204,20 @@ class Service:
         while True:
             if self.engine is None:
                 try:
-                    self.engine = self._start_engine(self.settings)
+                    self._start_engine(self.settings)
                     failures, lost_since = 0, None
                     next_reconcile = time.monotonic() + self.settings.poll_interval
                 except ConfpyError as exc:
                     failures += 1
                     lost_since = lost_since or time.monotonic()
                     log.error("%s", exc)
-            stale = self.engine.stale_for if self.engine else time.monotonic() - (lost_since or time.monotonic())
+            stale = (
+                self.engine.stale_for if self.engine else time.monotonic() - (lost_since or time.monotonic())
+            )
             if self.settings.max_stale and stale > self.settings.max_stale:
-                log.error("no working watch for %.0f s (-max-stale %g s): exiting", stale, self.settings.max_stale)
+                log.error(
+                    "no working watch for %.0f s (-max-stale %g s): exiting", stale, self.settings.max_stale
+                )
                 return EXIT_STALE
             timeout = self._timeout(next_reconcile, failures)
             command: _Command | None
@@ -165,10 +225,14 @@ class Service:
                 command = self.commands.get(timeout=timeout)
             except queue.Empty:
                 command = "reconcile" if time.monotonic() >= next_reconcile else None
+            if self._watchdog and self.ready:
+                notify("WATCHDOG=1", self._status())
             if command == "stop":
                 log.info("stopping: finishing the writes in flight")
                 return 0
-            if command == "reload":
+            if command == "ready":
+                notify("READY=1", self._status())
+            elif command == "reload":
                 self._reload()
             elif command == "reconcile" and self.engine is not None:
                 next_reconcile = time.monotonic() + self.settings.poll_interval
@@ -184,6 +248,8 @@ class Service:
             timeout = min(timeout, min(5.0, 0.5 * 2 ** min(failures, 4)))
         if self.settings.max_stale:
             timeout = min(timeout, 1.0)
+        if self._watchdog:
+            timeout = min(timeout, self._watchdog)
         return timeout
 
 

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from tenacity import RetryCallState, wait_exponential_jitter
 
 from confpy.backends.base import Backend, Event, Watch
-from confpy.config import Settings
 from confpy.duration import Wait
-from confpy.errors import BackendError, ConfpyError, RevisionCompactedError
+from confpy.errors import BackendError, RevisionCompactedError
 from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.worker import ReloadGroup, ResourceWorker, RunRecord
@@ -100,11 +99,13 @@ class WatchEngine:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reconnects = 0
+        self._on_run = on_run
+        self._not_yet_run = {p.resource.name for p in processors}
         groups: dict[str, ReloadGroup] = {}
         for processor in processors:
             name = processor.resource.reload_group
             if name and name not in groups and processor.resource.reload_cmd:
-                groups[name] = ReloadGroup(name, processor)
+                groups[name] = ReloadGroup(name, processor, on_run)
         self.groups = groups
         self.workers = {
             p.resource.name: ResourceWorker(
@@ -112,7 +113,7 @@ class WatchEngine:
                 self.mirror,
                 wait=wait,
                 group=groups.get(p.resource.reload_group or ""),
-                on_run=on_run,
+                on_run=self._ran,
             )
             for p in processors
         }
@@ -168,6 +169,16 @@ class WatchEngine:
         self._queue.put(
             _Load(tuple(self.mirror.prefixes), dict(snapshot.values), snapshot.revision, everyone=True)
         )
+
+    @property
+    def ready(self) -> bool:
+        """Every resource has been rendered at least once (successfully or not)."""
+        return not self._not_yet_run
+
+    def _ran(self, record: RunRecord) -> None:
+        self._not_yet_run.discard(record.name)
+        if self._on_run:
+            self._on_run(record)
 
     @property
     def stale_for(self) -> float:

@@ -141,9 +141,12 @@ class ResourceWorker:
 class ReloadGroup:
     """Resources sharing one reload: it runs once, after every member has settled."""
 
-    def __init__(self, name: str, reload: ResourceProcessor) -> None:
+    def __init__(
+        self, name: str, reload: ResourceProcessor, on_run: Callable[[RunRecord], None] | None = None
+    ) -> None:
         self.name = name
         self.reload = reload
+        self.on_run = on_run
         self.members: Sequence[ResourceWorker] = ()
         self._cond = threading.Condition()
         self._pending = False
@@ -181,9 +184,15 @@ class ReloadGroup:
                     return
                 self._pending = False
                 last = self._stopping
+            started = time.monotonic()
+            error: ConfpyError | None = None
             try:
                 self.reload.reload()
             except ConfpyError as exc:
                 log.error("reload group %s: %s", self.name, exc)
+                error = exc
+            if self.on_run:
+                record = RunRecord(f"reload_group:{self.name}", 0, None, error, time.monotonic() - started)
+                self.on_run(record)
             if last:
                 return

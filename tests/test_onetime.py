@@ -37,7 +37,9 @@ def stack(tmp_path: Path, etcd: Any, etcd_prefix: str, etcd_client: Any) -> dict
 
 
 def onetime(stack: dict[str, Any], confdir: Path, *extra: str) -> Any:
-    return run_confpy("-onetime", "-backend", "etcdv3", "-node", stack["url"], "-confdir", str(confdir), *extra)
+    return run_confpy(
+        "-onetime", "-backend", "etcdv3", "-node", stack["url"], "-confdir", str(confdir), *extra
+    )
 
 
 def upstream_confdir(stack: dict[str, Any], **extra_resources: str) -> Path:
@@ -63,8 +65,13 @@ def test_flag_spellings_and_global_prefix(stack: dict[str, Any]) -> None:
     toml = UPSTREAM_TOML.format(dest=dest, prefix="/")
     confdir = make_confdir(stack["tmp"], {"upstream.toml": toml}, {"upstream.conf.j2": UPSTREAM_J2})
     result = run_confpy(
-        "--onetime=true", f"--node={stack['url']}", f"-confdir={confdir}", "-prefix", stack["prefix"],
-        "-backend=etcd", "-log-level=debug",
+        "--onetime=true",
+        f"--node={stack['url']}",
+        f"-confdir={confdir}",
+        "-prefix",
+        stack["prefix"],
+        "-backend=etcd",
+        "-log-level=debug",
     )
     assert result.returncode == 0, result.stderr
     assert "server 10.0.0.2:8080" in dest.read_text()
@@ -163,10 +170,19 @@ def test_missing_and_unwritable_dest_dir(stack: dict[str, Any]) -> None:
 
 
 def test_unreachable_etcd_fails_in_bounded_time(tmp_path: Path) -> None:
-    confdir = make_confdir(tmp_path, {"a.toml": '[template]\nsrc = "a.j2"\ndest = "/tmp/never"\nkeys=["/a"]\n'},
-                           {"a.j2": "x"})
-    result = run_confpy("-onetime", "-node", "http://127.0.0.1:1", "-confdir", str(confdir),
-                        "-connect-timeout", "1s", timeout=30)
+    confdir = make_confdir(
+        tmp_path, {"a.toml": '[template]\nsrc = "a.j2"\ndest = "/tmp/never"\nkeys=["/a"]\n'}, {"a.j2": "x"}
+    )
+    result = run_confpy(
+        "-onetime",
+        "-node",
+        "http://127.0.0.1:1",
+        "-confdir",
+        str(confdir),
+        "-connect-timeout",
+        "1s",
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "127.0.0.1:1" in result.stderr
     assert not Path("/tmp/never").exists()
@@ -201,7 +217,10 @@ def test_failing_reload_is_an_error_but_dest_is_updated(stack: dict[str, Any]) -
     dest = stack["out"] / "upstream.conf"
     confdir = make_confdir(
         stack["tmp"],
-        {"upstream.toml": UPSTREAM_TOML.format(dest=dest, prefix=stack["prefix"]) + 'reload_cmd = "exit 7"\n'},
+        {
+            "upstream.toml": UPSTREAM_TOML.format(dest=dest, prefix=stack["prefix"])
+            + 'reload_cmd = "exit 7"\n'
+        },
         {"upstream.conf.j2": UPSTREAM_J2},
     )
     result = onetime(stack, confdir)

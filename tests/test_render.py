@@ -8,11 +8,14 @@ from confpy.render import Renderer
 from confpy.resource import TemplateResource, load_resource
 from confpy.store import KeyStore
 
-STORE = KeyStore({"/app/servers/a": "10.0.0.1", "/app/servers/b": "10.0.0.2", "/app/cert": "aGVsbG8=",
-                  "/app/name": "web"})
+STORE = KeyStore(
+    {"/app/servers/a": "10.0.0.1", "/app/servers/b": "10.0.0.2", "/app/cert": "aGVsbG8=", "/app/name": "web"}
+)
 
 
-def setup(tmp_path: Path, templates: dict[str, str], src: str, extra: str = "") -> tuple[Renderer, TemplateResource]:
+def setup(
+    tmp_path: Path, templates: dict[str, str], src: str, extra: str = ""
+) -> tuple[Renderer, TemplateResource]:
     toml = f'[template]\nsrc = "{src}"\ndest = "/tmp/x"\nkeys = ["/app"]\n{extra}'
     confdir = make_confdir(tmp_path, {"r.toml": toml}, templates)
     resource = load_resource(confdir / "conf.d" / "r.toml", name="r.toml")
@@ -22,11 +25,15 @@ def setup(tmp_path: Path, templates: dict[str, str], src: str, extra: str = "") 
 def test_functions_filters_and_trailing_newline(tmp_path: Path) -> None:
     text = (
         "{% for s in gets('/app/servers/*') %}{{ s.Key | base }}={{ s.Value }};{% endfor %}\n"
-        "{{ getv('/app/cert') | base64Decode }} {{ getv('/app/name') | toUpper }} {{ getv('/nope', 'dflt') }}\n"
+        "{{ getv('/app/cert') | base64Decode }} {{ getv('/app/name') | toUpper }} "
+        "{{ getv('/nope', 'dflt') }}\n"
         "{{ ls('/app') | join(',') }} {{ exists('/app/name') }} {{ seq(1, 3) | join('') }}\n"
     )
     renderer, resource = setup(tmp_path, {"t.j2": text}, "t.j2")
-    assert renderer.render(resource, STORE) == "a=10.0.0.1;b=10.0.0.2;\nhello WEB dflt\ncert,name,servers True 123\n"
+    assert (
+        renderer.render(resource, STORE)
+        == "a=10.0.0.1;b=10.0.0.2;\nhello WEB dflt\ncert,name,servers True 123\n"
+    )
 
 
 def test_include_and_import_see_the_functions(tmp_path: Path) -> None:
@@ -81,8 +88,11 @@ def test_go_engine_by_extension_and_by_field(tmp_path: Path) -> None:
 
 def test_go_template_errors_as_go_reports_them(tmp_path: Path) -> None:
     renderer, resource = setup(tmp_path, {"t.tmpl": 'ok\n{{getv "/x"}}\n'}, "t.tmpl")
-    with pytest.raises(TemplateError, match=r'^r.toml: template: t.tmpl:2:2: executing "t.tmpl" at <getv "/x">: '
-                                           r"error calling getv: key does not exist: /x$"):
+    with pytest.raises(
+        TemplateError,
+        match=r'^r.toml: template: t.tmpl:2:2: executing "t.tmpl" at <getv "/x">: '
+        r"error calling getv: key does not exist: /x$",
+    ):
         renderer.render(resource, STORE)
     renderer, resource = setup(tmp_path, {"t.tmpl": "{{nope}}"}, "t.tmpl")
     with pytest.raises(TemplateError, match=r'r.toml: template: t.tmpl:1: function "nope" not defined'):

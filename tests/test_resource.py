@@ -49,7 +49,9 @@ def test_defaults(tmp_path: Path) -> None:
 
 
 def test_template_view_strips_the_prefix(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "/app"\nkeys = ["/up"]\n')
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "/app"\nkeys = ["/up"]\n'
+    )
     res = load_resource(path, name="a.toml")
     values = {"/app/up/a": "1", "/app/upper": "2", "/other/up": "3", "/app/down": "4"}
     # etcd prefix semantics, as confd: /app/up also matches /app/upper.
@@ -57,8 +59,9 @@ def test_template_view_strips_the_prefix(tmp_path: Path) -> None:
     assert res.owns("/app/up/x") and not res.owns("/app/down")
 
 
-@pytest.mark.parametrize(("text", "mode"), [("0644", 0o644), ("644", 0o644), ("0o644", 0o644), ("600", 0o600),
-                                            ("4755", 0o4755)])
+@pytest.mark.parametrize(
+    ("text", "mode"), [("0644", 0o644), ("644", 0o644), ("0o644", 0o644), ("600", 0o600), ("4755", 0o4755)]
+)
 def test_mode_is_always_octal(text: str, mode: int) -> None:
     assert parse_mode(text, "x") == mode
 
@@ -70,7 +73,9 @@ def test_bad_mode(text: object) -> None:
 
 
 def test_owner_and_group_by_name(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nowner = "root"\ngroup = "root"\n')
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nowner = "root"\ngroup = "root"\n'
+    )
     res = load_resource(path, name="a.toml")
     assert (res.uid, res.gid) == (0, 0)
 

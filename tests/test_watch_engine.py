@@ -40,7 +40,9 @@ class Harness:
         confdir = make_confdir(tmp_path, resources, {"kv.j2": TEMPLATE})
         processors, errors = load_processors(Settings(confdir=confdir, watch=True))
         assert not errors
-        self.engine = WatchEngine(self.backend, processors, wait=wait, backoff_max=0.2, on_run=self.records.append)
+        self.engine = WatchEngine(
+            self.backend, processors, wait=wait, backoff_max=0.2, on_run=self.records.append
+        )
 
     def file(self, name: str) -> str:
         path = self.tmp / name
@@ -61,7 +63,9 @@ def harness_factory(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
         h.engine.stop(timeout=5)
 
 
-def test_renders_at_start_then_follows_events(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+def test_renders_at_start_then_follows_events(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
     h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/a")})
     h.backend.put("/a/x", "1")
     h.engine.start()
@@ -74,7 +78,9 @@ def test_renders_at_start_then_follows_events(harness_factory: Callable[..., Har
 
 
 def test_only_affected_resources_run(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
-    h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/a"), "b.toml": resource(tmp_path / "b.conf", "/b")})
+    h = harness_factory(
+        {"a.toml": resource(tmp_path / "a.conf", "/a"), "b.toml": resource(tmp_path / "b.conf", "/b")}
+    )
     h.engine.start()
     wait_until(lambda: len(h.records) == 2)
     h.backend.put("/a/x", "1")
@@ -83,7 +89,9 @@ def test_only_affected_resources_run(harness_factory: Callable[..., Harness], tm
     assert [r.name for r in h.records[2:]] == ["a.toml"]
 
 
-def test_resume_after_a_lost_watch_loses_nothing(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+def test_resume_after_a_lost_watch_loses_nothing(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
     h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/a")})
     h.engine.start()
     h.backend.put("/a/k", "0")
@@ -126,7 +134,9 @@ def test_debounce_min_bounds_the_runs(harness_factory: Callable[..., Harness], t
     assert 1 <= reloads <= math.ceil(burst / 0.2) + 1
 
 
-def test_debounce_max_renders_during_a_long_burst(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+def test_debounce_max_renders_during_a_long_burst(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
     h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/a")}, wait=Wait(min=0.3, max=0.4))
     h.engine.start()
     wait_until(lambda: len(h.records) == 1)
@@ -138,7 +148,9 @@ def test_debounce_max_renders_during_a_long_burst(harness_factory: Callable[...,
     assert mid_burst >= 2
 
 
-def test_a_hanging_reload_does_not_delay_others(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+def test_a_hanging_reload_does_not_delay_others(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
     slow = resource(tmp_path / "slow.conf", "/s", 'reload_cmd = "sleep 30"\nreload_cmd_timeout = "40s"\n')
     h = harness_factory({"slow.toml": slow, "fast.toml": resource(tmp_path / "fast.conf", "/f")})
     h.backend.put("/s/k", "1")
@@ -159,7 +171,10 @@ def test_reload_group_runs_once_for_several_resources(
     log = tmp_path / "reloads"
     extra = f'reload_group = "web"\nreload_cmd = "echo r >> {log}"\n'
     h = harness_factory(
-        {"a.toml": resource(tmp_path / "a.conf", "/web", extra), "b.toml": resource(tmp_path / "b.conf", "/web", extra)}
+        {
+            "a.toml": resource(tmp_path / "a.conf", "/web", extra),
+            "b.toml": resource(tmp_path / "b.conf", "/web", extra),
+        }
     )
     h.engine.start()
     wait_until(lambda: log.exists())
@@ -171,7 +186,9 @@ def test_reload_group_runs_once_for_several_resources(
     assert log.read_text() == "r\nr\n"
 
 
-def test_reconcile_restores_a_hand_edited_file(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+def test_reconcile_restores_a_hand_edited_file(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
     h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/a")})
     h.backend.put("/a/k", "1")
     h.engine.start()

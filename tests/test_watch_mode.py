@@ -44,7 +44,9 @@ def watcher(tmp: Path, confdir: Path, *nodes: str, extra: tuple[str, ...] = ()) 
 def client_for(*endpoints: str) -> Any:
     import pyetcd
 
-    eps = [pyetcd.Endpoint(host, int(port), secure=False) for host, port in (e.rsplit(":", 1) for e in endpoints)]
+    eps = [
+        pyetcd.Endpoint(host, int(port), secure=False) for host, port in (e.rsplit(":", 1) for e in endpoints)
+    ]
     return pyetcd.MultiEndpointEtcd3Client(endpoints=eps, timeout=5, failover=True)
 
 
@@ -80,7 +82,11 @@ def leader_of(cluster: EtcdCluster) -> EtcdServer:
             continue
         out = subprocess.run(
             ["etcdctl", "--endpoints", member.url, "endpoint", "status", "-w", "json"],
-            capture_output=True, text=True, timeout=10, check=False, env={**os.environ, "ETCDCTL_API": "3"},
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env={**os.environ, "ETCDCTL_API": "3"},
         )
         if out.returncode == 0:
             status = json.loads(out.stdout)[0]["Status"]
@@ -90,7 +96,7 @@ def leader_of(cluster: EtcdCluster) -> EtcdServer:
 
 
 def check_history(written: list[str], states: list[str], final: str) -> None:
-    """etcd's robustness-test idea: every written file is the render of some state, in order, ending at the last."""
+    """etcd's robustness-test idea: each written file renders some state, in order, ending at the last."""
     index = {content: i for i, content in enumerate(states)}
     position = -1
     for content in written:
@@ -110,8 +116,9 @@ def written_history(tmp: Path) -> list[str]:
     return [p.read_text() for p in sorted((tmp / "history").iterdir(), key=lambda p: int(p.name))]
 
 
-def test_watch_follows_changes_and_stops_gracefully(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str,
-                                                     etcd_client: Any) -> None:
+def test_watch_follows_changes_and_stops_gracefully(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
     etcd_client.put(f"{etcd_prefix}/a", "1")
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
     with watcher(tmp_path, confdir, etcd.url) as proc:
@@ -125,8 +132,9 @@ def test_watch_follows_changes_and_stops_gracefully(tmp_path: Path, etcd: EtcdSe
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
-def test_survives_etcd_sigkill_while_a_writer_keeps_putting(tmp_path: Path, fresh_etcd: EtcdServer,
-                                                             etcd_prefix: str) -> None:
+def test_survives_etcd_sigkill_while_a_writer_keeps_putting(
+    tmp_path: Path, fresh_etcd: EtcdServer, etcd_prefix: str
+) -> None:
     client = client_for(fresh_etcd.endpoint)
     client.put(f"{etcd_prefix}/k0", "start")
     confdir, dest = confdir_for(tmp_path, etcd_prefix, history_extra(tmp_path))
@@ -217,7 +225,9 @@ def test_frozen_member_fails_over_within_keepalive(tmp_path: Path, etcd_prefix: 
             try:
                 frozen_at = time.monotonic()
                 client.put(f"{etcd_prefix}/k", "after")
-                wait_until(lambda: read(dest) == "/k=after\n", timeout=30, what="failover from a frozen member")
+                wait_until(
+                    lambda: read(dest) == "/k=after\n", timeout=30, what="failover from a frozen member"
+                )
                 assert time.monotonic() - frozen_at < 30
             finally:
                 cluster.members[0].resume()
@@ -225,8 +235,9 @@ def test_frozen_member_fails_over_within_keepalive(tmp_path: Path, etcd_prefix: 
             assert proc.wait() == 0
 
 
-def test_sighup_and_hot_reload_pick_up_new_resources(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str,
-                                                      etcd_client: Any) -> None:
+def test_sighup_and_hot_reload_pick_up_new_resources(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
     etcd_client.put(f"{etcd_prefix}/a", "1")
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
     with watcher(tmp_path, confdir, etcd.url) as proc:
@@ -247,8 +258,9 @@ def test_sighup_and_hot_reload_pick_up_new_resources(tmp_path: Path, etcd: EtcdS
         assert proc.wait() == 0
 
 
-def test_graceful_stop_finishes_the_write_in_flight(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str,
-                                                     etcd_client: Any) -> None:
+def test_graceful_stop_finishes_the_write_in_flight(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
     etcd_client.put(f"{etcd_prefix}/a", "1")
     marker = tmp_path / "checked"
     confdir, dest = confdir_for(tmp_path, etcd_prefix, f'check_cmd = "sleep 1 && touch {marker}"\n')
@@ -284,8 +296,9 @@ def test_interval_mode_rereads(tmp_path: Path, etcd: EtcdServer, etcd_prefix: st
         assert proc.wait() == 0
 
 
-def test_global_wait_debounces_a_burst(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str,
-                                       etcd_client: Any) -> None:
+def test_global_wait_debounces_a_burst(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
     history = history_extra(tmp_path)
     confdir, dest = confdir_for(tmp_path, etcd_prefix, history)
     with watcher(tmp_path, confdir, etcd.url, extra=("-wait", "300ms:2s")) as proc:
