@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from confpy import __version__
+from confpy.errors import ConfpyError
 
 __all__ = ["app", "main"]
 
@@ -140,7 +141,11 @@ def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (
     except OSError as exc:
         typer.echo(f"confpy: {template}: {exc.strerror}", err=True)
         raise typer.Exit(1) from None
-    result = translate(text, template.name)
+    try:
+        result = translate(text, template.name)
+    except ConfpyError as exc:
+        typer.echo(f"confpy: {exc}", err=True)
+        raise typer.Exit(1) from None
     sys.stdout.write(result.text)
     for line, message in result.problems:
         typer.echo(f"{template}:{line}: {message}", err=True)

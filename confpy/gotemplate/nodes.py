@@ -258,7 +258,9 @@ class BranchNode(Node):
     __slots__ = ("else_list", "line", "list", "pipe")
     keyword = ""
 
-    def __init__(self, pos: int, line: int, pipe: PipeNode, lst: ListNode, else_list: ListNode | None) -> None:
+    def __init__(
+        self, pos: int, line: int, pipe: PipeNode, lst: ListNode, else_list: ListNode | None
+    ) -> None:
         super().__init__(pos)
         self.line = line
         self.pipe = pipe
@@ -302,17 +304,17 @@ class ContinueNode(Node):
 
 
 class TemplateNode(Node):
-    """`{{template "name" pipeline}}`."""
+    """`{{template "name" pipeline}}`, or the call a `{{block}}` stands for (`block` is then true)."""
 
-    __slots__ = ("line", "name", "pipe")
+    __slots__ = ("block", "line", "name", "pipe")
 
     def __init__(self, pos: int, line: int, name: str, pipe: PipeNode | None) -> None:
         super().__init__(pos)
         self.line = line
         self.name = name
         self.pipe = pipe
+        self.block = False
 
     def __str__(self) -> str:
         pipe = "" if self.pipe is None else " " + str(self.pipe)
         return "{{template " + quote(self.name) + pipe + "}}"
-

@@ -1,0 +1,783 @@
+"""Executing a parsed Go template (text/template/exec.go), precompiled into closures.
+
+Each node compiles once into a Python closure: statements are `run(ctx, frame, dot)`,
+expressions `ev(ctx, frame, dot)`; a command fed by a pipe evaluates the previous command first
+and passes its value as the last argument, as Go does.
+Variables are resolved to slots of a per-call `frame` list at compile time; Go's variable
+scoping is lexical, so this is exactly Go's push/pop stack without the name lookups.
+
+Go's errors name the node being evaluated: closures raise `ExecFailure(node, tree, message)`
+and `GoTemplate.execute` formats it as Go does, with the template's line and byte column.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import types
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from confpy.errors import TemplateError
+from confpy.gotemplate import gotime
+from confpy.gotemplate import nodes as n
+from confpy.gotemplate.fmt import is_struct, sort_keys, sprint, type_name
+from confpy.gotemplate.funcs import BUILTINS, GoError, is_true
+from confpy.gotemplate.parser import parse_trees
+from confpy.gotemplate.strconv import quote
+
+__all__ = ["ExecFailure", "GoTemplate", "parse"]
+
+Frame = list[Any]
+Eval = Callable[["_Ctx", Frame, Any], Any]
+Run = Callable[["_Ctx", Frame, Any], None]
+
+MAX_EXEC_DEPTH = 100000  # Go's maxExecDepth; Python's own recursion limit comes first
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+
+
+class ExecFailure(Exception):
+    """An execution error at a node of the named template; formatted by GoTemplate.execute."""
+
+    def __init__(self, node: n.Node, tree: str, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.tree = tree
+        self.message = message
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+_BREAK = _Break()
+_CONTINUE = _Continue()
+_PASS_THROUGH = (ExecFailure, _Break, _Continue)
+
+
+class _Ctx:
+    """One execution's state: the output, the functions, the templates, the depth."""
+
+    __slots__ = ("depth", "funcs", "templates", "write")
+
+    def __init__(
+        self,
+        funcs: Mapping[str, Callable[..., Any]],
+        templates: dict[str, _Compiled],
+        write: Callable[[str], Any],
+    ) -> None:
+        self.funcs = funcs
+        self.templates = templates
+        self.depth = 0
+        self.write = write
+
+
+class _Compiled:
+    """One compiled tree: its body and how many variable slots a call needs."""
+
+    __slots__ = ("body", "frame_size", "name")
+
+    def __init__(self, name: str, body: Run, frame_size: int) -> None:
+        self.name = name
+        self.body = body
+        self.frame_size = frame_size
+
+    def run(self, ctx: _Ctx, dot: Any) -> None:
+        frame: Frame = [None] * self.frame_size
+        frame[0] = dot
+        self.body(ctx, frame, dot)
+
+
+def print_value(v: Any) -> str:
+    """How `{{pipeline}}` prints a value: fmt.Print, a missing value as `<no value>`."""
+    cls = type(v)
+    if cls is str:
+        return str(v)
+    if cls is int:
+        return str(v)
+    if v is None:
+        return "<no value>"
+    if cls is bool:
+        return "true" if v else "false"
+    return sprint(v)
+
+
+def last_node(node: n.Node) -> n.Node:
+    """The node Go's executor last visits evaluating `node`: errors after it name this node."""
+    if isinstance(node, n.PipeNode):
+        return last_node(node.cmds[-1])
+    if isinstance(node, n.CommandNode):
+        first = node.args[0]
+        if len(node.args) > 1 and isinstance(
+            first, (n.IdentifierNode, n.FieldNode, n.ChainNode, n.VariableNode)
+        ):
+            return last_node(node.args[-1])
+        return last_node(first)
+    if isinstance(node, n.ChainNode):
+        return last_node(node.node)
+    return node
+
+
+class _Compiler:
+    """Compiles one tree; tracks its variable scope (name -> frame slot)."""
+
+    def __init__(self, tree: str, builtin_names: Collection[str]) -> None:
+        self.tree = tree
+        self.builtins = builtin_names
+        self.scope: list[tuple[str, int]] = [("$", 0)]
+        self.frame_size = 1
+
+    def failing(self, node: n.Node, message: str) -> Eval:
+        """An expression that fails when (and only when) it is evaluated, as Go's checks do."""
+
+        def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            raise ExecFailure(node, self.tree, message)
+
+        return ev
+
+    # -- variables --
+
+    def declare(self, name: str) -> int:
+        slot = self.frame_size
+        self.frame_size += 1
+        self.scope.append((name, slot))
+        return slot
+
+    def lookup(self, name: str) -> int | None:
+        for var, slot in reversed(self.scope):
+            if var == name:
+                return slot
+        return None
+
+    # -- statements --
+
+    def compile_list(self, lst: n.ListNode) -> Run:
+        runs = [r for r in (self.compile_node(node) for node in lst.nodes) if r is not None]
+        texts = [getattr(r, "text", None) for r in runs]
+        if all(t is not None for t in texts):
+            text = "".join(t for t in texts if t is not None)
+            return self.text_run(text)
+        if len(runs) == 1:
+            return runs[0]
+        steps = tuple(runs)
+
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            for step in steps:
+                step(ctx, frame, dot)
+
+        return run
+
+    @staticmethod
+    def text_run(text: str) -> Run:
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            ctx.write(text)
+
+        run.text = text  # type: ignore[attr-defined]
+        return run
+
+    def compile_node(self, node: n.Node) -> Run | None:
+        if isinstance(node, n.TextNode):
+            return self.text_run(node.text)
+        if isinstance(node, n.ActionNode):
+            return self.compile_action(node)
+        if isinstance(node, n.IfNode):
+            return self.compile_if_with(node, set_dot=False)
+        if isinstance(node, n.WithNode):
+            return self.compile_if_with(node, set_dot=True)
+        if isinstance(node, n.RangeNode):
+            return self.compile_range(node)
+        if isinstance(node, n.TemplateNode):
+            return self.compile_template(node)
+        if isinstance(node, n.BreakNode):
+            return _raise_break
+        if isinstance(node, n.ContinueNode):
+            return _raise_continue
+        return None  # comments
+
+    def compile_action(self, node: n.ActionNode) -> Run:
+        ev = self.compile_pipeline(node.pipe)
+        if node.pipe.decl:
+
+            def run_decl(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+                ev(ctx, frame, dot)
+
+            return run_decl
+        tree = self.tree
+
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            v = ev(ctx, frame, dot)
+            if type(v) is str:
+                ctx.write(v)
+            elif isinstance(v, _FUNCTION_TYPES):
+                raise ExecFailure(node, tree, f"can't print {node} of type {type_name(v)}")
+            else:
+                ctx.write(print_value(v))
+
+        return run
+
+    def compile_if_with(self, node: n.BranchNode, set_dot: bool) -> Run:
+        mark = len(self.scope)
+        cond = self.compile_pipeline(node.pipe)
+        body = self.compile_list(node.list)
+        orelse = self.compile_list(node.else_list) if node.else_list is not None else None
+        del self.scope[mark:]
+
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            v = cond(ctx, frame, dot)
+            if is_true(v):
+                body(ctx, frame, v if set_dot else dot)
+            elif orelse is not None:
+                orelse(ctx, frame, dot)
+
+        return run
+
+    def compile_range(self, node: n.RangeNode) -> Run:
+        mark = len(self.scope)
+        source = self.compile_pipeline(node.pipe)
+        slots = [self.lookup(v.ident[0]) for v in node.pipe.decl]
+        elem_slot = slots[-1] if slots else None
+        key_slot = slots[0] if len(slots) > 1 else None
+        body = self.compile_list(node.list)
+        orelse = self.compile_list(node.else_list) if node.else_list is not None else None
+        del self.scope[mark:]
+        loops = _has_loop_control(node.list)
+        error_node = last_node(node.pipe)
+        tree = self.tree
+
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            v = source(ctx, frame, dot)
+            if type(v) is list or (isinstance(v, (list, tuple)) and not is_struct(v)):
+                items: Any = enumerate(v)
+            elif isinstance(v, dict):
+                items = ((k, v[k]) for k in sort_keys(v))
+            elif isinstance(v, int) and not isinstance(v, bool):
+                if key_slot is not None:
+                    raise ExecFailure(
+                        error_node, tree, f"can't use {sprint(v)} to iterate over more than one variable"
+                    )
+                items = ((i, i) for i in range(v))
+            elif v is None:
+                items = ()
+            else:
+                raise ExecFailure(error_node, tree, f"range can't iterate over {sprint(v)}")
+            ran = False
+            for key, elem in items:
+                ran = True
+                if elem_slot is not None:
+                    frame[elem_slot] = elem
+                if key_slot is not None:
+                    frame[key_slot] = key
+                if loops:
+                    try:
+                        body(ctx, frame, elem)
+                    except _Continue:
+                        continue
+                    except _Break:
+                        break
+                else:
+                    body(ctx, frame, elem)
+            if not ran and orelse is not None:
+                orelse(ctx, frame, dot)
+
+        return run
+
+    def compile_template(self, node: n.TemplateNode) -> Run:
+        pipe = self.compile_pipeline(node.pipe) if node.pipe is not None else None
+        name, tree = node.name, self.tree
+
+        def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+            target = ctx.templates.get(name)
+            if target is None:
+                raise ExecFailure(node, tree, f"template {quote(name)} not defined")
+            new_dot = pipe(ctx, frame, dot) if pipe is not None else None
+            if ctx.depth >= MAX_EXEC_DEPTH:
+                raise ExecFailure(node, tree, f"exceeded maximum template depth ({MAX_EXEC_DEPTH})")
+            ctx.depth += 1
+            try:
+                target.run(ctx, new_dot)
+            except RecursionError:
+                raise ExecFailure(node, tree, f"exceeded maximum template depth ({MAX_EXEC_DEPTH})") from None
+            ctx.depth -= 1
+
+        return run
+
+    # -- expressions --
+
+    def compile_pipeline(self, pipe: n.PipeNode) -> Eval:
+        ev = self.compile_command(pipe.cmds[0], None, pipe)
+        for before, cmd in zip(pipe.cmds, pipe.cmds[1:], strict=False):
+            # the previous value is this command's last argument
+            ev = self.compile_command(cmd, ev, last_node(before))
+        if not pipe.decl:
+            return ev
+        tree = self.tree
+        if pipe.is_assign:
+            slots = [self.lookup(v.ident[0]) for v in pipe.decl]
+            for v in pipe.decl:
+                self.declare(v.ident[0])  # the parser lets later actions use the name
+            if None in slots:
+                missing = pipe.decl[slots.index(None)].ident[0]
+                node = last_node(pipe)
+
+                def undefined(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+                    ev(ctx, frame, dot)
+                    raise ExecFailure(node, tree, f"undefined variable: {missing}")
+
+                return undefined
+        else:
+            slots = [self.declare(v.ident[0]) for v in pipe.decl]
+        if len(slots) == 1:
+            slot = slots[0]
+            assert slot is not None
+
+            def set_one(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+                frame[slot] = value = ev(ctx, frame, dot)
+                return value
+
+            return set_one
+
+        def set_all(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            value = ev(ctx, frame, dot)
+            for s in slots:
+                frame[s] = value  # type: ignore[index]
+            return value
+
+        return set_all
+
+    def compile_command(self, cmd: n.CommandNode, prev: Eval | None, at: n.Node) -> Eval:
+        """A command; `prev`, the previous command of the pipeline, supplies its last argument.
+
+        `at` is the node Go's executor was last at when the command starts (for its errors).
+        """
+        first = cmd.args[0]
+        args = cmd.args[1:]
+        if isinstance(first, n.IdentifierNode):
+            return self.compile_call(first, cmd, args, prev)
+        if isinstance(first, n.FieldNode):
+            return self.compile_fields(first, _dot, first.ident, args, prev, first)
+        if isinstance(first, n.ChainNode):
+            if isinstance(first.node, n.NilNode):
+                return self.failing(first, f"indirection through explicit nil in {first}")
+            head = self.compile_arg(first.node)
+            return self.compile_fields(first, head, first.field, args, prev, last_node(first.node))
+        if isinstance(first, n.VariableNode):
+            head = self.compile_variable(first.ident[0], first)
+            if len(first.ident) > 1:
+                return self.compile_fields(first, head, first.ident[1:], args, prev, first)
+            value = head
+        elif isinstance(first, n.PipeNode):
+            value = self.compile_pipeline(first)
+        elif isinstance(first, n.NilNode):
+            value = self.failing(first, "nil is not a command")
+        else:
+            value = self.compile_arg(first)
+        if args or prev is not None:
+            where = at if isinstance(first, n.PipeNode) else first
+            fail = self.failing(where, f"can't give argument to non-function {first}")
+            return fail if prev is None else _then(prev, fail)
+        return value
+
+    def compile_variable(self, name: str, node: n.Node) -> Eval:
+        slot = self.lookup(name)
+        if slot is None:
+            return self.failing(node, f"undefined variable: {name}")
+        if slot == 0:
+            return _dollar
+        return lambda ctx, frame, dot: frame[slot]
+
+    def compile_arg(self, node: n.Node) -> Eval:
+        """An argument (Go's evalArg with an interface{} parameter)."""
+        if isinstance(node, n.DotNode):
+            return _dot
+        if isinstance(node, n.NilNode):
+            return _nil
+        if isinstance(node, n.FieldNode):
+            return self.compile_fields(node, _dot, node.ident, [], None, node)
+        if isinstance(node, n.VariableNode):
+            head = self.compile_variable(node.ident[0], node)
+            if len(node.ident) == 1:
+                return head
+            return self.compile_fields(node, head, node.ident[1:], [], None, node)
+        if isinstance(node, n.PipeNode):
+            return self.compile_pipeline(node)
+        if isinstance(node, n.IdentifierNode):
+            return self.compile_call(node, node, [], None)
+        if isinstance(node, n.ChainNode):
+            cmd = n.CommandNode(node.pos)
+            cmd.args.append(node)
+            return self.compile_command(cmd, None, node)
+        if isinstance(node, n.BoolNode):
+            return _constant(node.value)
+        if isinstance(node, n.StringNode):
+            return _constant(node.text)
+        if isinstance(node, n.NumberNode):
+            return self.compile_number(node)
+        return self.failing(node, f"can't handle {node} for arg of type interface {{}}")
+
+    def string_arg(self, node: n.Node, ev: Eval) -> Eval:
+        """An argument Go passes to a string parameter (printf's format): checked as evalArg does."""
+        if isinstance(node, n.StringNode):
+            return ev
+        if isinstance(node, n.NilNode):
+            return self.failing(node, "cannot assign nil to string")
+        if isinstance(node, (n.BoolNode, n.NumberNode)):
+            return self.failing(node, f"expected string; found {node}")
+        at, tree = last_node(node), self.tree
+
+        def check(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            value = ev(ctx, frame, dot)
+            if isinstance(value, str):
+                return value
+            if value is None:
+                raise ExecFailure(at, tree, "invalid value; expected string")
+            raise ExecFailure(at, tree, f"wrong type for value; expected string; got {type_name(value)}")
+
+        return check
+
+    def compile_number(self, node: n.NumberNode) -> Eval:
+        """Go's idealConstant: the literal's syntax picks int, float64 or complex128."""
+        text = node.text
+        if node.is_complex:
+            return _constant(node.as_complex)
+        is_hex_int = text[:2] in ("0x", "0X") and "p" not in text.lower()
+        if node.is_float and not is_hex_int and text[0] != "'" and any(c in text for c in ".eEpP"):
+            return _constant(node.as_float)
+        if node.is_int:
+            return _constant(node.as_int)
+        return self.failing(node, f"{text} overflows int")
+
+    def compile_fields(
+        self,
+        node: n.Node,
+        receiver: Eval,
+        names: list[str],
+        arg_nodes: list[n.Node],
+        prev: Eval | None,
+        error_node: n.Node,
+    ) -> Eval:
+        """receiver.A.B.C, the last possibly a method called with arguments."""
+        args = [self.compile_arg(a) for a in arg_nodes]
+        tree = self.tree
+        lead, last = names[:-1], names[-1]
+        if not lead and not args and prev is None:
+            return _simple_field(receiver, last, tree, node, error_node)
+
+        def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            final = prev(ctx, frame, dot) if prev is not None else _NO_FINAL
+            v = receiver(ctx, frame, dot)
+            for name in lead:
+                v = _field(v, name, None, tree, node, error_node, ctx, frame, dot)
+            if not args and prev is None:
+                return _field(v, last, None, tree, node, error_node, ctx, frame, dot)
+            return _field(v, last, (args, final), tree, node, error_node, ctx, frame, dot)
+
+        return ev
+
+    def compile_call(
+        self, ident: n.IdentifierNode, cmd: n.Node, arg_nodes: list[n.Node], prev: Eval | None
+    ) -> Eval:
+        """A function call: a builtin (unless the caller's functions replace it) or a caller's function."""
+        name = ident.ident
+        args = [self.compile_arg(a) for a in arg_nodes]
+        count = len(args) + (prev is not None)
+        tree = self.tree
+        if name in ("and", "or") and name in self.builtins:
+            if count < 1:
+                return self.failing(ident, f"wrong number of args for {name}: want at least 1 got 0")
+            return _short_circuit(args, prev, name == "or")
+        if name in BUILTINS and name in self.builtins:
+            fn, fixed, variadic = BUILTINS[name]
+            if count < fixed if variadic else count != fixed:
+                want = f"at least {fixed}" if variadic else str(fixed)
+                got = len(args) if variadic else count
+                return self.failing(ident, f"wrong number of args for {name}: want {want} got {got}")
+            if name == "printf" and arg_nodes:
+                args[0] = self.string_arg(arg_nodes[0], args[0])
+            return _call(fn, name, args, prev, cmd, tree, builtin=True)
+        return _call(name, name, args, prev, cmd, tree, builtin=False, ident=ident)
+
+
+_NO_FINAL = object()
+
+
+def _dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+    return dot
+
+
+def _dollar(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+    return frame[0]
+
+
+def _nil(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+    return None
+
+
+def _constant(value: Any) -> Eval:
+    return lambda ctx, frame, dot: value
+
+
+def _then(first: Eval, second: Eval) -> Eval:
+    """Evaluate `first` (for its errors, as Go does), then `second`."""
+
+    def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        first(ctx, frame, dot)
+        return second(ctx, frame, dot)
+
+    return ev
+
+
+def _raise_break(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+    raise _BREAK
+
+
+def _raise_continue(ctx: _Ctx, frame: Frame, dot: Any) -> None:
+    raise _CONTINUE
+
+
+def _has_loop_control(node: n.Node) -> bool:
+    """Whether a range body holds a break/continue of its own (not of a nested range)."""
+    if isinstance(node, (n.BreakNode, n.ContinueNode)):
+        return True
+    if isinstance(node, n.ListNode):
+        return any(_has_loop_control(x) for x in node.nodes)
+    if isinstance(node, (n.IfNode, n.WithNode)):
+        return _has_loop_control(node.list) or (
+            node.else_list is not None and _has_loop_control(node.else_list)
+        )
+    if isinstance(node, n.RangeNode):
+        return node.else_list is not None and _has_loop_control(node.else_list)
+    return False
+
+
+def _call_error(name: str, fn: Callable[..., Any], args: list[Any], err: Exception) -> str:
+    """Go's message for a failed call: a wrong argument count, or `error calling NAME: ...`."""
+    if isinstance(err, TypeError):
+        try:
+            sig: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):  # nothing to inspect
+            sig = None
+        if sig is not None:
+            try:
+                sig.bind(*args)
+            except TypeError:
+                fixed = [
+                    p
+                    for p in sig.parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
+                want = f"at least {len(fixed)}" if len(sig.parameters) > len(fixed) else str(len(fixed))
+                return f"wrong number of args for {name}: want {want} got {len(args)}"
+    return f"error calling {name}: {err}"
+
+
+def _call(
+    target: Callable[..., Any] | str,
+    name: str,
+    args: list[Eval],
+    prev: Eval | None,
+    cmd: n.Node,
+    tree: str,
+    builtin: bool,
+    ident: n.Node | None = None,
+) -> Eval:
+    """A function call. `target` is a builtin, or a name looked up in the execution's functions.
+
+    Go evaluates the piped value (prev) first, then the arguments, then calls.
+    """
+
+    def failure(fn: Callable[..., Any], values: list[Any], err: Exception) -> ExecFailure:
+        message = _call_error(name, fn, values, err)
+        at = ident if ident is not None and message.startswith("wrong number") else cmd
+        return ExecFailure(at, tree, message)
+
+    def resolve(ctx: _Ctx) -> Callable[..., Any]:
+        if not isinstance(target, str):
+            return target
+        fn = ctx.funcs.get(target)
+        if fn is None:
+            raise ExecFailure(ident or cmd, tree, f"{quote(target)} is not a defined function")
+        return fn
+
+    def invoke(fn: Callable[..., Any], values: tuple[Any, ...]) -> Any:
+        try:
+            return fn(*values)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if builtin and not isinstance(err, GoError):
+                raise  # a bug in a builtin, not the template's fault
+            raise failure(fn, list(values), err) from err
+
+    # Calls without a piped value and with up to two arguments are most calls: unrolled.
+    if prev is None and not args:
+        return lambda ctx, frame, dot: invoke(resolve(ctx), ())
+    if prev is None and len(args) == 1:
+        a0 = args[0]
+        return lambda ctx, frame, dot: invoke(resolve(ctx), (a0(ctx, frame, dot),))
+    if prev is None and len(args) == 2:
+        a0, a1 = args
+        return lambda ctx, frame, dot: invoke(resolve(ctx), (a0(ctx, frame, dot), a1(ctx, frame, dot)))
+
+    def call(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        final = prev(ctx, frame, dot) if prev is not None else None
+        fn = resolve(ctx)
+        values = [a(ctx, frame, dot) for a in args]
+        if prev is not None:
+            values.append(final)
+        return invoke(fn, tuple(values))
+
+    return call
+
+
+def _short_circuit(args: list[Eval], prev: Eval | None, is_or: bool) -> Eval:
+    """and/or: the first argument that decides, else the last one (the piped value, if any)."""
+
+    def call(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        final = prev(ctx, frame, dot) if prev is not None else None
+        v = None
+        for a in args:
+            v = a(ctx, frame, dot)
+            if is_true(v) == is_or:
+                return v
+        return final if prev is not None else v
+
+    return call
+
+
+def _simple_field(receiver: Eval, name: str, tree: str, node: n.Node, error_node: n.Node) -> Eval:
+    """receiver.Name without arguments: the common case, with fast paths for maps and NamedTuples."""
+
+    def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        v = receiver(ctx, frame, dot)
+        cls = type(v)
+        if cls is dict:
+            return v.get(name)
+        fields = getattr(cls, "_fields", None)
+        if fields is not None and name in fields:
+            return getattr(v, name)
+        return _field(v, name, None, tree, node, error_node, ctx, frame, dot)
+
+    if receiver is not _dot:
+        return ev
+
+    def ev_dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        cls = type(dot)
+        if cls is dict:
+            return dot.get(name)
+        fields = getattr(cls, "_fields", None)
+        if fields is not None and name in fields:
+            return getattr(dot, name)
+        return _field(dot, name, None, tree, node, error_node, ctx, frame, dot)
+
+    return ev_dot
+
+
+def _field(
+    receiver: Any,
+    name: str,
+    call_args: tuple[list[Eval], Any] | None,
+    tree: str,
+    node: n.Node,
+    error_node: n.Node,
+    ctx: _Ctx,
+    frame: Frame,
+    dot: Any,
+) -> Any:
+    """Go's evalField: a map key, a struct field or a method of `receiver`."""
+    if receiver is None:
+        return None
+    if isinstance(receiver, dict):
+        if call_args is not None:
+            raise ExecFailure(error_node, tree, f"{name} is not a method but has arguments")
+        return receiver.get(name)
+    method: Callable[..., Any] | None = None
+    want: int | None = None
+    if isinstance(receiver, datetime.datetime):
+        if name in gotime.METHODS:
+            impl, want = gotime.METHODS[name]
+
+            def bound(*args: Any) -> Any:
+                return impl(receiver, *args)
+
+            method = bound
+    elif is_struct(receiver) and name in _field_names(receiver):
+        if call_args is not None:
+            raise ExecFailure(error_node, tree, f"{name} has arguments but cannot be invoked as function")
+        return getattr(receiver, name)
+    elif not isinstance(receiver, (str, int, float, complex, list, tuple)) and not name.startswith("_"):
+        attr = getattr(receiver, name, None)
+        if callable(attr):
+            method = attr
+        elif attr is not None or hasattr(receiver, name):
+            if call_args is not None:
+                raise ExecFailure(error_node, tree, f"{name} has arguments but cannot be invoked as function")
+            return attr
+    if method is None:
+        raise ExecFailure(error_node, tree, f"can't evaluate field {name} in type {type_name(receiver)}")
+    values: list[Any] = []
+    if call_args is not None:
+        values = [a(ctx, frame, dot) for a in call_args[0]]
+        if call_args[1] is not _NO_FINAL:
+            values.append(call_args[1])
+    if want is not None and len(values) != want:
+        raise ExecFailure(error_node, tree, f"wrong number of args for {name}: want {want} got {len(values)}")
+    try:
+        return method(*values)
+    except Exception as err:
+        raise ExecFailure(node, tree, _call_error(name, method, values, err)) from err
+
+
+def _field_names(v: Any) -> tuple[str, ...]:
+    fields = getattr(v, "_fields", None)
+    if fields is not None:
+        return tuple(fields)
+    return tuple(getattr(v, "__dataclass_fields__", {}))
+
+
+class GoTemplate:
+    """A parsed Go template and the templates it defines; reusable and thread-safe."""
+
+    def __init__(self, text: str, name: str, func_names: Collection[str]) -> None:
+        self.name = name
+        self.text = text
+        trees = parse_trees(text, name, func_names)
+        builtin_names = (set(BUILTINS) | {"and", "or"}) - set(func_names)
+        self._templates: dict[str, _Compiled] = {}
+        for tree_name, root in trees.items():
+            compiler = _Compiler(tree_name, builtin_names)
+            body = compiler.compile_list(root)
+            self._templates[tree_name] = _Compiled(tree_name, body, compiler.frame_size)
+
+    @property
+    def templates(self) -> list[str]:
+        """Names of the templates this text defines (the top-level one included)."""
+        return sorted(self._templates)
+
+    def execute(self, funcs: Mapping[str, Callable[..., Any]], data: Any = None) -> str:
+        """Render with confd's functions `funcs` and `data` as dot (confd passes nil)."""
+        out: list[str] = []
+        ctx = _Ctx(funcs, self._templates, out.append)
+        try:
+            self._templates[self.name].run(ctx, data)
+        except ExecFailure as failure:
+            raise TemplateError(self._format(failure)) from (failure.__cause__ or None)
+        return "".join(out)
+
+    def _format(self, failure: ExecFailure) -> str:
+        """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`."""
+        before = self.text[: failure.node.pos]
+        line = before.count("\n") + 1
+        column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogateescape"))
+        return (
+            f"template: {self.name}:{line}:{column}: executing {quote(failure.tree)} "
+            f"at <{failure.node}>: {failure.message}"
+        )
+
+
+def parse(text: str, name: str, func_names: Collection[str]) -> GoTemplate:
+    """Parse a Go template once; execute the result as often as needed."""
+    return GoTemplate(text, name, func_names)
