@@ -1,0 +1,62 @@
+"""The command line as users type it: subcommands, flag spellings, the installed script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import make_confdir, run_confpy
+
+from confpy.cli import _normalize
+
+
+def test_go_boolean_spellings_are_accepted() -> None:
+    assert _normalize(["-onetime=true", "--noop=false", "-node=http://x", "-watch=1"]) == [
+        "-onetime",
+        "-node=http://x",
+        "-watch",
+    ]
+
+
+def test_installed_script_and_module_agree() -> None:
+    script = Path(sys.executable).parent / "confpy"
+    found = str(script) if script.exists() else shutil.which("confpy")
+    assert found, "the confpy script is not installed"
+    out = subprocess.run([found, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0
+    assert out.stdout == run_confpy("--version").stdout
+
+
+def test_convert_prints_jinja_and_reports_problems(tmp_path: Path) -> None:
+    good = tmp_path / "good.tmpl"
+    good.write_text('{{range gets "/app/*"}}{{.Key}}={{.Value}}\n{{end}}')
+    result = run_confpy("convert", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "{% for" in result.stdout and "gets(" in result.stdout
+    hard = tmp_path / "hard.tmpl"
+    hard.write_text("{{range $i := seq 1 3}}{{if eq $i 2}}{{break}}{{end}}{{$i}}{{end}}\n")
+    result = run_confpy("convert", str(hard))
+    assert result.returncode == 1
+    assert f"{hard}:1:" in result.stderr
+    broken = tmp_path / "broken.tmpl"
+    broken.write_text("{{if}}")
+    result = run_confpy("convert", str(broken))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "broken.tmpl" in result.stderr
+
+
+def test_check_command(tmp_path: Path) -> None:
+    toml = '[template]\nsrc = "a.j2"\ndest = "/tmp/a"\nkeys = ["/app"]\n'
+    good = make_confdir(tmp_path / "good", {"a.toml": toml}, {"a.j2": "{{ getv('/app/x') }}\n"})
+    result = run_confpy("check", "-confdir", str(good))
+    assert result.returncode == 0, result.stderr
+    bad = make_confdir(tmp_path / "bad", {"a.toml": toml}, {"a.j2": "{{ getv('/other/x') }}\n"})
+    result = run_confpy("check", "-confdir", str(bad))
+    assert result.returncode == 1
+    assert "a.j2:1:" in result.stderr and "/other/x" in result.stderr
+    data = tmp_path / "data.yaml"
+    data.write_text("app:\n  x: hello\n")
+    result = run_confpy("check", "-confdir", str(good), "--data", str(data))
+    assert result.returncode == 0 and "hello" in result.stdout
