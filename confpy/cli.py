@@ -6,6 +6,7 @@ and `confpy -version` answer at once.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -187,4 +188,6 @@ def _normalize(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point of the `confpy` script and `python -m confpy`."""
+    # gRPC's C core prints its own lines for TLS and connection failures; confpy reports them itself.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     app(args=_normalize(sys.argv[1:]), prog_name="confpy")

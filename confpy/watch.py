@@ -23,7 +23,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from confpy.backends.base import Backend, Event, Watch
 from confpy.duration import Wait
-from confpy.errors import BackendError, RevisionCompactedError
+from confpy.errors import BackendError, ConfpyError, RevisionCompactedError
 from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.worker import ReloadGroup, ResourceWorker, RunRecord
@@ -290,7 +290,7 @@ class WatchEngine:
         """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""
         try:
             snapshot = self.backend.read([stream.prefix])
-        except BackendError as exc:
+        except ConfpyError as exc:  # unreachable, or (file backend) a file that does not parse
             log.warning("re-reading %s failed: %s", stream.prefix, exc)
             return False
         done = threading.Event()
