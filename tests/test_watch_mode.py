@@ -45,7 +45,8 @@ def client_for(*endpoints: str) -> Any:
     import pyetcd
 
     eps = [
-        pyetcd.Endpoint(host, int(port), secure=False) for host, port in (e.rsplit(":", 1) for e in endpoints)
+        pyetcd.Endpoint(host, int(port), secure=False, time_retry=0.5)
+        for host, port in (e.rsplit(":", 1) for e in endpoints)
     ]
     return pyetcd.MultiEndpointEtcd3Client(endpoints=eps, timeout=5, failover=True)
 
