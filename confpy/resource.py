@@ -11,7 +11,7 @@ import os
 import pwd
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,37 +104,30 @@ def parse_mode(value: object, where: str) -> int:
     return int(text, 8)
 
 
-def _user_id(table: Mapping[str, Any], where: str) -> int | None:
-    uid, owner = table.get("uid"), table.get("owner")
-    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or uid < 0):
-        raise ConfigError(f"{where}: uid must be a non-negative integer, got {uid!r}")
-    if owner is None:
-        return uid
-    if not isinstance(owner, str):
-        raise ConfigError(f"{where}: owner must be a user name, got {owner!r}")
+def _owner_id(
+    table: Mapping[str, Any],
+    where: str,
+    id_field: str,
+    name_field: str,
+    kind: str,
+    lookup: Callable[[str], int],
+) -> int | None:
+    """uid/owner or gid/group: a number, a name, or both if they agree."""
+    number, name = table.get(id_field), table.get(name_field)
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 0):
+        raise ConfigError(f"{where}: {id_field} must be a non-negative integer, got {number!r}")
+    if name is None:
+        return number
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: {name_field} must be a {kind} name, got {name!r}")
     try:
-        named = pwd.getpwnam(owner).pw_uid
+        named = lookup(name)
     except KeyError:
-        raise ConfigError(f"{where}: owner {owner!r} is not a user on this system") from None
-    if uid is not None and uid != named:
-        raise ConfigError(f"{where}: uid {uid} and owner {owner!r} (uid {named}) disagree")
-    return named
-
-
-def _group_id(table: Mapping[str, Any], where: str) -> int | None:
-    gid, group = table.get("gid"), table.get("group")
-    if gid is not None and (not isinstance(gid, int) or isinstance(gid, bool) or gid < 0):
-        raise ConfigError(f"{where}: gid must be a non-negative integer, got {gid!r}")
-    if group is None:
-        return gid
-    if not isinstance(group, str):
-        raise ConfigError(f"{where}: group must be a group name, got {group!r}")
-    try:
-        named = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise ConfigError(f"{where}: group {group!r} is not a group on this system") from None
-    if gid is not None and gid != named:
-        raise ConfigError(f"{where}: gid {gid} and group {group!r} (gid {named}) disagree")
+        raise ConfigError(f"{where}: {name_field} {name!r} is not a {kind} on this system") from None
+    if number is not None and number != named:
+        raise ConfigError(
+            f"{where}: {id_field} {number} and {name_field} {name!r} ({id_field} {named}) disagree"
+        )
     return named
 
 
@@ -205,8 +198,8 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         keys=_keys(table, where),
         prefix=path_join("/", global_prefix, prefix),
         mode=None if mode is None or mode == "" else parse_mode(mode, where),
-        uid=_user_id(table, where),
-        gid=_group_id(table, where),
+        uid=_owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid),
+        gid=_owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid),
         check_cmd=_string(table, "check_cmd", where),
         reload_cmd=_string(table, "reload_cmd", where),
         check_cmd_timeout=parse_duration(table.get("check_cmd_timeout", 30), f"{where}: check_cmd_timeout"),
