@@ -103,6 +103,16 @@ class EtcdServer:
         endpoint = pyetcd.Endpoint("127.0.0.1", self.client_port, secure=False, time_retry=1)
         return pyetcd.MultiEndpointEtcd3Client(endpoints=[endpoint], timeout=5, failover=True)
 
+    def etcdctl(self, *args: str, flags: Sequence[str] = ()) -> str:
+        """`etcdctl ARGS` on this member (API v3), its stdout; `flags` carries credentials
+        (`--user root:pw`, `--cacert`/`--cert`/`--key`). A failure raises with etcdctl's message."""
+        command = ["etcdctl", "--endpoints", self.url, "--dial-timeout", "5s", *flags, *args]
+        env = {**os.environ, "ETCDCTL_API": "3"}
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")
+        return result.stdout
+
     def spawn(self) -> None:
         """Start the process without waiting (a cluster starts all members, then waits)."""
         if self.running:

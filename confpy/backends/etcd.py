@@ -9,9 +9,10 @@ a watch that etcd cancelled look alive. Both imports happen when a backend is ma
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ from confpy.errors import BackendError, ConfigError, RevisionCompactedError
 __all__ = ["MAX_TXN_OPS", "EtcdBackend", "Node", "parse_node"]
 
 T = TypeVar("T")
+log = logging.getLogger("confpy")
 
 #: etcd's default --max-txn-ops: a read of more prefixes is split into several transactions.
 MAX_TXN_OPS = 128
@@ -47,6 +49,17 @@ GRPC_OPTIONS = [
 # A member that lost its leader answers "no leader" at once instead of serving stale data or
 # keeping a watch open that will never deliver.
 HAS_LEADER = ("hasleader", "true")
+# What gRPC's TLS failures (OpenSSL's words) mean for the user, as seen with etcd 3.4. A rejected
+# client certificate surfaces only after the TLS 1.3 handshake, as a record that cannot be decrypted.
+_TLS_HINTS = (
+    ("certificate_verify_failed", "etcd's certificate is not signed by {ca} (-client-ca-keys)"),
+    (
+        "tsi_data_corrupted",
+        "etcd refused the connection: it wants a client certificate (-client-cert, -client-key) "
+        "signed by a CA in its --trusted-ca-file",
+    ),
+    ("handshake read failed", "no TLS answer (is the endpoint http://?)"),
+)
 
 
 @dataclass(frozen=True)
@@ -145,10 +158,14 @@ class EtcdBackend(Backend):
             raise ConfigError("etcd authentication needs both a user name and a password")
         tls = any(f is not None for f in (cert, key, ca))
         self.nodes = [parse_node(n, tls) for n in nodes]
+        for plain in (n for n in self.nodes if tls and not n.secure):
+            # confd silently talks plain text here too; a user who gave TLS files expects TLS.
+            log.warning("etcd node %s is http://: TLS files are not used for it (write https://)", plain.url)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._username = username
         self._password = password
+        self._ca = ca
 
         import grpc
         from pyetcd import etcdrpc
@@ -267,6 +284,70 @@ class EtcdBackend(Backend):
         )
         return bool(response.succeeded)
 
+    # --- leases, for `confpy register` and `confpy exec -register` ----------------------------
+
+    def grant_lease(self, ttl: int) -> tuple[int, int]:
+        """A new lease of `ttl` seconds: its ID, and the TTL etcd granted (it rounds tiny ones up)."""
+        rpc = self._rpc
+        request = rpc.LeaseGrantRequest(TTL=ttl)
+        response = self._call(
+            f"grant of a {ttl} s lease",
+            lambda channel, md: rpc.LeaseStub(channel).LeaseGrant(request, self.timeout, metadata=md),
+        )
+        if response.error:
+            raise BackendError(f"etcd at {self.urls} refused a {ttl} s lease: {response.error}")
+        return int(response.ID), int(response.TTL)
+
+    def put_on_lease(self, values: Mapping[str, str], lease: int) -> int:
+        """Set every key of `values` on `lease`, in one transaction; returns the revision.
+
+        A lease that no longer exists is an error (etcd's "requested lease not found").
+        """
+        rpc = self._rpc
+        puts = [
+            rpc.RequestOp(request_put=rpc.PutRequest(key=k.encode(), value=v.encode(), lease=lease))
+            for k, v in values.items()
+        ]
+        txn = rpc.TxnRequest(success=puts)
+        response = self._call(
+            f"write of {', '.join(values)}",
+            lambda channel, md: rpc.KVStub(channel).Txn(txn, self.timeout, metadata=md),
+        )
+        return int(response.header.revision)
+
+    def keep_alive(self, lease: int) -> int:
+        """Refresh `lease` once; the seconds it has left, 0 when it has expired or was revoked.
+
+        One round trip on etcd's keep-alive stream, so callers refresh every TTL/3 themselves; etcd
+        answers a lost lease with TTL 0, not with an error.
+        """
+        rpc = self._rpc
+        request = rpc.LeaseKeepAliveRequest(ID=lease)
+
+        def refresh(channel: Any, md: tuple[tuple[str, str], ...]) -> int:
+            stub = rpc.LeaseStub(channel)
+            for response in stub.LeaseKeepAlive(iter([request]), self.timeout, metadata=md):
+                return int(response.TTL)
+            raise _Transient("etcd ended the keep-alive stream without an answer")
+
+        return self._call(f"keep-alive of lease {lease:x}", refresh)
+
+    def revoke_lease(self, lease: int) -> bool:
+        """Revoke `lease`, which deletes every key on it; False when it was already gone."""
+        rpc, grpc = self._rpc, self._grpc
+        request = rpc.LeaseRevokeRequest(ID=lease)
+
+        def revoke(channel: Any, md: tuple[tuple[str, str], ...]) -> bool:
+            try:
+                rpc.LeaseStub(channel).LeaseRevoke(request, self.timeout, metadata=md)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.NOT_FOUND:
+                    return False
+                raise
+            return True
+
+        return self._call(f"revoke of lease {lease:x}", revoke)
+
     # --- watch ---------------------------------------------------------------------------------
 
     def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
@@ -317,6 +398,7 @@ class EtcdBackend(Backend):
             return (HAS_LEADER,)
         token = self._token
         if token is None:
+            log.debug("logging in to etcd as user %r", self._username)
             request = self._rpc.AuthenticateRequest(name=self._username, password=self._password)
             token = self._token = str(self._rpc.AuthStub(channel).Authenticate(request, self.timeout).token)
         return (HAS_LEADER, ("token", token))
@@ -330,19 +412,24 @@ class EtcdBackend(Backend):
         url = self.nodes[index].url
         if any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
             # A wrong CA, or a client certificate the server refuses: retrying cannot help.
-            return BackendError(f"TLS handshake with etcd at {url} failed: {details}")
+            ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
+            hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
+            return BackendError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
         if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED):
             self._failover(index)
             if code == codes.DEADLINE_EXCEEDED:
                 return _Transient(f"no answer within {self.timeout:g} s")
             return _Transient("connection refused" if "connection refused" in lowered else details)
-        if code == codes.UNAUTHENTICATED or "invalid auth token" in lowered:
+        # A token etcd no longer knows (expired, or lost in a restart), or a JWT issued before
+        # the last change to users or roles: log in again.
+        if code == codes.UNAUTHENTICATED or "invalid auth token" in lowered or "auth store is old" in lowered:
             self._token = None
             return _Transient(f"authentication expired ({details})")
         if code == codes.INVALID_ARGUMENT and "authentication failed" in lowered:
             return BackendError(f"etcd at {url} rejected user {self._username!r}: {details}")
         if code == codes.PERMISSION_DENIED:
-            return BackendError(f"etcd at {url} denied the {what} to user {self._username!r}: {details}")
+            who = f"user {self._username!r}" if self._username else "the user in the client certificate's CN"
+            return BackendError(f"etcd at {url} denied the {what} to {who}: {details}")
         if code == codes.OUT_OF_RANGE and "compacted" in lowered:
             return _Compacted(details)
         return BackendError(f"etcd {what} failed at {url}: {details} ({code.name})")
@@ -515,6 +602,10 @@ class _EtcdWatch:
                 raise _Transient(f"no answer within {backend.timeout:g} s") from None
             raise backend._classify(exc, self._index, f"watch on {self._prefix}") from None
         if first.canceled:
+            # End this stream now: a retry replaces self._call, and this one's request thread
+            # would otherwise wait for `done` forever.
+            done.set()
+            call.cancel()
             reason = first.cancel_reason or "no reason given"
             if "auth" in reason:
                 backend._token = None
