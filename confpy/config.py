@@ -148,7 +148,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{where}: expected a path, got {value!r}")
         return Path(value)
     if not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
+        shown = "a value that is not text" if name == "password" else repr(value)
+        raise ConfigError(f"{where}: expected a string, got {shown}")
     return value
 
 

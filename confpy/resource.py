@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confpy.commands import expand_command
 from confpy.duration import Wait, parse_duration, parse_wait
 from confpy.errors import ConfigError
 from confpy.store import path_join
@@ -142,6 +143,17 @@ def _string(table: Mapping[str, Any], name: str, where: str, *, required: bool =
     return value
 
 
+def _command(table: Mapping[str, Any], name: str, where: str) -> str | None:
+    """A check or reload command; a placeholder other than {{.src}} or {{.dest}} is refused at load."""
+    command = _string(table, name, where)
+    if command is not None:
+        try:
+            expand_command(command, src="src", dest="dest")
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {name}: {exc}") from None
+    return command
+
+
 def _bool(table: Mapping[str, Any], name: str, where: str) -> bool:
     value = table.get(name, False)
     if not isinstance(value, bool):
@@ -200,8 +212,8 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         mode=None if mode is None or mode == "" else parse_mode(mode, where),
         uid=_owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid),
         gid=_owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid),
-        check_cmd=_string(table, "check_cmd", where),
-        reload_cmd=_string(table, "reload_cmd", where),
+        check_cmd=_command(table, "check_cmd", where),
+        reload_cmd=_command(table, "reload_cmd", where),
         check_cmd_timeout=parse_duration(table.get("check_cmd_timeout", 30), f"{where}: check_cmd_timeout"),
         reload_cmd_timeout=parse_duration(
             table.get("reload_cmd_timeout", 60), f"{where}: reload_cmd_timeout"

@@ -265,10 +265,12 @@ def _replace(stage: Path, dest: Path, data: bytes, uid: int, gid: int, mode: int
         return True
     log.warning("%s: %s is busy (a bind-mounted file?): writing it in place, which is not atomic", name, dest)
     try:
-        fd = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+        fd = os.open(dest, os.O_WRONLY | os.O_CLOEXEC)
         try:
-            _write_all(fd, data)
+            # Owner and mode first: a 0600 secret must never sit in a file that is still 0644.
             _set_owner_and_mode(fd, uid, gid, mode, name)
+            os.ftruncate(fd, 0)
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

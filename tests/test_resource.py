@@ -134,3 +134,11 @@ def test_load_resources_walks_recursively_in_order_and_keeps_going(tmp_path: Pat
 def test_missing_conf_d(tmp_path: Path) -> None:
     resources, errors = load_resources(tmp_path)
     assert resources == [] and "conf.d" in str(errors[0])
+
+
+def test_command_placeholders_are_checked_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nreload_cmd = "echo {{ getv(\\"/k\\") }}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"a\.toml: reload_cmd: .*placeholder"):
+        load_resource(path, name="a.toml")
