@@ -6,15 +6,21 @@ and `confpy -version` answer at once.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from confpy import __version__
-from confpy.errors import ConfpyError
+from confpy.errors import ConfigError, ConfpyError
+
+if TYPE_CHECKING:
+    from confpy.config import Settings
 
 __all__ = ["app", "main"]
 
@@ -168,10 +174,151 @@ def check(
     raise typer.Exit(check_confdir(confdir, data, out=sys.stdout, err=sys.stderr))
 
 
+# --- the sidecar commands: register, wait, exec ----------------------------------------------------
+
+# Options whose settings field has another name (they are repeatable: lists).
+_RENAMED = {"node": "nodes", "file": "files"}
+_CONNECTION = (
+    "backend",
+    "node",
+    "confdir",
+    "config_file",
+    "client_cert",
+    "client_key",
+    "client_ca_keys",
+    "username",
+    "password",
+    "basic_auth",
+    "connect_timeout",
+    "log_level",
+    "log_format",
+)
+# Every option of the main command but the modes and what makes no sense around a child process.
+_EXEC_OPTIONS = tuple(
+    name
+    for name in inspect.signature(run).parameters
+    if name not in ("ctx", "onetime", "watch", "noop", "max_stale", "metrics_addr", "version")
+)
+_TTL_HELP = "lease TTL: how long the key outlives a crash [15s]"
+
+
+def _with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a subcommand these options of the main command, declared once, in `run`.
+
+    typer reads a command's options from its signature, so they are appended to it; the function
+    receives them as keyword arguments (`**options`).
+    """
+    shared = inspect.signature(run, eval_str=True).parameters
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command, eval_str=True).parameters.values()
+        params = [p for p in own if p.kind is not p.VAR_KEYWORD] + [shared[n] for n in names]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
+    """Settings from the options, `CONFPY_*` variables and confd.toml, as the main command reads
+    them; then `command`. Exit 2 for bad flags or configuration, 1 for any other error."""
+    from confpy.config import load_settings
+    from confpy.log import setup_logging
+
+    log = logging.getLogger("confpy")
+    flags = {_RENAMED.get(k, k): (v or None) if k in _RENAMED else v for k, v in options.items()}
+    try:
+        settings = load_settings(flags)
+        setup_logging(settings.log_level, settings.log_format)
+        status = command(settings)
+    except ConfigError as exc:
+        setup_logging("info")
+        log.error("%s", exc)
+        status = 2
+    except ConfpyError as exc:
+        log.error("%s", exc)
+        status = 1
+    raise typer.Exit(status)
+
+
+@app.command()
+@_with_options(*_CONNECTION)
+def register(
+    key: Annotated[str, typer.Argument(help="the key, e.g. /services/web/10.0.0.5", metavar="KEY")],
+    value: Annotated[str, typer.Argument(help="its value, e.g. 10.0.0.5:80", metavar="VALUE")],
+    ttl: Annotated[str, _option("ttl", _TTL_HELP, "DURATION")] = "15s",
+    **options: Any,
+) -> None:
+    """Keep KEY=VALUE in etcd (on a lease, kept alive) until SIGTERM/SIGINT, then delete it."""
+    from confpy.register import parse_ttl, run_register
+
+    _run_with_settings(options, lambda settings: run_register(settings, key, value, parse_ttl(ttl)))
+
+
+@app.command("wait")
+@_with_options(*_CONNECTION)
+def wait_for_keys(
+    keys: Annotated[
+        list[str], typer.Argument(help="keys that must exist", metavar="KEY", show_default=False)
+    ],
+    timeout: Annotated[
+        str | None, _option("timeout", "give up after this long, exit 1 [wait forever]", "DURATION")
+    ] = None,
+    **options: Any,
+) -> None:
+    """Block until every KEY exists (the key, or keys under it); exit 1 naming the missing on timeout."""
+    from confpy.duration import parse_duration
+    from confpy.waitkeys import run_wait
+
+    def wait(settings: Settings) -> int:
+        return run_wait(settings, keys, None if timeout is None else parse_duration(timeout, "-timeout"))
+
+    _run_with_settings(options, wait)
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+@_with_options(*_EXEC_OPTIONS)
+def exec_command(
+    command: Annotated[
+        list[str], typer.Argument(help="the command to run, after --", metavar="COMMAND", show_default=False)
+    ],
+    wait_for: Annotated[
+        list[str] | None, _option("wait-for", "first wait until KEY exists (repeatable)", "KEY")
+    ] = None,
+    register: Annotated[
+        list[str] | None,
+        _option("register", "keep KEY=VALUE in etcd while the command runs (repeatable)", "KEY=VALUE"),
+    ] = None,
+    ttl: Annotated[str, _option("ttl", _TTL_HELP, "DURATION")] = "15s",
+    reload_signal: Annotated[
+        str | None,
+        _option("reload-signal", "on a change, send the command this signal, not reload_cmd", "SIG"),
+    ] = None,
+    **options: Any,
+) -> None:
+    """Render, then run COMMAND and keep its config current; forward signals; exit with its status."""
+    from confpy.execmode import parse_signal, run_exec
+    from confpy.register import parse_entry, parse_ttl
+
+    def exec_(settings: Settings) -> int:
+        return run_exec(
+            settings,
+            command,
+            wait_for=wait_for or (),
+            register=dict(parse_entry(entry) for entry in register or ()),
+            ttl=parse_ttl(ttl),
+            reload_signal=parse_signal(reload_signal) if reload_signal else None,
+        )
+
+    _run_with_settings({**options, "watch": True}, exec_)
+
+
 def _normalize(argv: list[str]) -> list[str]:
     """Accept Go's `-flag=true` / `-flag=false` spellings of boolean flags."""
     out: list[str] = []
-    for arg in argv:
+    for index, arg in enumerate(argv):
+        if arg == "--":  # what follows is a command's own arguments (`confpy exec -- ...`)
+            return out + argv[index:]
         name, sep, value = arg.lstrip("-").partition("=")
         if (
             arg.startswith("-")
