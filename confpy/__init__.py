@@ -16,19 +16,26 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ConfpyError",
+    "EnvBackend",
+    "EtcdBackend",
+    "FileBackend",
     "KVPair",
     "KeyNotFoundError",
     "KeyStore",
+    "KeyWaiter",
     "MemoryBackend",
+    "Registration",
     "Renderer",
     "ResourceProcessor",
     "Settings",
     "TemplateError",
     "TemplateResource",
+    "WatchEngine",
     "WriteError",
     "__version__",
     "load_resources",
     "load_settings",
+    "run_exec",
     "run_once",
 ]
 
@@ -37,6 +44,13 @@ __all__ = [
 _LAZY = {
     "Backend": "confpy.backends.base",
     "MemoryBackend": "confpy.backends.memory",
+    "EnvBackend": "confpy.backends.env",
+    "EtcdBackend": "confpy.backends.etcd",
+    "FileBackend": "confpy.backends.file",
+    "KeyWaiter": "confpy.waitkeys",
+    "Registration": "confpy.register",
+    "run_exec": "confpy.execmode",
+    "WatchEngine": "confpy.watch",
     "Settings": "confpy.config",
     "load_settings": "confpy.config",
     "Renderer": "confpy.render",
@@ -59,6 +73,9 @@ _ERRORS = (
 
 if TYPE_CHECKING:
     from confpy.backends.base import Backend
+    from confpy.backends.env import EnvBackend
+    from confpy.backends.etcd import EtcdBackend
+    from confpy.backends.file import FileBackend
     from confpy.backends.memory import MemoryBackend
     from confpy.config import Settings, load_settings
     from confpy.errors import (
@@ -70,10 +87,14 @@ if TYPE_CHECKING:
         TemplateError,
         WriteError,
     )
+    from confpy.execmode import run_exec
     from confpy.processor import ResourceProcessor, run_once
+    from confpy.register import Registration
     from confpy.render import Renderer
     from confpy.resource import TemplateResource, load_resources
     from confpy.store import KeyStore, KVPair
+    from confpy.waitkeys import KeyWaiter
+    from confpy.watch import WatchEngine
 
 
 def __getattr__(name: str) -> Any:
