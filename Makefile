@@ -2,9 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := etcd-server etcd-client nginx
 
-.PHONY: test demo bench lint typecheck unit system-deps venv clean
+.PHONY: test demo stack stack-test bench lint typecheck unit system-deps venv clean
 
 test: venv system-deps lint typecheck unit
 
@@ -14,22 +13,26 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,demo]'
 	touch $@
 
-# The tests run a real etcd and a real nginx; install them from Debian when they are missing.
+# What the tests and the demo run, from Debian: etcd, nginx, and the sample stack's daemons (rsyslog
+# with its TLS and Elasticsearch modules, Sinatra on puma, openssl). Installed only when missing.
+APT_PACKAGES := etcd-server etcd-client nginx openssl rsyslog rsyslog-gnutls rsyslog-elasticsearch \
+	ruby ruby-sinatra ruby-webrick puma
+
 system-deps:
-	@missing=""; \
-	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server etcd-client"; \
-	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 lint: venv
-	$(VENV)/bin/ruff check confpy tests benchmarks
-	$(VENV)/bin/ruff format --check confpy tests benchmarks
+	$(VENV)/bin/ruff check confpy tests benchmarks containers
+	$(VENV)/bin/ruff format --check confpy tests benchmarks containers
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -40,8 +43,19 @@ unit: venv system-deps
 bench: venv system-deps
 	$(PY) benchmarks/run.py
 
+# The sample stack on 127.0.0.1 without Docker (containers/demo.py). DEMO_ARGS="--duration 0" runs
+# until Ctrl-C.
 demo: venv system-deps
-	$(PY) -m confpy.demo
+	$(PY) containers/demo.py $(DEMO_ARGS)
+
+# The same stack in Docker (containers/compose.yaml), nginx on 127.0.0.1:8080; starts Debian's
+# dockerd by hand when no engine runs. stack-test builds it, checks requests, and tears it down;
+# it is skipped, saying why, where no Docker engine can be started. `make test` never needs Docker.
+stack:
+	containers/stack.sh up
+
+stack-test:
+	containers/stack.sh test
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
