@@ -183,6 +183,8 @@ def test_compaction_while_disconnected(tmp_path: Path, fresh_etcd: EtcdServer, e
             state[f"{etcd_prefix}/k9"] = "after"
             states.append(render(state))
             wait_until(lambda: read(dest) == render(state))
+            proc.signal(signal.SIGTERM)  # graceful: the reload_cmd of the last write still runs
+            assert proc.wait() == 0
         check_history(written_history(tmp_path), states, render(state))
     finally:
         proxy.close()
