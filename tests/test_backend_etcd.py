@@ -420,3 +420,19 @@ def test_a_frozen_etcd_ends_the_watch_with_an_error(fresh_etcd: EtcdServer) -> N
             fresh_etcd.resume()
     assert time.monotonic() - paused < 25
     assert "broke" in str(error)
+
+
+def test_reconnect_gives_fresh_channels_and_keeps_working(etcd: EtcdServer, etcd_prefix: str) -> None:
+    backend = EtcdBackend([etcd.url])
+    try:
+        backend.put(f"{etcd_prefix}/r", "1")
+        old = list(backend._channels)
+        backend._reconnected -= 10  # past the rate limit
+        backend.reconnect()
+        assert all(a is not b for a, b in zip(old, backend._channels, strict=True))
+        assert backend.read([f"{etcd_prefix}/r"]).values == {f"{etcd_prefix}/r": "1"}
+        again = list(backend._channels)
+        backend.reconnect()  # within the interval: no churn
+        assert backend._channels == again
+    finally:
+        backend.close()

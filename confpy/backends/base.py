@@ -70,6 +70,9 @@ class Backend(abc.ABC):
         """Stream every change under `prefix` from `start_revision` (inclusive) to `callback`."""
         raise BackendError(f"the {self.name} backend cannot watch for changes")
 
+    def reconnect(self) -> None:  # noqa: B027 - optional hook, most backends hold no connection
+        """Use fresh connections from now on (watch mode calls this before resuming a watch)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release connections and threads."""
 

@@ -30,6 +30,7 @@ log = logging.getLogger("confpy")
 
 #: etcd's default --max-txn-ops: a read of more prefixes is split into several transactions.
 MAX_TXN_OPS = 128
+RECONNECT_INTERVAL = 2.0
 DEFAULT_PORT = 2379
 
 # Verified against etcd 3.4 (see the shared etcd-client notes): keepalive pings no more often than
@@ -172,24 +173,38 @@ class EtcdBackend(Backend):
 
         self._grpc: Any = grpc
         self._rpc: Any = etcdrpc
-        creds = None
+        self._creds = None
         if any(n.secure for n in self.nodes):
-            creds = grpc.ssl_channel_credentials(
+            self._creds = grpc.ssl_channel_credentials(
                 root_certificates=_read_file(ca, "CA certificate"),
                 private_key=_read_file(key, "client key"),
                 certificate_chain=_read_file(cert, "client certificate"),
             )
-        self._channels: list[Any] = [
-            grpc.secure_channel(n.target, creds, options=GRPC_OPTIONS)
-            if n.secure
-            else grpc.insecure_channel(n.target, options=GRPC_OPTIONS)
-            for n in self.nodes
-        ]
+        self._channels: list[Any] = self._new_channels()
+        self._reconnected = time.monotonic()
         self._lock = threading.Lock()
         self._current = 0
         self._token: str | None = None
         self._watches: set[_EtcdWatch] = set()
         self._closed = False
+
+    def _new_channels(self) -> list[Any]:
+        return [
+            self._grpc.secure_channel(n.target, self._creds, options=GRPC_OPTIONS)
+            if n.secure
+            else self._grpc.insecure_channel(n.target, options=GRPC_OPTIONS)
+            for n in self.nodes
+        ]
+
+    def reconnect(self) -> None:
+        """Fresh connections to every endpoint, so a watch resumes through a new client, never a
+        possibly wedged one. Streams still running keep their old connection until they end; many
+        streams failing together (an etcd restart) cause one reconnect per RECONNECT_INTERVAL."""
+        with self._lock:
+            if self._closed or time.monotonic() - self._reconnected < RECONNECT_INTERVAL:
+                return
+            self._reconnected = time.monotonic()
+            self._channels = self._new_channels()
 
     @property
     def urls(self) -> str:
