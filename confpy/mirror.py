@@ -8,6 +8,7 @@ unrelated keys or resources.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 
 from confpy.backends.base import Event
@@ -42,6 +43,7 @@ class Mirror:
             prefix: [r for r in self.resources if _overlaps(prefix, r.prefixed_keys)]
             for prefix in watch_prefixes(self.resources)
         }
+        self._ordered = sorted(self._readers)
 
     @property
     def prefixes(self) -> list[str]:
@@ -54,46 +56,61 @@ class Mirror:
         scope = tuple(prefixes if prefixes is not None else self._readers)
         changed: set[str] = set()
         with self._lock:
-            gone = [k for k in self.values if k.startswith(scope) and k not in values]
-            events = [Event(k, None, revision) for k in gone]
-            events += [Event(k, v, revision) for k, v in values.items() if self.values.get(k) != v]
-            changed = self._apply(events)
+            current = self.values
+            for key in [k for k in current if k.startswith(scope) and k not in values]:
+                self._change(key, None, self._readers_of(key), changed)
+            for key, value in values.items():
+                if current.get(key) != value:
+                    self._change(key, value, self._readers_of(key), changed)
             self.revision = max(self.revision, revision)
         return changed
 
     def apply(self, prefix: str, events: Iterable[Event]) -> set[str]:
         """Apply a batch from the watch on `prefix`; the names of the resources whose view changed."""
-        with self._lock:
-            changed = self._apply(events, self._readers.get(prefix))
-            return changed
-
-    def _apply(self, events: Iterable[Event], readers: list[TemplateResource] | None = None) -> set[str]:
+        readers = self._readers.get(prefix, self.resources)
         changed: set[str] = set()
-        candidates = self.resources if readers is None else readers
-        for event in events:
-            self.revision = max(self.revision, event.revision)
-            if event.value is None:
-                if self.values.pop(event.key, None) is None:
-                    continue
-            elif self.values.get(event.key) == event.value:
-                continue
-            else:
-                self.values[event.key] = event.value
-            for resource in candidates:
-                if resource.owns(event.key):
-                    store = self.stores[resource.name]
-                    key = resource.template_key(event.key)
-                    if event.value is None:
-                        store.delete(key)
-                    else:
-                        store.set(key, event.value)
-                    changed.add(resource.name)
+        with self._lock:
+            for event in events:
+                self.revision = max(self.revision, event.revision)
+                self._change(event.key, event.value, readers, changed)
         return changed
+
+    def _readers_of(self, key: str) -> list[TemplateResource]:
+        """The readers of the one watched prefix `key` lies under (none: no resource reads it).
+
+        Watched prefixes never nest, so the only candidate is the greatest one not above `key`:
+        a snapshot load costs O(keys x log prefixes), not O(keys x resources).
+        """
+        index = bisect_right(self._ordered, key) - 1
+        if index >= 0 and key.startswith(self._ordered[index]):
+            return self._readers[self._ordered[index]]
+        return []
+
+    def _change(
+        self, key: str, value: str | None, readers: list[TemplateResource], changed: set[str]
+    ) -> None:
+        """Set (None: delete) one key here and in the store of every resource that reads it."""
+        if value is None:
+            if self.values.pop(key, None) is None:
+                return
+        elif self.values.get(key) == value:
+            return
+        else:
+            self.values[key] = value
+        for resource in readers:
+            if resource.owns(key):
+                store = self.stores[resource.name]
+                name = resource.template_key(key)
+                if value is None:
+                    store.delete(name)
+                else:
+                    store.set(name, value)
+                changed.add(resource.name)
 
     def store_copy(self, name: str) -> tuple[KeyStore, int]:
         """A private copy of one resource's store (safe to render while events arrive) and the revision."""
         with self._lock:
-            return KeyStore(self.stores[name].items()), self.revision
+            return self.stores[name].copy(), self.revision
 
 
 def _overlaps(prefix: str, keys: Iterable[str]) -> bool:

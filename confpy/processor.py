@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from confpy.backends.base import Backend
@@ -108,17 +109,32 @@ class ResourceProcessor:
         return True
 
 
+def _under(ordered: list[str], prefixes: Sequence[str]) -> Iterator[str]:
+    """The keys of the sorted `ordered` that start with any of `prefixes`, found by bisection.
+
+    Each resource visits only its own keys: a onetime run costs O(keys), not O(keys x resources).
+    """
+    for prefix in dict.fromkeys(prefixes):
+        for index in range(bisect_left(ordered, prefix), len(ordered)):
+            if not ordered[index].startswith(prefix):
+                break
+            yield ordered[index]
+
+
 def run_once(
     backend: Backend, processors: Sequence[ResourceProcessor], errors: Sequence[ConfpyError] = ()
 ) -> RunReport:
     """Every resource from one consistent snapshot; a failing resource does not stop the others."""
     report = RunReport(updated=[], errors=list(errors))
     prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
-    snapshot = backend.read(prefixes) if prefixes else None
+    values = backend.read(prefixes).values if prefixes else {}
+    ordered = sorted(values)
     for processor in processors:
         resource = processor.resource
         try:
-            store = KeyStore(resource.view(snapshot.values) if snapshot else {})
+            store = KeyStore(
+                (resource.template_key(k), values[k]) for k in _under(ordered, resource.prefixed_keys)
+            )
             if processor.apply(store):
                 report.updated.append(resource.name)
         except ConfpyError as exc:

@@ -85,6 +85,9 @@ class Renderer:
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             keep_trailing_newline=True,
             auto_reload=True,
+            # Every template stays compiled: Jinja's default keeps 400, and with more resources
+            # than that each change would recompile its template (~2 ms) instead of rendering it.
+            cache_size=-1,
         )
         functions = make_functions(_ActiveStore())
         self.env.globals.update(functions)

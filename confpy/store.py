@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
@@ -140,13 +141,52 @@ def _terms(path: str) -> tuple[str, ...]:
     return ("",) if cleaned == "/" else tuple(cleaned.split("/"))
 
 
-class KeyStore:
-    """Keys and values with the lookups confd's template functions need."""
+def _literal_prefix(pattern: str) -> str:
+    """The part of a pattern before its first wildcard, escape or class: every match starts with it."""
+    end = len(pattern)
+    for special in "*?[\\":
+        found = pattern.find(special)
+        if found != -1:
+            end = min(end, found)
+    return pattern[:end]
 
-    __slots__ = ("_data",)
+
+class KeyStore:
+    """Keys and values with the lookups confd's template functions need.
+
+    `gets` and `getvs` look only at the keys that start with the pattern's literal part, found by
+    bisection in a sorted key list built on first use and kept up to date by `set` and `delete`:
+    a template that calls `gets` once per upstream stays linear in the number of keys.
+    """
+
+    __slots__ = ("_data", "_sorted")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         self._data: dict[str, str] = dict(items)
+        self._sorted: list[str] | None = None
+
+    def copy(self) -> KeyStore:
+        """An independent copy that shares this store's sorted key list, built once."""
+        clone = KeyStore(self._data)
+        clone._sorted = list(self._keys())
+        return clone
+
+    def _keys(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self._data)
+        return self._sorted
+
+    def _matching(self, pattern: str) -> Iterator[str]:
+        """The keys matching `pattern`, in key order."""
+        regex = _pattern_regex(pattern)
+        prefix = _literal_prefix(pattern)
+        keys = self._keys()
+        for index in range(bisect_left(keys, prefix), len(keys)):
+            key = keys[index]
+            if not key.startswith(prefix):
+                break
+            if regex.match(key):
+                yield key
 
     def __len__(self) -> int:
         return len(self._data)
@@ -161,14 +201,18 @@ class KeyStore:
         return self._data.items()
 
     def set(self, key: str, value: str) -> None:
+        if self._sorted is not None and key not in self._data:
+            insort(self._sorted, key)
         self._data[key] = value
 
     def delete(self, key: str) -> None:
-        self._data.pop(key, None)
+        if self._data.pop(key, None) is not None and self._sorted is not None:
+            del self._sorted[bisect_left(self._sorted, key)]
 
     def replace(self, items: Mapping[str, str]) -> None:
         """Drop everything and hold exactly `items`."""
         self._data = dict(items)
+        self._sorted = None
 
     def get(self, key: str) -> KVPair:
         """The pair at `key`; a missing key is an error, as in confd."""
@@ -187,13 +231,13 @@ class KeyStore:
 
     def gets(self, pattern: str) -> list[KVPair]:
         """Pairs whose key matches the path.Match pattern, sorted by key."""
-        regex = _pattern_regex(pattern)
-        return sorted(KVPair(k, v) for k, v in self._data.items() if regex.match(k))
+        data = self._data
+        return [KVPair(k, data[k]) for k in self._matching(pattern)]
 
     def getvs(self, pattern: str) -> list[str]:
         """Values whose key matches the pattern, sorted by value."""
-        regex = _pattern_regex(pattern)
-        return sorted(v for k, v in self._data.items() if regex.match(k))
+        data = self._data
+        return sorted(data[k] for k in self._matching(pattern))
 
     def exists(self, key: str) -> bool:
         """True for a key; a directory (a prefix of keys) is not a key."""

@@ -74,6 +74,9 @@ class _Stream:
         self.failures = 0
         # The dispatcher hands failures over here once every event before them is applied.
         self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
+        # The thread that re-establishes the watch: it runs only while the watch is broken.
+        self.supervisor: threading.Thread | None = None
+        self.lock = threading.Lock()
 
 
 class WatchEngine:
@@ -139,11 +142,15 @@ class WatchEngine:
         for worker in self.workers.values():
             worker.start()
             worker.notify()
+        # Open every watch before the dispatcher runs: no failure can be handled while we open.
+        failed = []
+        for stream in self._streams.values() if self.streaming else ():
+            error = self._open(stream, stream.generation)
+            if error is not None:
+                failed.append((stream, error))
         self._spawn(self._dispatch, "confpy-dispatch")
-        if not self.streaming:
-            return
-        for stream in self._streams.values():
-            self._spawn(functools.partial(self._supervise, stream), f"confpy-watch-{stream.prefix}")
+        for stream, error in failed:
+            self._supervise_soon(stream, error)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop watching; let every write in flight finish; run pending group reloads."""
@@ -162,6 +169,11 @@ class WatchEngine:
             group.join(timeout)
         for thread in self._threads:
             thread.join(1.0)
+        for stream in self._streams.values():
+            with stream.lock:
+                supervisor = stream.supervisor
+            if supervisor is not None:
+                supervisor.join(1.0)
 
     def reconcile(self) -> None:
         """A full re-read (the periodic `-interval` in watch mode): fixes anything a watch missed."""
@@ -215,7 +227,7 @@ class WatchEngine:
                 stream = self._streams[item.prefix]
                 if item.generation == stream.generation:
                     stream.generation += 1  # drop anything the dead watch still delivers
-                    stream.inbox.put(item.error)
+                    self._supervise_soon(stream, item.error)
             else:
                 self._load(item)
                 if item.done:
@@ -236,37 +248,59 @@ class WatchEngine:
         for name in names:
             self.workers[name].notify()
 
-    # -- one supervisor per stream: (re)establish the watch ------------------------------------
+    # -- a supervisor per broken stream: re-establish the watch ---------------------------------
+
+    def _supervise_soon(self, stream: _Stream, error: BackendError) -> None:
+        """Hand a failure to the stream's supervisor, starting one if none runs.
+
+        Supervisors exist only while a stream is broken: an engine watching hundreds of prefixes
+        holds no thread per prefix while every watch is healthy.
+        """
+        stream.inbox.put(error)
+        with stream.lock:
+            if stream.supervisor is None and not self._stopping.is_set():
+                stream.supervisor = threading.Thread(
+                    target=functools.partial(self._supervise, stream),
+                    name=f"confpy-watch-{stream.prefix}",
+                    daemon=True,
+                )
+                stream.supervisor.start()
 
     def _supervise(self, stream: _Stream) -> None:
-        while not self._stopping.is_set():
-            error = self._open(stream, stream.generation)
-            if error is None:
-                error = stream.inbox.get()
-                if error is None or self._stopping.is_set():
-                    return
+        error = stream.inbox.get()
+        while error is not None and not self._stopping.is_set():
             if stream.watch:
                 stream.watch.cancel()
                 stream.watch = None
             if stream.lost_since is None:
                 stream.lost_since = time.monotonic()
+            resynced = False
             if isinstance(error, RevisionCompactedError):
                 log.warning("watch on %s: %s", stream.prefix, error)
-                if self._resync(stream):
+                resynced = self._resync(stream)
+                if resynced:
                     stream.failures = 0
-                    continue
-            stream.failures += 1
-            delay = self._delay(stream.failures)
-            log.warning(
-                "watch on %s lost (%s); resuming from revision %d in %.1f s",
-                stream.prefix,
-                error,
-                stream.applied + 1,
-                delay,
-            )
-            if self._stopping.wait(delay):
-                return
-            self.reconnects += 1
+            if not resynced:
+                stream.failures += 1
+                delay = self._delay(stream.failures)
+                log.warning(
+                    "watch on %s lost (%s); resuming from revision %d in %.1f s",
+                    stream.prefix,
+                    error,
+                    stream.applied + 1,
+                    delay,
+                )
+                if self._stopping.wait(delay):
+                    return
+                self.reconnects += 1
+                self.backend.reconnect()  # resume through a fresh connection, not a possibly wedged one
+            error = self._open(stream, stream.generation)
+            if error is None:
+                with stream.lock:
+                    if stream.inbox.empty():  # healthy again: the next failure starts a new supervisor
+                        stream.supervisor = None
+                        return
+                error = stream.inbox.get()
 
     def _open(self, stream: _Stream, generation: int) -> BackendError | None:
         """Start the watch from the last applied revision + 1; an error instead if that fails."""

@@ -4,6 +4,14 @@ A worker owns its resource: changes only mark it dirty, so a slow or hanging che
 one resource never delays another, and changes that arrive while it is busy are coalesced into
 one next run. The debounce follows consul-template's `wait`: run after `min` of quiet, and at the
 latest `max` after the first change.
+
+A worker's thread exists only while its resource has work: it is started by the first change and
+ends after `LINGER` seconds without one, so an idle confpy with hundreds of resources holds no
+worker threads (each would keep its stack resident).
+
+A reload is skipped while a newer change is already waiting: reloading a config that is superseded
+costs the service a reload for nothing. The run that catches up reloads, and a reload is never
+deferred longer than `MAX_RELOAD_DEFER`, so a stream of changes cannot starve it.
 """
 
 from __future__ import annotations
@@ -20,9 +28,12 @@ from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.writer import Outcome
 
-__all__ = ["ReloadGroup", "ResourceWorker", "RunRecord"]
+__all__ = ["LINGER", "MAX_RELOAD_DEFER", "ReloadGroup", "ResourceWorker", "RunRecord"]
 
 log = logging.getLogger("confpy")
+
+LINGER = 2.0
+MAX_RELOAD_DEFER = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,10 +71,22 @@ class ResourceWorker:
         self._stopping = False
         self._first_change = 0.0
         self._last_change = 0.0
-        self._thread = threading.Thread(target=self._loop, name=f"confpy-{self.name}", daemon=True)
+        self._reload_owed_since: float | None = None  # dest updated, reload not yet run
+        self._started = False
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        """Let changes start the worker's thread (and start it now if a change is pending)."""
+        with self._cond:
+            self._started = True
+            if self._dirty:
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """Start the thread unless it runs or the worker stops. Called with the lock held."""
+        if self._thread is None and self._started and not self._stopping:
+            self._thread = threading.Thread(target=self._loop, name=f"confpy-{self.name}", daemon=True)
+            self._thread.start()
 
     def notify(self) -> None:
         """Something this resource reads has changed: run again (after the debounce)."""
@@ -74,6 +97,7 @@ class ResourceWorker:
             self._dirty = True
             self._last_change = now
             self._cond.notify_all()
+            self._spawn()
         if self.group:
             self.group.poke()
 
@@ -89,8 +113,10 @@ class ResourceWorker:
             self._cond.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        with self._cond:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _due(self) -> float:
         """Seconds until the debounced run is due (0: now). Called with the lock held."""
@@ -102,10 +128,11 @@ class ResourceWorker:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopping and (not self._dirty or self._due() > 0):
-                    self._cond.wait(self._due() if self._dirty else None)
-                if self._stopping:
+                if not self._wait_for_work():
+                    self._thread = None  # a later change starts a new thread
                     return
+                if self._stopping:
+                    break
                 self._dirty = False
                 self._running = True
             try:
@@ -115,6 +142,8 @@ class ResourceWorker:
                     self._running = False
                 if self.group:
                     self.group.poke()
+        if self._reload_owed_since is not None:
+            self._reload()
 
     def _run(self) -> None:
         store, revision = self.mirror.store_copy(self.name)
@@ -126,16 +155,51 @@ class ResourceWorker:
             if outcome is Outcome.UPDATED:
                 if self.group:
                     self.group.changed()
-                else:
-                    self.processor.reload()
+                elif self._reload_owed_since is None:
+                    self._reload_owed_since = started
         except ConfpyError as exc:
             log.error("%s", exc)
             error = exc
         except Exception as exc:  # a worker must never die: report and carry on
             log.exception("%s: unexpected error: %s", self.name, exc)
             error = ConfpyError(f"{self.name}: unexpected error: {exc}")
+        if self._reload_due():
+            error = self._reload() or error
         if self.on_run:
             self.on_run(RunRecord(self.name, revision, outcome, error, time.monotonic() - started))
+
+    def _wait_for_work(self) -> bool:
+        """Until stopping or a due change; False after LINGER seconds without any. Lock held."""
+        idle_until = time.monotonic() + LINGER
+        while not self._stopping and (not self._dirty or self._due() > 0):
+            if self._dirty:
+                self._cond.wait(self._due())
+                continue
+            left = idle_until - time.monotonic()
+            if left <= 0:
+                return False
+            self._cond.wait(left)
+        return True
+
+    def _reload_due(self) -> bool:
+        """A reload is owed and no newer change waits, or it has waited long enough."""
+        if self._reload_owed_since is None:
+            return False
+        with self._cond:
+            superseded = self._dirty
+        return not superseded or time.monotonic() - self._reload_owed_since >= MAX_RELOAD_DEFER
+
+    def _reload(self) -> ConfpyError | None:
+        self._reload_owed_since = None
+        try:
+            self.processor.reload()
+        except ConfpyError as exc:
+            log.error("%s", exc)
+            return exc
+        except Exception as exc:  # a worker must never die: report and carry on
+            log.exception("%s: unexpected error: %s", self.name, exc)
+            return ConfpyError(f"{self.name}: unexpected error: {exc}")
+        return None
 
 
 class ReloadGroup:
@@ -172,8 +236,10 @@ class ReloadGroup:
             self._cond.notify_all()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        with self._cond:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _loop(self) -> None:
         while True:
