@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from confpy.backends.base import Backend
 from confpy.commands import expand_command, run_command
 from confpy.config import Settings
-from confpy.errors import CommandError, ConfpyError
+from confpy.errors import CommandError, ConfpyError, TemplateError
+from confpy.log import TRACE
+from confpy.redact import redact
 from confpy.render import Renderer
 from confpy.resource import TemplateResource
 from confpy.store import KeyStore
@@ -58,15 +60,24 @@ class ResourceProcessor:
         )
 
     def sync(self, store: KeyStore) -> WriteResult:
-        """Render and write; raises a ConfpyError (dest untouched) on any failure."""
-        content = self.renderer.render(self.resource, store)
-        result = write_config(
-            self.target,
-            content,
-            noop=self.settings.noop,
-            sync_only=self.settings.sync_only,
-            keep_stage_file=self.settings.keep_stage_file,
-        )
+        """Render and write; raises a ConfpyError (dest untouched) on any failure.
+
+        Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
+        check_cmd quoted one of the resource's values: a value may be a secret.
+        """
+        try:
+            content = self.renderer.render(self.resource, store)
+            result = write_config(
+                self.target,
+                content,
+                noop=self.settings.noop,
+                sync_only=self.settings.sync_only,
+                keep_stage_file=self.settings.keep_stage_file,
+            )
+        except (TemplateError, CommandError) as exc:
+            if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
+                raise
+            raise type(exc)(redact(str(exc), store.items())) from exc
         name, dest = self.resource.name, self.resource.dest
         if result.outcome is Outcome.UPDATED:
             log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))

@@ -202,3 +202,21 @@ def test_values_never_reach_check_or_reload_commands(
     )
     assert not sneaky.exists()
     assert not pwned.exists()
+
+
+@pytest.mark.parametrize(("level", "shown"), [("debug", False), ("trace", True)])
+def test_errors_quote_values_only_at_trace_level(
+    tmp_path: Path, etcd: EtcdServer, etcd_client: Any, etcd_prefix: str, level: str, shown: bool
+) -> None:
+    secret = "hunter2-not-an-ip"
+    etcd_client.put(f"{etcd_prefix}/db/host", secret)
+    dest = tmp_path / "out.conf"
+    toml = f'[template]\nsrc = "t.j2"\ndest = "{dest}"\nprefix = "{etcd_prefix}"\nkeys = ["/db"]\n'
+    toml += 'check_cmd = "cat {{.src}}; exit 1"\n'
+    templates = {"t.j2": "{{ getv('/db/host') }}\n", "f.j2": "{{ getv('/db/host') | ip }}\n"}
+    confdir = make_confdir(tmp_path, {"t.toml": toml, "f.toml": toml.replace("t.j2", "f.j2")}, templates)
+    result = run_confpy("-onetime", "-node", etcd.url, "-confdir", str(confdir), "-log-level", level)
+    assert result.returncode == 1
+    assert "check_cmd" in result.stderr and "is not an IP address" in result.stderr
+    assert (secret in result.stderr) is shown
+    assert ("<value of /db/host>" in result.stderr) is not shown
