@@ -51,6 +51,14 @@ def client_for(*endpoints: str) -> Any:
     return pyetcd.MultiEndpointEtcd3Client(endpoints=eps, timeout=5, failover=True)
 
 
+def try_put(client: Any, key: str, value: str) -> bool:
+    try:
+        client.put(key, value)
+    except Exception:
+        return False
+    return True
+
+
 class Writer(threading.Thread):
     """Keeps putting new values (bounded count), tolerating errors while a server is down."""
 
@@ -227,7 +235,8 @@ def test_frozen_member_fails_over_within_keepalive(tmp_path: Path, etcd_prefix: 
             cluster.members[0].pause()  # SIGSTOP: the connection stays open but nothing answers
             try:
                 frozen_at = time.monotonic()
-                client.put(f"{etcd_prefix}/k", "after")
+                # The test's own put may time out while the cluster elects a new leader: retry it.
+                wait_until(lambda: try_put(client, f"{etcd_prefix}/k", "after"), timeout=30, what="a put")
                 wait_until(
                     lambda: read(dest) == "/k=after\n", timeout=30, what="failover from a frozen member"
                 )
