@@ -47,7 +47,30 @@ class RunRecord:
     duration: float
 
 
-class ResourceWorker:
+class _Loop:
+    """A thread that sleeps on a condition until there is work or it is told to stop.
+
+    `stop()` lets the run in flight finish; what is pending then is the subclass's business.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        with self._cond:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+class ResourceWorker(_Loop):
     """Renders and applies one resource whenever its keys change."""
 
     def __init__(
@@ -65,15 +88,13 @@ class ResourceWorker:
         self.wait = processor.resource.wait or wait
         self.group = group
         self.on_run = on_run
-        self._cond = threading.Condition()
+        super().__init__()
         self._dirty = False
         self._running = False
-        self._stopping = False
         self._first_change = 0.0
         self._last_change = 0.0
         self._reload_owed_since: float | None = None  # dest updated, reload not yet run
         self._started = False
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Let changes start the worker's thread (and start it now if a change is pending)."""
@@ -105,18 +126,6 @@ class ResourceWorker:
     def idle(self) -> bool:
         with self._cond:
             return not self._dirty and not self._running
-
-    def stop(self) -> None:
-        """Finish the run in flight, if any, and end the thread; pending changes are dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-
-    def join(self, timeout: float | None = None) -> None:
-        with self._cond:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
     def _due(self) -> float:
         """Seconds until the debounced run is due (0: now). Called with the lock held."""
@@ -202,7 +211,7 @@ class ResourceWorker:
         return None
 
 
-class ReloadGroup:
+class ReloadGroup(_Loop):
     """Resources sharing one reload: it runs once, after every member has settled."""
 
     def __init__(
@@ -212,13 +221,12 @@ class ReloadGroup:
         self.reload = reload
         self.on_run = on_run
         self.members: Sequence[ResourceWorker] = ()
-        self._cond = threading.Condition()
+        super().__init__()
         self._pending = False
-        self._stopping = False
-        self._thread = threading.Thread(target=self._loop, name=f"confpy-group-{name}", daemon=True)
 
     def start(self, members: Sequence[ResourceWorker]) -> None:
         self.members = members
+        self._thread = threading.Thread(target=self._loop, name=f"confpy-group-{self.name}", daemon=True)
         self._thread.start()
 
     def changed(self) -> None:
@@ -229,17 +237,6 @@ class ReloadGroup:
     def poke(self) -> None:
         with self._cond:
             self._cond.notify_all()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-
-    def join(self, timeout: float | None = None) -> None:
-        with self._cond:
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
 
     def _loop(self) -> None:
         while True:
