@@ -6,7 +6,9 @@
 # Where no Docker engine answers, Debian's docker.io is installed and its dockerd started by hand
 # (socket, data and pid under STACK_DOCKER_DIR, default /var/lib/confpy-docker) and stopped at
 # the end. Where debian:bookworm-slim cannot be pulled, a bookworm base is built with debootstrap
-# from the machine's Debian mirror. `test` exits 0 with "SKIPPED" when no engine can be started.
+# from the machine's Debian mirror. On it the shared image, containers/base/Dockerfile, is built
+# as CONFPY_BASE (default confpy-base), then compose builds every service image from that one.
+# `test` exits 0 with "SKIPPED" when no engine can be started.
 set -eu
 mode=${1:-up}
 case "$mode" in up | test) ;; *) echo "usage: $0 up|test" >&2; exit 2 ;; esac
@@ -119,9 +121,15 @@ ensure_base || skip_or_fail "no base image: cannot pull debian:bookworm-slim nor
 stage_context
 # The machine's own extra CAs (a TLS-inspecting proxy's), so that pip in the build trusts them too.
 EXTRA_CA=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
-export EXTRA_CA DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
-say "building the images (base $BASE)"
-compose build --quiet >"$state/build.log" 2>&1 || {
+# Every service image starts from CONFPY_BASE, which compose cannot order before them: built here.
+CONFPY_BASE=${CONFPY_BASE:-confpy-base}
+export CONFPY_BASE DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+say "building $CONFPY_BASE (on $BASE), then the images"
+{
+    docker build --quiet --tag "$CONFPY_BASE" --build-arg BASE="$BASE" --build-arg EXTRA_CA="$EXTRA_CA" \
+        --file "$CONFPY_CONTEXT/containers/base/Dockerfile" "$CONFPY_CONTEXT" &&
+        compose build --quiet
+} >"$state/build.log" 2>&1 || {
     tail -30 "$state/build.log" >&2
     say "FAILED: the images did not build (log: $state/build.log)" >&2
     exit 1
