@@ -288,6 +288,45 @@ def test_a_callback_may_cancel_its_own_watch(backend: EtcdBackend, etcd_prefix: 
     assert len(seen) == 1
 
 
+def test_many_watches_share_one_stream_and_a_bounded_number_of_threads(
+    backend: EtcdBackend, etcd_prefix: str
+) -> None:
+    """100 watches, set up from ten threads at once, each get exactly their own events;
+    cancelling one leaves the others running; the thread count does not grow with them."""
+    backend.put(f"{etcd_prefix}/warm", "1")
+    before = threading.active_count()
+    prefixes = [f"{etcd_prefix}/w{i:03}/" for i in range(100)]
+    inboxes = {prefix: Inbox() for prefix in prefixes}
+    watches: dict[str, Any] = {}
+
+    def open_some(some: list[str]) -> None:
+        for prefix in some:
+            watches[prefix] = backend.watch(prefix, 0, inboxes[prefix])
+
+    openers = [threading.Thread(target=open_some, args=(prefixes[i::10],)) for i in range(10)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(30)
+    assert len(watches) == 100
+    assert threading.active_count() - before <= 4
+    revisions = {prefix: backend.put(f"{prefix}k", prefix) for prefix in prefixes}
+    for prefix in prefixes:
+        assert inboxes[prefix].events(1) == [Event(f"{prefix}k", prefix, revisions[prefix])]
+
+    cancelled = prefixes[37]
+    watches[cancelled].cancel()
+    calls = inboxes[cancelled].calls
+    revisions = {prefix: backend.delete(f"{prefix}k") for prefix in prefixes}
+    for prefix in prefixes:
+        if prefix != cancelled:
+            assert inboxes[prefix].events(1) == [Event(f"{prefix}k", None, revisions[prefix])]
+    time.sleep(0.2)
+    assert inboxes[cancelled].calls == calls
+    assert all(inbox.items.empty() for inbox in inboxes.values())
+    assert threading.active_count() - before <= 4
+
+
 def test_a_non_utf8_value_ends_the_watch_with_its_key(
     backend: EtcdBackend, etcd_client: Any, etcd_prefix: str
 ) -> None:

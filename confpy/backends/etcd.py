@@ -9,7 +9,9 @@ a watch that etcd cancelled look alive. Both imports happen when a backend is ma
 
 from __future__ import annotations
 
+import collections
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +23,7 @@ from urllib.parse import urlsplit
 import tenacity
 
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch, decode_value
-from confpy.errors import BackendError, ConfigError, RevisionCompactedError
+from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
 
 __all__ = ["MAX_TXN_OPS", "EtcdBackend", "Node", "parse_node"]
 
@@ -100,7 +102,11 @@ def _prefix_end(prefix: bytes) -> bytes:
 
 
 def _decode_key(raw: bytes) -> str:
-    return decode_value(repr(raw)[1:], raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # The message names the key as Python shows bytes; built only here, as it is slow.
+        raise ValueDecodeError(repr(raw)[1:]) from None
 
 
 def _read_file(path: str | None, what: str) -> bytes | None:
@@ -186,6 +192,11 @@ class EtcdBackend(Backend):
         self._current = 0
         self._token: str | None = None
         self._watches: set[_EtcdWatch] = set()
+        # The stream new watches go on, every stream still running, and the lock that makes sure
+        # only one caller opens a new stream.
+        self._stream: _WatchStream | None = None
+        self._streams: set[_WatchStream] = set()
+        self._stream_lock = threading.Lock()
         self._closed = False
 
     def _new_channels(self) -> list[Any]:
@@ -198,8 +209,9 @@ class EtcdBackend(Backend):
 
     def reconnect(self) -> None:
         """Fresh connections to every endpoint, so a watch resumes through a new client, never a
-        possibly wedged one. Streams still running keep their old connection until they end; many
-        streams failing together (an etcd restart) cause one reconnect per RECONNECT_INTERVAL."""
+        possibly wedged one. The watch stream, if still running, keeps its old connection until it
+        ends; the next one opens on the new. Many watches failing together (an etcd restart)
+        cause one reconnect per RECONNECT_INTERVAL."""
         with self._lock:
             if self._closed or time.monotonic() - self._reconnected < RECONNECT_INTERVAL:
                 return
@@ -366,30 +378,89 @@ class EtcdBackend(Backend):
     # --- watch ---------------------------------------------------------------------------------
 
     def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
-        """Stream changes under `prefix` from `start_revision` on, in a thread of its own.
+        """Stream changes under `prefix` from `start_revision` on, on the backend's watch stream.
 
         Returns once etcd has confirmed the watch; raises BackendError when that does not happen
         within `connect_timeout` (retrying, on every endpoint). Any later failure arrives as one
         `callback(BackendError)`; a start revision etcd has compacted as `RevisionCompactedError`.
         """
-        stream = _EtcdWatch(self, prefix, start_revision, callback)
+        watch = _EtcdWatch(self, prefix, start_revision, callback)
         with self._lock:
             if self._closed:
                 raise BackendError("the etcd backend is closed")
-            self._watches.add(stream)
-        stream.start()
-        return Watch(stream.cancel)
+            self._watches.add(watch)
+        started = time.monotonic()
+        try:
+            self._retrying(sleep=watch.stop.wait)(self._establish, watch)
+        except _Transient as exc:
+            watch.cancel()
+            raise self._unreachable(exc, started) from None
+        except _Stopped:
+            watch.cancel()
+            raise BackendError("the etcd backend was closed while a watch was set up") from None
+        except BaseException:
+            watch.cancel()
+            raise
+        return Watch(watch.cancel)
 
-    def _forget(self, stream: _EtcdWatch) -> None:
+    def _establish(self, watch: _EtcdWatch) -> None:
+        """One attempt: send the create request and wait (at most `timeout`) for etcd's answer."""
+        watch.settled.clear()
+        if watch.stop.is_set():
+            raise _Stopped
+        stream = self._watch_stream(watch.prefix)
+        stream.add(watch)
+        if not watch.settled.wait(self.timeout) and stream.abandon(watch):
+            # The stream is stuck: end it (its watches resume elsewhere) and try the next endpoint.
+            self._failover(stream.index)
+            stream.end(f"no answer within {self.timeout:g} s")
+            raise _Transient(f"no answer within {self.timeout:g} s")
+        watch.settled.wait()
+        if watch.outcome is not None:
+            raise watch.outcome
+
+    def _watch_stream(self, prefix: str) -> _WatchStream:
+        """The stream that takes new watches, opened on the current endpoint if there is none."""
+        with self._stream_lock:
+            stream = self._stream
+            if stream is not None and stream.accepting:
+                return stream
+            index, channel = self._endpoint()
+            try:
+                metadata = self._metadata(channel)
+            except self._grpc.RpcError as exc:
+                raise self._classify(exc, index, f"watch on {prefix}") from None
+            stream = _WatchStream(self, index, channel, metadata)
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._stream = stream
+                    self._streams.add(stream)
+            stream.start()
+            if closed:
+                stream.end("the etcd backend was closed")
+                raise _Stopped
+            return stream
+
+    def _stream_ended(self, stream: _WatchStream) -> None:
         with self._lock:
-            self._watches.discard(stream)
+            self._streams.discard(stream)
+            if self._stream is stream:
+                self._stream = None
+
+    def _forget(self, watch: _EtcdWatch) -> None:
+        with self._lock:
+            self._watches.discard(watch)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             watches = list(self._watches)
-        for stream in watches:
-            stream.cancel()
+            streams = list(self._streams)
+        for watch in watches:
+            watch.cancel()
+        for stream in streams:
+            stream.end("the etcd backend was closed")
         for channel in self._channels:
             channel.close()
 
@@ -495,59 +566,48 @@ class EtcdBackend(Backend):
 
 
 class _EtcdWatch:
-    """One watch stream on its own thread; `cancel()` guarantees no callback afterwards."""
+    """One watch on the backend's shared stream; `cancel()` guarantees no callback afterwards."""
 
     def __init__(
         self, backend: EtcdBackend, prefix: str, start_revision: int, callback: EventCallback
     ) -> None:
-        self._backend = backend
-        self._prefix = prefix
-        self._next_revision = start_revision
+        self.backend = backend
+        self.prefix = prefix
+        self.next_revision = start_revision
         self._callback = callback
         # Held while the callback runs, so cancel() returns only after an in-flight callback.
         self._lock = threading.RLock()
         self._cancelled = False
         self._finished = False
-        self._stop = threading.Event()
-        # The current gRPC call, and the event that ends its request stream.
-        self._call: Any = None
-        self._call_done = threading.Event()
-        self._index = 0
+        # Set by cancel(): ends the set-up's retries and backoff sleeps.
+        self.stop = threading.Event()
+        # The outcome of the current create request: None once etcd confirmed it.
+        self.settled = threading.Event()
+        self.outcome: Exception | None = None
+        self.stream: _WatchStream | None = None
+        self.watch_id = -1
 
-    def start(self) -> None:
-        """Set the watch up here, then stream on the thread."""
-        started = time.monotonic()
-        try:
-            responses = self._backend._retrying(sleep=self._stop.wait)(self._open)
-        except _Transient as exc:
-            self._finish()
-            raise self._backend._unreachable(exc, started) from None
-        except _Stopped:
-            self._finish()
-            raise BackendError("the etcd backend was closed while a watch was set up") from None
-        except BaseException:
-            self._finish()
-            raise
-        self._thread = threading.Thread(
-            target=self._run, args=(responses,), name=f"confpy-etcd-watch {self._prefix}", daemon=True
-        )
-        self._thread.start()
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def settle(self, outcome: Exception | None) -> None:
+        with self._lock:
+            if not self.settled.is_set():
+                self.outcome = outcome
+                self.settled.set()
 
     def cancel(self) -> None:
         with self._lock:
             self._cancelled = True
-        self._stop.set()
-        self._end_call()
-        self._backend._forget(self)
+        self.stop.set()
+        self.settle(_Stopped())
+        stream = self.stream
+        if stream is not None:
+            stream.remove(self)
+        self.backend._forget(self)
 
-    def _end_call(self) -> None:
-        with self._lock:
-            call, done = self._call, self._call_done
-        done.set()
-        if call is not None:
-            call.cancel()
-
-    def _deliver(self, item: list[Event] | BackendError) -> None:
+    def deliver(self, item: list[Event] | BackendError) -> None:
         with self._lock:
             if self._cancelled or self._finished:
                 return
@@ -555,119 +615,208 @@ class _EtcdWatch:
                 self._finished = True
             self._callback(item)
 
-    @staticmethod
-    def _requests(first: Any, done: threading.Event) -> Iterator[Any]:
-        # Keep the request side open until the call ends: etcd keeps a half-closed stream open
-        # anyway, and gRPC's thread that reads this iterator must not block past the call.
-        yield first
-        done.wait()
 
-    def _run(self, responses: Iterator[Any]) -> None:
-        try:
-            self._stream(responses)
-        except BackendError as exc:
-            self._deliver(exc)
-        finally:
-            self._finish()
+class _WatchStream:
+    """Every watch of a backend on one gRPC Watch stream, so idle cost does not grow with them.
 
-    def _finish(self) -> None:
-        self._stop.set()
-        self._end_call()
-        self._backend._forget(self)
+    etcd multiplexes watches on a stream by watch_id and answers create requests in order, so
+    `pending` (the watches whose create was sent) matches each `created` response to its watch.
+    One thread reads the responses; gRPC's own thread sends what `_requests` takes off a queue,
+    blocking without polling. A failure of the stream ends every watch on it with one error.
+    """
 
-    def _open(self) -> Iterator[Any]:
-        """Start the stream and wait (at most `timeout`) until etcd confirms the watch."""
-        backend, rpc = self._backend, self._backend._rpc
-        if self._stop.is_set():
-            raise _Stopped
-        self._index, channel = backend._endpoint()
-        prefix = self._prefix.encode()
-        create = rpc.WatchCreateRequest(
-            key=prefix or b"\0", range_end=_prefix_end(prefix), start_revision=self._next_revision
+    def __init__(self, backend: EtcdBackend, index: int, channel: Any, metadata: Any) -> None:
+        self.backend = backend
+        self.index = index
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: collections.deque[_EtcdWatch | None] = collections.deque()
+        self._watches: dict[int, _EtcdWatch] = {}
+        # False once the stream takes no new watches: it ended, or its token expired.
+        self._accepting = True
+        self._reason: str | None = None
+        # Why the stream ended, for the watches that come too late to be sent on it.
+        self._ended: Exception | None = None
+        self._call = backend._rpc.WatchStub(channel).Watch(self._requests(), metadata=metadata)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="confpy-etcd-watch", daemon=True).start()
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def _requests(self) -> Iterator[Any]:
+        while (request := self._queue.get()) is not None:
+            yield request
+
+    def add(self, watch: _EtcdWatch) -> None:
+        """Send the watch's create request (raises when the stream takes no new watches)."""
+        prefix = watch.prefix.encode()
+        create = self.backend._rpc.WatchCreateRequest(
+            key=prefix or b"\0", range_end=_prefix_end(prefix), start_revision=watch.next_revision
         )
-        timed_out = threading.Event()
-        done = threading.Event()
+        with self._lock:
+            if not self._accepting:
+                raise self._ended or _Transient("the watch stream ended")
+            watch.stream = self
+            self._pending.append(watch)
+            self._queue.put(self.backend._rpc.WatchRequest(create_request=create))
+
+    def abandon(self, watch: _EtcdWatch) -> bool:
+        """Forget a watch whose create got no answer; False when the answer came meanwhile."""
+        with self._lock:
+            for i, item in enumerate(self._pending):
+                if item is watch:
+                    self._pending[i] = None
+                    return True
+        return False
+
+    def remove(self, watch: _EtcdWatch) -> None:
+        """Cancel a confirmed watch on etcd (a pending one is cancelled when its answer comes)."""
+        with self._lock:
+            if self._watches.get(watch.watch_id) is watch:
+                del self._watches[watch.watch_id]
+                self._send_cancel(watch.watch_id)
+            idle = self._idle()
+        if idle:
+            self.end("no watches left")
+
+    def retire(self) -> None:
+        """Take no new watches (its token expired); the ones it has go on until they end."""
+        with self._lock:
+            self._accepting = False
+            idle = self._idle()
+        if idle:
+            self.end("no watches left")
+
+    def end(self, reason: str) -> None:
+        """Cancel the stream; the watches still on it get `reason` as their error."""
+        with self._lock:
+            self._accepting = False
+            if self._reason is None:
+                self._reason = reason
+        self._call.cancel()
+
+    def _idle(self) -> bool:
+        return not self._accepting and not self._watches and not any(self._pending)
+
+    def _send_cancel(self, watch_id: int) -> None:
+        rpc = self.backend._rpc
+        self._queue.put(rpc.WatchRequest(cancel_request=rpc.WatchCancelRequest(watch_id=watch_id)))
+
+    def _run(self) -> None:
+        error: Any = None
         try:
-            metadata = backend._metadata(channel)
-            call = rpc.WatchStub(channel).Watch(
-                self._requests(rpc.WatchRequest(create_request=create), done), metadata=metadata
-            )
-            with self._lock:
-                self._call, self._call_done = call, done
-            if self._stop.is_set():
-                raise _Stopped
-            responses: Iterator[Any] = iter(call)
+            for response in self._call:
+                self._handle(response)
+        except self.backend._grpc.RpcError as exc:
+            error = exc
+        except Exception as exc:
+            # A bug here must not leave the watches looking alive: end them all, saying why.
+            log.exception("reading the etcd watch stream failed")
+            self.end(f"confpy failed to read it: {exc!r}")
+        finally:
+            self._fail(error)
 
-            def expire() -> None:
-                timed_out.set()
-                call.cancel()
+    def _fail(self, error: Any) -> None:
+        """The stream ended: pending creates are retried, confirmed watches get one error each."""
+        backend = self.backend
+        with self._lock:
+            reason = self._reason
+        if reason is not None or error is None:
+            ended: Exception = _Transient(reason or "etcd closed the watch stream")
+        else:
+            ended = backend._classify(error, self.index, "watch")
+            reason = ended.cause if isinstance(ended, _Transient) else str(ended)
+        with self._lock:
+            self._accepting = False
+            self._ended = ended
+            pending = [w for w in self._pending if w is not None]
+            watches = list(self._watches.values())
+            self._pending.clear()
+            self._watches.clear()
+        self._queue.put(None)
+        backend._stream_ended(self)
+        for watch in pending:
+            if isinstance(ended, _Transient):
+                watch.settle(ended)
+            else:
+                watch.settle(backend._classify(error, self.index, f"watch on {watch.prefix}"))
+        url = backend.nodes[self.index].url
+        for watch in watches:
+            backend._forget(watch)
+            if reason is None:
+                watch.deliver(BackendError(f"etcd closed the watch on {watch.prefix} without a reason"))
+            else:
+                watch.deliver(BackendError(f"etcd watch on {watch.prefix} at {url} broke: {reason}"))
 
-            timer = threading.Timer(backend.timeout, expire)
-            timer.start()
-            try:
-                first = next(responses)
-            finally:
-                timer.cancel()
-        except backend._grpc.RpcError as exc:
-            done.set()
-            if self._stop.is_set():
-                raise _Stopped from None
-            if timed_out.is_set():
-                backend._failover(self._index)
-                raise _Transient(f"no answer within {backend.timeout:g} s") from None
-            raise backend._classify(exc, self._index, f"watch on {self._prefix}") from None
-        if first.canceled:
-            # End this stream now: a retry replaces self._call, and this one's request thread
-            # would otherwise wait for `done` forever.
-            done.set()
-            call.cancel()
-            reason = first.cancel_reason or "no reason given"
-            if "auth" in reason:
-                backend._token = None
-                raise _Transient(f"authentication expired ({reason})")
-            raise BackendError(f"etcd refused the watch on {self._prefix}: {reason}")
-        return self._chain(first, responses)
-
-    @staticmethod
-    def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-        yield first
-        yield from rest
-
-    def _stream(self, responses: Iterator[Any]) -> None:
-        backend = self._backend
-        try:
-            for response in responses:
-                if not self._handle(response):
-                    return
-        except backend._grpc.RpcError as exc:
-            if self._stop.is_set():
-                return
-            error = backend._classify(exc, self._index, f"watch on {self._prefix}")
-            cause = error.cause if isinstance(error, _Transient) else str(error)
-            self._deliver(
-                BackendError(
-                    f"etcd watch on {self._prefix} at {backend.nodes[self._index].url} broke: {cause}"
-                )
-            )
+    def _handle(self, response: Any) -> None:
+        if response.created and not self._confirm(response):
             return
-        self._deliver(BackendError(f"etcd closed the watch on {self._prefix} without a reason"))
-
-    def _handle(self, response: Any) -> bool:
-        """Deliver one response; False once the watch has ended."""
+        with self._lock:
+            watch = self._watches.get(response.watch_id)
+        if watch is None:
+            return
         if response.compact_revision:
-            self._deliver(RevisionCompactedError(self._next_revision, int(response.compact_revision)))
+            self._drop(watch, cancel=False)
+            watch.deliver(RevisionCompactedError(watch.next_revision, int(response.compact_revision)))
+        elif response.canceled:
+            self._drop(watch, cancel=False)
+            reason = response.cancel_reason or "no reason given"
+            watch.deliver(BackendError(f"etcd cancelled the watch on {watch.prefix}: {reason}"))
+        elif response.events:
+            try:
+                events = [_event(event) for event in response.events]
+            except ValueDecodeError as exc:
+                self._drop(watch, cancel=True)
+                watch.deliver(exc)
+                return
+            watch.next_revision = events[-1].revision + 1
+            watch.deliver(events)
+
+    def _confirm(self, response: Any) -> bool:
+        """Match a `created` answer to the oldest pending create; True when the watch is running."""
+        watch_id = int(response.watch_id)
+        with self._lock:
+            watch = self._pending.popleft() if self._pending else None
+            running = watch is not None and not watch.cancelled and not response.canceled
+            if watch is not None and running:
+                watch.watch_id = watch_id
+                self._watches[watch_id] = watch
+            elif not response.canceled:
+                self._send_cancel(watch_id)
+            idle = self._idle()
+        if idle:
+            self.end("no watches left")
+        if watch is None or watch.cancelled:
             return False
         if response.canceled:
             reason = response.cancel_reason or "no reason given"
-            self._deliver(BackendError(f"etcd cancelled the watch on {self._prefix}: {reason}"))
+            if "auth" in reason:
+                # The stream's token expired: log in again and open a stream with the new one.
+                self.backend._token = None
+                self.retire()
+                watch.settle(_Transient(f"authentication expired ({reason})"))
+            else:
+                watch.settle(BackendError(f"etcd refused the watch on {watch.prefix}: {reason}"))
             return False
-        if not response.events:
-            return True
-        events = []
-        for event in response.events:
-            key = _decode_key(event.kv.key)
-            value = None if event.type == event.DELETE else decode_value(key, event.kv.value)
-            events.append(Event(key, value, int(event.kv.mod_revision)))
-        self._next_revision = events[-1].revision + 1
-        self._deliver(events)
+        watch.settle(None)
         return True
+
+    def _drop(self, watch: _EtcdWatch, cancel: bool) -> None:
+        with self._lock:
+            if self._watches.get(watch.watch_id) is watch:
+                del self._watches[watch.watch_id]
+                if cancel:
+                    self._send_cancel(watch.watch_id)
+            idle = self._idle()
+        self.backend._forget(watch)
+        if idle:
+            self.end("no watches left")
+
+
+def _event(event: Any) -> Event:
+    key = _decode_key(event.kv.key)
+    value = None if event.type == event.DELETE else decode_value(key, event.kv.value)
+    return Event(key, value, int(event.kv.mod_revision))
