@@ -403,6 +403,10 @@ class _Lexer:
         return self.input.startswith(RIGHT_DELIM, self.pos)
 
     def lex_char(self) -> _State:
+        return self.lex_escaped("'", "unterminated character constant", ItemType.CHAR_CONSTANT)
+
+    def lex_escaped(self, close: str, unterminated: str, item: ItemType) -> _State:
+        """A character constant or an interpreted string: backslash escapes, no newline."""
         while True:
             c = self.next()
             if c == "\\":
@@ -410,11 +414,11 @@ class _Lexer:
                 if c not in ("", "\n"):
                     continue
             if c in ("", "\n"):
-                self.errorf("unterminated character constant")
+                self.errorf(unterminated)
                 return None
-            if c == "'":
+            if c == close:
                 break
-        self.emit(ItemType.CHAR_CONSTANT)
+        self.emit(item)
         return self.lex_inside_action
 
     def lex_number(self) -> _State:
@@ -457,19 +461,7 @@ class _Lexer:
         return True
 
     def lex_quote(self) -> _State:
-        while True:
-            c = self.next()
-            if c == "\\":
-                c = self.next()
-                if c not in ("", "\n"):
-                    continue
-            if c in ("", "\n"):
-                self.errorf("unterminated quoted string")
-                return None
-            if c == '"':
-                break
-        self.emit(ItemType.STRING)
-        return self.lex_inside_action
+        return self.lex_escaped('"', "unterminated quoted string", ItemType.STRING)
 
     def lex_raw_quote(self) -> _State:
         while True:
