@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from confpy.backends.base import Backend
@@ -120,18 +119,6 @@ class ResourceProcessor:
         return True
 
 
-def _under(ordered: list[str], prefixes: Sequence[str]) -> Iterator[str]:
-    """The keys of the sorted `ordered` that start with any of `prefixes`, found by bisection.
-
-    Each resource visits only its own keys: a onetime run costs O(keys), not O(keys x resources).
-    """
-    for prefix in dict.fromkeys(prefixes):
-        for index in range(bisect_left(ordered, prefix), len(ordered)):
-            if not ordered[index].startswith(prefix):
-                break
-            yield ordered[index]
-
-
 def run_once(
     backend: Backend, processors: Sequence[ResourceProcessor], errors: Sequence[ConfpyError] = ()
 ) -> RunReport:
@@ -143,9 +130,7 @@ def run_once(
     for processor in processors:
         resource = processor.resource
         try:
-            store = KeyStore(
-                (resource.template_key(k), values[k]) for k in _under(ordered, resource.prefixed_keys)
-            )
+            store = KeyStore(resource.view(values, ordered))
             if processor.apply(store):
                 report.updated.append(resource.name)
         except ConfpyError as exc:
