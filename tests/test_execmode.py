@@ -217,7 +217,8 @@ def test_as_pid_1_reaps_orphans_and_keeps_statuses(
         try:
             wait_until(lambda: (tmp_path / "seen").exists(), what="the command started")
             etcd_client.put(f"{etcd_prefix}/db", "two")
-            wait_until(lambda: "reload_cmd for app.toml" in read(log_path), what="the reload")
+            # The warning about the background `sleep` holding the output open comes first.
+            wait_until(lambda: "reload_cmd for app.toml failed" in read(log_path), what="the failed reload")
             assert "reload_cmd for app.toml failed (exit status 3)" in read(log_path)
             (tmp_path / "exit").touch()
             assert proc.wait(20) == 5
