@@ -6,13 +6,15 @@ and `confpy -version` answer at once.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -333,8 +335,39 @@ def _normalize(argv: list[str]) -> list[str]:
     return out
 
 
-def main() -> None:
+def main() -> NoReturn:
     """Entry point of the `confpy` script and `python -m confpy`."""
     # gRPC's C core prints its own lines for TLS and connection failures; confpy reports them itself.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    app(args=_normalize(sys.argv[1:]), prog_name="confpy")
+    try:
+        app(args=_normalize(sys.argv[1:]), prog_name="confpy")
+    except SystemExit as exc:
+        _exit(exc.code)
+    _exit(0)
+
+
+def _exit(code: str | int | None) -> NoReturn:
+    """End the process as `sys.exit(code)` would, without the interpreter's teardown.
+
+    Freeing every module and shutting gRPC's core down takes ~15 ms, a tenth of a `-onetime` run,
+    and does nothing for a process that is ending: the files are fsynced, the exit handlers (which
+    flush the log) are run here, and so are the standard streams. While a non-daemon thread still
+    runs, the interpreter would wait for it, so the normal exit is kept.
+    """
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            status = status or 1
+    os._exit(status)
