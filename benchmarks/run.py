@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from etcd_local import etcd_version
 from scenarios import SCENARIOS
 from sizes import FULL, QUICK
+from workload import confpy_python, use_python
 
 __all__ = ["TARGETS", "Target", "evaluate", "main"]
 
@@ -109,9 +111,26 @@ def _machine() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),
+        "confpy_python": _interpreter(confpy_python()),
         "etcd": etcd_version(),
         "kernel": platform.release(),
     }
+
+
+def _interpreter(python: str) -> dict[str, Any]:
+    """Which Python runs confpy and whether confpy is an editable install: start-up figures depend
+    on both (Debian's python3 starts in half the time of a build without PGO; modules whose
+    bytecode is never written, as with PYTHONDONTWRITEBYTECODE and an editable install, are
+    compiled on every start)."""
+    probe = (
+        "import json, sys, importlib.metadata as m; "
+        "d = m.distribution('confpy').read_text('direct_url.json') or ''; "
+        "print(json.dumps({'path': sys.executable, 'version': sys.version.split()[0], "
+        "'editable': 'editable' in d}))"
+    )
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
+    info: dict[str, Any] = json.loads(done.stdout)
+    return info
 
 
 def _flatten(prefix: str, node: Any, out: list[tuple[str, Any]]) -> None:
@@ -190,13 +209,21 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", choices=sorted(SCENARIOS), help="run only these (repeatable)"
     )
     parser.add_argument(
+        "--python",
+        help="the interpreter that runs confpy, in a venv where confpy is installed "
+        "(make bench: .venv-bench, as the images install it) [this one]",
+    )
+    parser.add_argument(
         "--json", type=Path, help="results file (default benchmarks/results.json; --quick: a temp file)"
     )
     args = parser.parse_args(argv)
     names = args.only or list(SCENARIOS)
+    if args.python:
+        use_python(args.python)
     default = Path(tempfile.gettempdir(), "confpy-bench-quick.json") if args.quick else None
     output = args.json or default or Path(__file__).resolve().parent / "results.json"
     started = time.time()
+    machine = _machine()
     outcome = run(names, args.quick, max(1, args.repeat))
     rows = evaluate(outcome["results"], args.quick)
     _print_targets(rows)
@@ -205,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
-        "machine": _machine(),
+        "machine": machine,
         **outcome,
         "targets": rows,
     }

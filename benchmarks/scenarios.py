@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from workload import (
     Layout,
     WatchProcess,
     confpy_command,
+    confpy_python,
     make_layout,
     raise_open_files_limit,
     run_onetime,
@@ -85,7 +85,7 @@ def _with_bench(workdir: Path, body: Callable[[_Bench], Result]) -> Result:
 
 def startup(sizes: Sizes, workdir: Path) -> Result:
     """`confpy --help` and `confpy -version` (the venv's script), wall time to exit."""
-    script = str(Path(sys.executable).with_name("confpy"))
+    script = str(Path(confpy_python()).with_name("confpy"))
     result: Result = {}
     for label, args in (("help", ["--help"]), ("version", ["-version"])):
         runs = [run_onetime([script, *args]) for _ in range(sizes.startup_runs + 1)][1:]

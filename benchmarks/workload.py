@@ -26,9 +26,11 @@ __all__ = [
     "WatchProcess",
     "clean_env",
     "confpy_command",
+    "confpy_python",
     "make_layout",
     "raise_open_files_limit",
     "run_onetime",
+    "use_python",
     "value_for",
 ]
 
@@ -124,10 +126,25 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
 
 
+_python = sys.executable
+
+
+def use_python(python: str) -> None:
+    """Run confpy with this interpreter from now on (`make bench`: a venv like the images' one)."""
+    global _python
+    _python = os.path.abspath(python)  # not resolved: a venv's python is a symlink out of the venv
+
+
+def confpy_python() -> str:
+    """The interpreter confpy runs with: this one unless `use_python` chose another."""
+    return _python
+
+
 def confpy_command(mode: str, url: str, confdir: Path, *extra: str) -> list[str]:
-    """confpy as a user types it (the venv's interpreter, `-m confpy`)."""
+    """confpy as a user types it: the venv's `confpy` script (unlike `python -m confpy`, it never
+    imports a confpy source tree from the current directory instead of the installed one)."""
     return [
-        sys.executable, "-m", "confpy", mode,
+        str(Path(_python).with_name("confpy")), mode,
         "-backend", "etcdv3", "-node", url, "-confdir", str(confdir), "-log-level", "error",
         *extra,
     ]  # fmt: skip

@@ -52,7 +52,15 @@ QUICK = _sizes().QUICK
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = tmp_path_factory.mktemp("bench") / "results.json"
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--json", str(output)],
+        [
+            sys.executable,
+            str(BENCHMARKS / "run.py"),
+            "--quick",
+            "--json",
+            str(output),
+            "--python",
+            sys.executable,
+        ],
         capture_output=True,
         text=True,
         timeout=110,
@@ -78,6 +86,12 @@ def test_run_reports_machine_and_every_scenario(report: dict[str, Any]) -> None:
     assert sorted(report["results"]) == sorted(SCENARIOS)
     machine = report["machine"]
     assert machine["nproc"] >= 1 and machine["python"] and machine["etcd"] != "unknown"
+    # The interpreter that ran confpy, and how confpy is installed there (make test: editable).
+    assert machine["confpy_python"] == {
+        "path": sys.executable,
+        "version": sys.version.split()[0],
+        "editable": True,
+    }
     for target in report["targets"]:
         assert target["value"] is not None, f"target {target['target']} has no figure"
         assert target["met"] is None  # quick sizes are not the targets' sizes
