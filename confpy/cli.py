@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from confpy import __version__
 from confpy.errors import ConfigError, ConfpyError
@@ -26,7 +27,65 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
+
+class _GoFlagErrors:
+    """Unknown flags named as confd users know them from Go's flag package.
+
+    click reads an unknown `-nodes` as the short options `-n -o -d ...` and says "No such option:
+    -n"; this names the whole flag, as confd would, and suggests the closest known one.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = list(args)  # click's parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
+        except Exception as exc:
+            better = _unknown_flag_error(exc, ctx, given)
+            if better is None:
+                raise
+            raise better from None
+
+
+class _Group(_GoFlagErrors, TyperGroup):
+    pass
+
+
+class _Command(_GoFlagErrors, TyperCommand):
+    pass
+
+
+def _unknown_flag_error(exc: Exception, ctx: Any, args: list[str]) -> Exception | None:
+    """click's NoSuchOption for a short option, redone for the single-dash flag that caused it."""
+    short: str = getattr(exc, "option_name", "")
+    if type(exc).__name__ != "NoSuchOption" or short.startswith("--"):
+        return None
+    takes_no_value: dict[str, bool] = {}
+    for param in ctx.command.get_params(ctx):
+        for opt in (*param.opts, *param.secondary_opts):
+            takes_no_value[opt] = bool(getattr(param, "is_flag", False) or getattr(param, "count", False))
+    value_next = False
+    for arg in args:
+        if arg == "--":
+            break
+        if value_next:  # the value of the option before it, even if it starts with a dash
+            value_next = False
+            continue
+        name, sep, _ = arg.partition("=")
+        if name in takes_no_value:
+            value_next = not takes_no_value[name] and not sep
+        elif arg.startswith(short) and len(name) > 2 and not arg.startswith("--"):
+            import difflib
+
+            known = [opt for opt in takes_no_value if not opt.startswith("--")]
+            message = f"flag provided but not defined: {name}"
+            for close in difflib.get_close_matches(name, known, n=1):
+                message += f" (did you mean {close}?)"
+            return type(exc)(name, message=message, ctx=ctx)  # type: ignore[call-arg]
+    return None
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=False,
     rich_markup_mode=None,  # plain help: no markup surprises with "[/etc/confd]", and no rich import
@@ -140,7 +199,7 @@ def run(
     raise typer.Exit(run_from_flags(flags))
 
 
-@app.command()
+@app.command(cls=_Command)
 def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (.tmpl)")]) -> None:
     """Translate a Go template into Jinja2 on stdout; what cannot be translated goes to stderr."""
     from confpy.convert import convert as translate
@@ -161,7 +220,7 @@ def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (
     raise typer.Exit(1 if result.problems else 0)
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(
     confdir: Annotated[Path, _option("confdir", "confd conf directory [/etc/confd]", "DIR")] = Path(
         "/etc/confd"
@@ -243,7 +302,7 @@ def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], in
     raise typer.Exit(status)
 
 
-@app.command()
+@app.command(cls=_Command)
 @_with_options(*_CONNECTION)
 def register(
     key: Annotated[str, typer.Argument(help="the key, e.g. /services/web/10.0.0.5", metavar="KEY")],
@@ -257,7 +316,7 @@ def register(
     _run_with_settings(options, lambda settings: run_register(settings, key, value, parse_ttl(ttl)))
 
 
-@app.command("wait")
+@app.command("wait", cls=_Command)
 @_with_options(*_CONNECTION)
 def wait_for_keys(
     keys: Annotated[
@@ -278,7 +337,7 @@ def wait_for_keys(
     _run_with_settings(options, wait)
 
 
-@app.command("exec", context_settings={"allow_interspersed_args": False})
+@app.command("exec", cls=_Command, context_settings={"allow_interspersed_args": False})
 @_with_options(*_EXEC_OPTIONS)
 def exec_command(
     command: Annotated[

@@ -20,6 +20,27 @@ def test_go_boolean_spellings_are_accepted() -> None:
     ]
 
 
+def test_unknown_flags_are_named_whole_as_go_names_them() -> None:
+    # click alone would read `-nodes` as `-n -o -d -e -s` and say "No such option: -n".
+    cases = [
+        (["-nodes", "http://x"], "flag provided but not defined: -nodes (did you mean -node?)"),
+        (["-loglevel", "debug"], "flag provided but not defined: -loglevel (did you mean -log-level?)"),
+        (["-onetime", "-bogus"], "flag provided but not defined: -bogus\n"),
+        (["check", "-confdirr", "/x"], "flag provided but not defined: -confdirr (did you mean -confdir?)"),
+        (
+            ["exec", "-nodez", "a", "--", "true"],
+            "flag provided but not defined: -nodez (did you mean -node?)",
+        ),
+        # The value of -prefix is not a flag, even when it starts with a dash; -x is the unknown one.
+        (["-prefix", "-nodes", "-x"], "No such option: -x"),
+    ]
+    for args, message in cases:
+        result = run_confpy(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Try 'confpy" in result.stderr
+
+
 def test_installed_script_and_module_agree() -> None:
     script = Path(sys.executable).parent / "confpy"
     found = str(script) if script.exists() else shutil.which("confpy")
