@@ -28,12 +28,17 @@ if TYPE_CHECKING:
 __all__ = ["app", "main"]
 
 
-class _GoFlagErrors:
-    """Unknown flags named as confd users know them from Go's flag package.
+class _ConfdFlags:
+    """Flags as confd users know them from Go's flag package, where click differs.
 
     click reads an unknown `-nodes` as the short options `-n -o -d ...` and says "No such option:
-    -n"; this names the whole flag, as confd would, and suggests the closest known one.
+    -n"; this names the whole flag, as confd would, and suggests the closest known one. And click
+    lists the help flags in set order, which changes from run to run; this keeps them in order.
     """
+
+    def get_help_option_names(self, ctx: Any) -> list[str]:
+        names: list[str] = super().get_help_option_names(ctx)  # type: ignore[misc]
+        return sorted(names, key=ctx.help_option_names.index)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         given = list(args)  # click's parser consumes the list it is given
@@ -46,11 +51,11 @@ class _GoFlagErrors:
             raise better from None
 
 
-class _Group(_GoFlagErrors, TyperGroup):
+class _Group(_ConfdFlags, TyperGroup):
     pass
 
 
-class _Command(_GoFlagErrors, TyperCommand):
+class _Command(_ConfdFlags, TyperCommand):
     pass
 
 

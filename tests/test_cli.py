@@ -41,6 +41,17 @@ def test_unknown_flags_are_named_whole_as_go_names_them() -> None:
         assert "Try 'confpy" in result.stderr
 
 
+def test_help_lists_the_help_flags_in_one_order_whatever_the_hash_seed() -> None:
+    # click keeps them in a set: without the fix, some of these seeds print "-help, -h, --help".
+    for command in ([], ["check"]):
+        lines = set()
+        for seed in range(6):
+            result = run_confpy(*command, "--help", env={"PYTHONHASHSEED": str(seed)})
+            assert result.returncode == 0, result.stderr
+            lines |= {" ".join(line.split()[:3]) for line in result.stdout.splitlines() if "-help" in line}
+        assert lines == {"-h, -help, --help"}, lines
+
+
 def test_installed_script_and_module_agree() -> None:
     script = Path(sys.executable).parent / "confpy"
     found = str(script) if script.exists() else shutil.which("confpy")
