@@ -9,9 +9,26 @@ test: venv system-deps lint typecheck unit
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# Debian's packages, as root or through sudo: $(call apt-install,PACKAGES)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+apt-install = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -qq --no-install-recommends $(1)
+
+# $(call ensure-venv,PYTHON,DIR): a venv in DIR that has pip. Debian's python3 lacks ensurepip until
+# python3-venv is installed (`python3 -m venv --help` works without it, `python3 -m venv` then
+# leaves a venv with no pip); a venv left like that, or with a dangling interpreter, is rebuilt.
+define ensure-venv
+@$(1) -c 'import ensurepip' 2>/dev/null || { echo "installing python3-venv: $(1) has no ensurepip"; \
+	$(call apt-install,python3-venv); }
+@$(2)/bin/python -m pip --version >/dev/null 2>&1 || { echo "creating $(2)"; rm -rf $(2) && $(1) -m venv $(2); }
+endef
+
+# $(PY) is a prerequisite so that a venv whose interpreter went away (make sees a dangling link
+# as missing) is rebuilt although its stamp is there.
+$(PY): ;
+
+$(VENV)/.installed: pyproject.toml $(PY)
+	$(call ensure-venv,$(PYTHON),$(VENV))
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,demo]'
 	touch $@
@@ -27,7 +44,7 @@ system-deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		$(call apt-install,$$missing); \
 	fi
 
 lint: venv
@@ -46,9 +63,10 @@ unit: venv system-deps
 BENCH_VENV := .venv-bench
 BENCH_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
 
-$(BENCH_VENV)/.installed: pyproject.toml $(shell find confpy -name '*.py')
-	@$(BENCH_PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
-	test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV)
+$(BENCH_VENV)/bin/python: ;
+
+$(BENCH_VENV)/.installed: pyproject.toml $(BENCH_VENV)/bin/python $(shell find confpy -name '*.py')
+	$(call ensure-venv,$(BENCH_PYTHON),$(BENCH_VENV))
 	$(BENCH_VENV)/bin/python -m pip install -q .
 	touch $@
 

@@ -119,12 +119,18 @@ def test_owner_change_with_special_mode_bits(existing: Path) -> None:
     )
 
 
+# The child imports confpy as root, then becomes nobody (uid and gid 65534, no groups) before it
+# writes: a checkout (or venv) that nobody cannot read, such as a clone under /root (0700), still works.
 _UNPRIVILEGED_CHILD = textwrap.dedent(
     """
+    import os
     import sys
     from pathlib import Path
     from confpy.errors import WriteError
     from confpy.writer import Target, write_config
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
     try:
         write_config(Target(dest=Path(sys.argv[1]), uid=0, gid=0, name="app.toml"), "new\\n")
     except WriteError as exc:
@@ -133,38 +139,40 @@ _UNPRIVILEGED_CHILD = textwrap.dedent(
 )
 
 
+def _write_as_nobody(dest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _UNPRIVILEGED_CHILD, dest], capture_output=True, text=True)
+
+
 @pytest.fixture
-def as_nobody(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
-    """A directory owned by nobody, reachable by nobody, and the command prefix to run as nobody."""
-    setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
-        pytest.skip("needs root and setpriv to run a child as another user")
+def nobody_dir() -> Iterator[Path]:
+    """A directory owned by nobody and reachable by nobody."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a child as another user")
     directory = Path(tempfile.mkdtemp(prefix="confpy-nobody-"))  # tmp_path's parents are 0700
     try:
         directory.chmod(0o755)
         os.chown(directory, 65534, 65534)
-        yield directory, [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+        yield directory
     finally:
         shutil.rmtree(directory)
 
 
-def test_chown_failure_names_uid_and_gid(as_nobody: tuple[Path, list[str]]) -> None:
-    directory, nobody_python = as_nobody
-    dest = directory / "app.conf"
+def test_chown_failure_names_uid_and_gid(nobody_dir: Path) -> None:
+    dest = nobody_dir / "app.conf"
     dest.write_text("old\n")
     os.chown(dest, 65534, 65534)
-    child = subprocess.run([*nobody_python, "-c", _UNPRIVILEGED_CHILD, dest], capture_output=True, text=True)
+    child = _write_as_nobody(dest)
     assert child.stdout == "app.toml: cannot set owner to uid 0, gid 0: Operation not permitted\n", (
         child.stderr
     )
     assert dest.read_text() == "old\n"
-    assert sorted(p.name for p in directory.iterdir()) == ["app.conf"]
+    assert sorted(p.name for p in nobody_dir.iterdir()) == ["app.conf"]
 
 
-def test_unreachable_directory_is_an_error(as_nobody: tuple[Path, list[str]], tmp_path: Path) -> None:
-    _, nobody_python = as_nobody
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as another user")
+def test_unreachable_directory_is_an_error(tmp_path: Path) -> None:
     dest = tmp_path / "app.conf"
-    child = subprocess.run([*nobody_python, "-c", _UNPRIVILEGED_CHILD, dest], capture_output=True, text=True)
+    child = _write_as_nobody(dest)
     expected = f"app.toml: cannot use destination directory {tmp_path}: Permission denied\n"
     assert child.stdout == expected, child.stderr
 
