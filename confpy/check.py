@@ -32,7 +32,7 @@ from confpy.config import load_settings
 from confpy.errors import ConfigError, ConfpyError, TemplateError
 from confpy.render import Renderer
 from confpy.resource import TemplateResource, load_resources
-from confpy.store import KeyStore, path_join
+from confpy.store import KeyStore, path_join, path_under
 
 __all__ = ["Problem", "check_confdir"]
 
@@ -227,13 +227,13 @@ def _pattern_start(pattern: str) -> tuple[str, bool]:
 
 
 def _declares(declared: Sequence[str], read: _KeyRead) -> bool:
-    """Whether a template's read can find keys the resource fetched (keys are etcd prefixes)."""
+    """Whether a template's read can find keys the resource fetched (each key and what is below it)."""
     text, partial = read.literal, read.prefix_only
     if read.function in PATTERN_FUNCTIONS and not partial:
         text, partial = _pattern_start(text)
     if partial:
-        return any(text.startswith(d) or d.startswith(text) for d in declared)
-    return any(text.startswith(d) for d in declared)
+        return any(path_under(text, d) or d.startswith(text) for d in declared)
+    return any(path_under(text, d) for d in declared)
 
 
 class _Checker:

@@ -20,7 +20,7 @@ from typing import Any
 from confpy.commands import expand_command
 from confpy.duration import Wait, parse_duration, parse_wait
 from confpy.errors import ConfigError
-from confpy.store import path_join
+from confpy.store import path_join, path_under
 
 __all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode"]
 
@@ -61,6 +61,7 @@ class TemplateResource:
     dest: Path
     keys: tuple[str, ...]
     prefix: str = "/"
+    """Rooted and cleaned, but with a trailing "/" if one was written (it changes what is stripped)."""
     mode: int | None = None
     uid: int | None = None
     gid: int | None = None
@@ -83,7 +84,12 @@ class TemplateResource:
         object.__setattr__(self, "prefixed_keys", tuple(path_join(self.prefix, k) for k in self.keys))
 
     def template_key(self, key: str) -> str:
-        """The key as templates see it: the resource prefix stripped (confd's behaviour)."""
+        """The key as templates see it: the prefix text stripped, then rooted at "/".
+
+        confd's setVars (resource/template/resource.go): `path.Join("/", strings.TrimPrefix(k,
+        Prefix))`. With prefix `/svc/app` the key `/svc/app` is seen as `/`; with `/svc/app/` it
+        is not stripped and keeps its full path.
+        """
         return path_join("/", key.removeprefix(self.prefix))
 
     def view(self, values: Mapping[str, str], ordered: Sequence[str] | None = None) -> dict[str, str]:
@@ -97,14 +103,18 @@ class TemplateResource:
 
     def owns(self, key: str) -> bool:
         """Whether a change to `key` can change this resource's output."""
-        return key.startswith(self.prefixed_keys)
+        return any(path_under(key, root) for root in self.prefixed_keys)
 
 
-def _under(ordered: Sequence[str], prefixes: Sequence[str]) -> Iterator[str]:
-    """The keys of the sorted `ordered` that start with any of `prefixes`."""
-    for prefix in dict.fromkeys(prefixes):
-        for index in range(bisect_left(ordered, prefix), len(ordered)):
-            if not ordered[index].startswith(prefix):
+def _under(ordered: Sequence[str], roots: Sequence[str]) -> Iterator[str]:
+    """The keys of the sorted `ordered` that `path_under` selects for any of `roots`."""
+    for root in dict.fromkeys(roots):
+        below = root if root.endswith("/") else root + "/"
+        start = bisect_left(ordered, root)
+        if below != root and start < len(ordered) and ordered[start] == root:
+            yield root
+        for index in range(bisect_left(ordered, below, start), len(ordered)):
+            if not ordered[index].startswith(below):
                 break
             yield ordered[index]
 
@@ -214,6 +224,10 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
     dest = _string(table, "dest", where, required=True)
     assert src is not None and dest is not None
     prefix = _string(table, "prefix", where) or ""
+    rooted = path_join("/", global_prefix, prefix)
+    # A trailing "/" as written stays: confd strips the prefix text as it is (see template_key).
+    if (prefix or global_prefix).endswith("/") and rooted != "/":
+        rooted += "/"
     create_dest_dir = _bool(table, "create_dest_dir", where)
     mode = table.get("mode")
     return TemplateResource(
@@ -222,7 +236,7 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         src=src,
         dest=Path(dest),
         keys=_keys(table, where),
-        prefix=path_join("/", global_prefix, prefix),
+        prefix=rooted,
         mode=None if mode is None or mode == "" else parse_mode(mode, where),
         uid=_owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid),
         gid=_owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid),

@@ -15,7 +15,16 @@ from typing import NamedTuple
 
 from confpy.errors import KeyNotFoundError, TemplateError
 
-__all__ = ["KVPair", "KeyStore", "path_base", "path_clean", "path_dir", "path_join", "path_match"]
+__all__ = [
+    "KVPair",
+    "KeyStore",
+    "path_base",
+    "path_clean",
+    "path_dir",
+    "path_join",
+    "path_match",
+    "path_under",
+]
 
 
 class KVPair(NamedTuple):
@@ -57,6 +66,16 @@ def path_join(*elems: str) -> str:
     if not parts:
         return ""
     return path_clean("/".join(parts))
+
+
+def path_under(key: str, root: str) -> bool:
+    """Whether reading `root` yields `key`: the key itself, or one below `root + "/"`.
+
+    confd's rule (backends/etcdv3/client.go, GetValues: `k == key || strings.HasPrefix(k, key+"/")`):
+    `/app/db` yields `/app/db` and `/app/db/host`, never its sibling `/app/dbx/host`. Every
+    backend, snapshot and watch event goes through it.
+    """
+    return key == root or key.startswith(root if root.endswith("/") else root + "/")
 
 
 @lru_cache(maxsize=1024)

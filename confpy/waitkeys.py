@@ -22,17 +22,13 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from confpy.backends import Backend, Event, Watch, open_backend
 from confpy.config import Settings
 from confpy.errors import BackendError
+from confpy.store import path_under
 
-__all__ = ["KeyWaiter", "key_matches", "run_wait"]
+__all__ = ["KeyWaiter", "run_wait"]
 
 log = logging.getLogger("confpy")
 
 POLL_INTERVAL = 1.0
-
-
-def key_matches(wanted: str, key: str) -> bool:
-    """`key` is `wanted` itself or lies under it as a folder."""
-    return key == wanted or key.startswith(wanted.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,7 @@ class KeyWaiter:
         self._drop_watches()
         snapshot = self.backend.read(self.keys)
         for wanted in self.keys:
-            self._present[wanted] = {k for k in snapshot.values if key_matches(wanted, k)}
+            self._present[wanted] = {k for k in snapshot.values if path_under(k, wanted)}
         if not self._announced:
             self._announced = True
             for wanted in self.missing:
@@ -147,7 +143,7 @@ class KeyWaiter:
         present = self._present[wanted]
         was_missing = not present
         for event in events:
-            if not key_matches(wanted, event.key):
+            if not path_under(event.key, wanted):
                 continue
             if event.value is None:
                 present.discard(event.key)

@@ -179,7 +179,7 @@ def test_an_unknown_filter_outside_a_condition(tmp_path: Path) -> None:
 
 def test_undeclared_keys(tmp_path: Path) -> None:
     template = (
-        "{{ getv('/app/host') }}{{ get('/app/port').Value }}{{ exists('/applications') }}\n"  # prefix reads
+        "{{ getv('/app/host') }}{{ get('/app/port').Value }}{{ exists('/applications') }}\n"
         "{{ getv('/db/host') }}\n"
         "{% for x in gets('/other/*') %}{% endfor %}{{ getvs('/*/host') }}{{ gets('/app*') }}\n"
         "{{ ls('/') }}{{ lsdir('/app/servers') }}\n"
@@ -194,6 +194,8 @@ def test_undeclared_keys(tmp_path: Path) -> None:
     path = f"{confdir}/templates/a.j2"
     assert status == 1
     assert err == [
+        # /app reads /app and /app/..., never /applications (confd's etcdv3 GetValues).
+        f'{path}:1: exists("/applications"): not under a key a.toml declares (/app)',
         f'{path}:2: getv("/db/host"): not under a key a.toml declares (/app)',
         f'{path}:3: gets("/other/*"): not under a key a.toml declares (/app)',
         f'{path}:4: ls("/"): not under a key a.toml declares (/app)',

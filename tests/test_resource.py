@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from confpy.errors import ConfigError
-from confpy.resource import load_resource, load_resources, parse_mode
+from confpy.resource import TemplateResource, load_resource, load_resources, parse_mode
 
 
 def write(path: Path, text: str) -> Path:
@@ -53,10 +53,41 @@ def test_template_view_strips_the_prefix(tmp_path: Path) -> None:
         tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "/app"\nkeys = ["/up"]\n'
     )
     res = load_resource(path, name="a.toml")
-    values = {"/app/up/a": "1", "/app/upper": "2", "/other/up": "3", "/app/down": "4"}
-    # etcd prefix semantics, as confd: /app/up also matches /app/upper.
-    assert res.view(values) == {"/up/a": "1", "/upper": "2"}
-    assert res.owns("/app/up/x") and not res.owns("/app/down")
+    values = {"/app/up/a": "1", "/app/up": "0", "/app/upper": "2", "/other/up": "3", "/app/down": "4"}
+    # confd's etcdv3 GetValues: the key itself and what lies below key + "/", never /app/upper.
+    assert res.view(values) == {"/up/a": "1", "/up": "0"}
+    assert res.owns("/app/up/x") and res.owns("/app/up")
+    assert not res.owns("/app/upper") and not res.owns("/app/upper/x") and not res.owns("/app/down")
+
+
+def _prefixed(tmp_path: Path, prefix: str, keys: str = '["/"]', global_prefix: str = "") -> TemplateResource:
+    body = f'[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "{prefix}"\nkeys = {keys}\n'
+    return load_resource(write(tmp_path / "a.toml", body), name="a.toml", global_prefix=global_prefix)
+
+
+def test_a_resource_prefix_has_a_path_boundary(tmp_path: Path) -> None:
+    res = _prefixed(tmp_path, "/prod/app")
+    values = {"/prod/app/db": "1", "/prod/application/db": "2", "/prod/app": "3"}
+    assert res.view(values) == {"/db": "1", "/": "3"}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "global_prefix", "want"),
+    [
+        # confd's setVars: path.Join("/", strings.TrimPrefix(k, Prefix)) on the prefix as written.
+        ("/svc/app", "", {"/": "top", "/x": "1"}),
+        ("svc/app", "", {"/": "top", "/x": "1"}),
+        ("/svc/app/", "", {"/svc/app": "top", "/x": "1"}),
+        ("app/", "/svc", {"/svc/app": "top", "/x": "1"}),
+        ("", "/svc/app/", {"/svc/app": "top", "/x": "1"}),
+        ("/", "", {"/svc/app": "top", "/svc/app/x": "1"}),
+    ],
+)
+def test_a_key_equal_to_the_prefix(
+    tmp_path: Path, prefix: str, global_prefix: str, want: dict[str, str]
+) -> None:
+    res = _prefixed(tmp_path, prefix, '["/svc/app"]' if prefix == "/" else '["/"]', global_prefix)
+    assert res.view({"/svc/app": "top", "/svc/app/x": "1", "/svc/apps": "no"}) == want
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from confpy.errors import KeyNotFoundError, TemplateError
-from confpy.store import KeyStore, KVPair, path_base, path_clean, path_dir, path_join, path_match
+from confpy.store import KeyStore, KVPair, path_base, path_clean, path_dir, path_join, path_match, path_under
 
 # Go's src/path/path_test.go cleantests.
 CLEAN = [
@@ -510,3 +510,21 @@ def test_store_copies_its_input() -> None:
     store = KeyStore(source)
     source["/b"] = "2"
     assert "/b" not in store
+
+
+@pytest.mark.parametrize(
+    ("key", "root", "want"),
+    [
+        ("/a/b", "/a/b", True),
+        ("/a/b/c", "/a/b", True),
+        ("/a/b/c", "/a/b/", True),
+        ("/a/bc", "/a/b", False),
+        ("/a/bc/d", "/a/b", False),
+        ("/a", "/a/b", False),
+        ("/a/b", "/a/b/", False),
+        ("/anything", "/", True),
+    ],
+)
+def test_path_under_is_confds_key_selection(key: str, root: str, want: bool) -> None:
+    """backends/etcdv3/client.go GetValues: k == key || strings.HasPrefix(k, key+"/")."""
+    assert path_under(key, root) is want

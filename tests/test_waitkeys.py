@@ -15,7 +15,7 @@ from helpers import ConfpyProcess, run_confpy, wait_until
 from confpy.backends.base import Snapshot
 from confpy.backends.etcd import EtcdBackend
 from confpy.backends.memory import MemoryBackend
-from confpy.waitkeys import KeyWaiter, key_matches
+from confpy.waitkeys import KeyWaiter
 
 
 class CountingBackend(MemoryBackend):
@@ -184,11 +184,3 @@ def test_backends_that_cannot_watch_are_read_again() -> None:
     thread.join(10)
     assert thread.result == []
     assert backend.reads >= 2
-
-
-def test_key_matches() -> None:
-    assert key_matches("/a/b", "/a/b")
-    assert key_matches("/a/b", "/a/b/c")
-    assert key_matches("/a/b/", "/a/b/c")
-    assert not key_matches("/a/b", "/a/bc")
-    assert not key_matches("/a/b", "/a")

@@ -1,7 +1,9 @@
 """The env backend: keys from environment variables, mapped exactly as confd maps them.
 
-A key prefix `/app/db` selects every variable whose name starts with `APP_DB`, and a variable
-`APP_DB_HOST` is seen as key `/app/db/host`. The environment cannot be watched; watch mode polls.
+A key prefix `/app/db` reads every variable whose name starts with `APP_DB`, and a variable
+`APP_DB_HOST` is seen as key `/app/db/host`; the resource then keeps only `/app/db` and what is
+below it, so `APP_DBX_HOST` never reaches it (confd's env backend passed it on). The environment
+cannot be watched; watch mode polls.
 """
 
 from __future__ import annotations

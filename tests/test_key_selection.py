@@ -1,0 +1,178 @@
+"""Which keys a resource reads, for every backend, in onetime and in watch mode.
+
+confd reads a key as the key itself plus what lies below `key + "/"` (backends/etcdv3/client.go,
+GetValues), and strips the resource prefix as written (resource/template/resource.go, setVars).
+confpy applies that rule once, in `TemplateResource.view` and `owns`, whatever the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import make_confdir, wait_until
+
+from confpy.app import load_processors
+from confpy.backends.base import Backend, Event
+from confpy.backends.env import EnvBackend, env_name
+from confpy.backends.etcd import EtcdBackend
+from confpy.backends.file import FileBackend
+from confpy.backends.memory import MemoryBackend
+from confpy.config import Settings
+from confpy.mirror import Mirror
+from confpy.processor import run_once
+from confpy.resource import load_resources
+from confpy.watch import WatchEngine
+from confpy.worker import RunRecord
+
+RESOURCES = {
+    "db.toml": '[template]\nsrc = "db.j2"\ndest = "{out}/db.conf"\nkeys = ["/app/db"]\n',
+    "app.toml": '[template]\nsrc = "app.j2"\ndest = "{out}/app.conf"\nprefix = "/prod/app"\nkeys = ["/"]\n',
+    "marker.toml": '[template]\nsrc = "marker.j2"\ndest = "{out}/marker.conf"\nkeys = ["/marker"]\n',
+}
+TEMPLATES = {
+    "db.j2": "host={{ getv('/app/db/host', '-') }} self={{ getv('/app/db', '-') }}"
+    " sibling={{ getv('/app/dbx/host', '-') }}\n",
+    "app.j2": "{{ ls('/') | join(',') }} {{ getv('/', '-') }} {{ getv('/lication/db', '-') }}\n",
+    "marker.j2": "{{ getv('/marker', '-') }}\n",
+}
+# A key and a folder of the same name (/app/db and /app/db/host): files hold them in two files.
+LEAVES = {"/app/db": "self", "/prod/app": "top"}
+VALUES = {
+    "/app/db/host": "h",
+    "/app/dbx/host": "x",
+    "/prod/app/db": "d",
+    "/prod/application/db": "no",
+}
+WANT = {"db.conf": "host=h self=self sibling=-\n", "app.conf": "db top -\n"}
+
+
+class Keys:
+    """One backend, and how a test writes keys into it (every key under `root`)."""
+
+    def __init__(self, backend: Backend, put: Callable[[str, str], object], root: str = "") -> None:
+        self.backend = backend
+        self.put = put
+        self.root = root
+
+
+def _memory(tmp_path: Path, request: pytest.FixtureRequest) -> Keys:
+    backend = MemoryBackend({**LEAVES, **VALUES})
+    return Keys(backend, backend.put)
+
+
+def _etcd(tmp_path: Path, request: pytest.FixtureRequest) -> Keys:
+    etcd = request.getfixturevalue("etcd")
+    root = request.getfixturevalue("etcd_prefix")
+    backend = EtcdBackend([etcd.url])
+    for key, value in {**LEAVES, **VALUES}.items():
+        backend.put(root + key, value)
+    return Keys(backend, lambda k, v: backend.put(root + k, v), root)
+
+
+def _file(tmp_path: Path, request: pytest.FixtureRequest) -> Keys:
+    leaves, rest = tmp_path / "leaves.json", tmp_path / "rest.json"
+    leaves.write_text(json.dumps(_nested(LEAVES)))
+    current = dict(VALUES)
+
+    def put(key: str, value: str) -> None:
+        current[key] = value
+        stage = tmp_path / ".rest.json"
+        stage.write_text(json.dumps(_nested(current)))
+        os.replace(stage, rest)
+
+    put("/app/db/host", VALUES["/app/db/host"])
+    return Keys(FileBackend([str(leaves), str(rest)]), put)
+
+
+def _env(tmp_path: Path, request: pytest.FixtureRequest) -> Keys:
+    environ = {env_name(k): v for k, v in {**LEAVES, **VALUES}.items()}
+    return Keys(EnvBackend(environ), lambda k, v: environ.__setitem__(env_name(k), v))
+
+
+def _nested(values: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in values.items():
+        *folders, name = key.strip("/").split("/")
+        node = tree
+        for folder in folders:
+            node = node.setdefault(folder, {})
+        node[name] = value
+    return tree
+
+
+BACKENDS = {"memory": _memory, "etcd": _etcd, "file": _file, "env": _env}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def keys(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Keys]:
+    made = BACKENDS[request.param](tmp_path, request)
+    try:
+        yield made
+    finally:
+        made.backend.close()
+
+
+def _confdir(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    resources = {name: text.replace("{out}", str(out)) for name, text in RESOURCES.items()}
+    return make_confdir(tmp_path, resources, TEMPLATES)
+
+
+def _read(tmp_path: Path, name: str) -> str:
+    path = tmp_path / "out" / name
+    return path.read_text() if path.exists() else ""
+
+
+def test_onetime_reads_a_key_and_what_is_below_it_never_a_sibling(keys: Keys, tmp_path: Path) -> None:
+    processors, errors = load_processors(Settings(confdir=_confdir(tmp_path), prefix=keys.root))
+    assert not errors
+    report = run_once(keys.backend, processors)
+    assert report.ok, report.errors
+    assert {name: _read(tmp_path, name) for name in WANT} == WANT
+
+
+def test_watch_routes_events_with_the_same_boundary(keys: Keys, tmp_path: Path) -> None:
+    if not keys.backend.supports_watch:
+        pytest.skip(f"the {keys.backend.name} backend cannot watch (watch mode re-reads it every -interval)")
+    processors, errors = load_processors(Settings(confdir=_confdir(tmp_path), prefix=keys.root, watch=True))
+    assert not errors
+    runs: list[RunRecord] = []
+    engine = WatchEngine(keys.backend, processors, backoff_max=0.2, on_run=runs.append)
+    engine.start()
+    try:
+        wait_until(lambda: engine.ready and _read(tmp_path, "marker.conf") == "-\n", what="first render")
+        assert {name: _read(tmp_path, name) for name in WANT} == WANT
+        keys.put("/app/dbx/host", "x2")
+        keys.put("/prod/application/db", "no2")
+        keys.put("/marker", "1")  # applied after the two above: once it is rendered, they were seen
+        wait_until(lambda: _read(tmp_path, "marker.conf") == "1\n", what="the marker's render")
+        keys.put("/app/db/host", "h2")
+        wait_until(lambda: _read(tmp_path, "db.conf").startswith("host=h2 "), what="db's render")
+        assert _read(tmp_path, "db.conf") == "host=h2 self=self sibling=-\n"
+        assert _read(tmp_path, "app.conf") == WANT["app.conf"]
+        # db ran at start and for /app/db/host only; app ran at start only.
+        assert [r.name for r in runs if r.name != "marker.toml"].count("db.toml") == 2
+        assert [r.name for r in runs].count("app.toml") == 1
+    finally:
+        engine.stop(timeout=5)
+
+
+def test_the_mirror_routes_nothing_to_a_resource_that_reads_only_a_sibling(tmp_path: Path) -> None:
+    resources, errors = load_resources(_confdir(tmp_path))
+    assert not errors
+    mirror = Mirror(resources)
+    mirror.load({**LEAVES, **VALUES}, 1)
+    for prefix in mirror.prefixes:
+        assert (
+            mirror.apply(prefix, [Event("/app/dbx/host", "x2", 2), Event("/prod/application/x", "y", 2)])
+            == set()
+        )
+    assert mirror.apply("/app/db", [Event("/app/db/host", "h2", 3)]) == {"db.toml"}
+    assert mirror.stores["db.toml"].getv("/app/db/host") == "h2"
+    assert "/app/dbx/host" not in mirror.stores["db.toml"]
