@@ -37,6 +37,9 @@ def _once(settings: Settings) -> RunReport:
 def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
     """Run in the mode `settings` ask for; the exit status. `reload` re-reads them on SIGHUP."""
     if settings.onetime:
+        if settings.watch:
+            # confd.go's main checks OneTime first; its own integration scripts pass both.
+            log.warning("-onetime and -watch both given: -onetime wins, as in confd")
         report = _once(settings)
         if report.errors:
             log.error("%d of the template resources failed", len(report.errors))

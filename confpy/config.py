@@ -211,8 +211,6 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"unknown log level {settings.log_level!r} (use one of {', '.join(LOG_LEVELS)})")
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"unknown log format {settings.log_format!r} (use text or json)")
-    if settings.onetime and settings.watch:
-        raise ConfigError("-onetime and -watch cannot be combined")
     if settings.interval is not None and settings.interval <= 0:
         raise ConfigError("-interval must be a positive number of seconds")
     if BACKENDS[backend] == "file" and not settings.files:

@@ -65,7 +65,6 @@ def test_missing_default_file_is_fine_explicit_is_an_error(tmp_path: Path) -> No
         ({"backend": "consul"}, "not supported by confpy"),
         ({"backend": "zk2"}, "unknown backend 'zk2'"),
         ({"log_level": "loud"}, "unknown log level"),
-        ({"onetime": True, "watch": True}, "cannot be combined"),
         ({"interval": "0"}, "positive"),
         ({"interval": "soon"}, "not a duration"),
         ({"backend": "file"}, "at least one -file"),

@@ -77,6 +77,14 @@ def test_flag_spellings_and_global_prefix(stack: dict[str, Any]) -> None:
     assert "server 10.0.0.2:8080" in dest.read_text()
 
 
+def test_onetime_wins_over_watch_as_in_confd(stack: dict[str, Any]) -> None:
+    """confd.go main: OneTime is checked before Watch; confd's integration scripts pass both."""
+    result = onetime(stack, upstream_confdir(stack), "-watch")
+    assert result.returncode == 0, result.stderr
+    assert "server 10.0.0.1:8080;" in (stack["out"] / "upstream.conf").read_text()
+    assert "WARNING -onetime and -watch both given: -onetime wins, as in confd" in result.stderr
+
+
 def test_second_run_is_in_sync_and_runs_no_commands(stack: dict[str, Any]) -> None:
     marker = stack["tmp"] / "reloaded"
     dest = stack["out"] / "upstream.conf"
