@@ -92,7 +92,7 @@ def _unknown_flag_error(exc: Exception, ctx: Any, args: list[str]) -> Exception 
 
 app = typer.Typer(
     cls=_Group,
-    add_completion=False,
+    add_completion=True,  # --install-completion and --show-completion, typer's own
     no_args_is_help=False,
     rich_markup_mode=None,  # plain help: no markup surprises with "[/etc/confd]", and no rich import
     pretty_exceptions_enable=False,
@@ -125,7 +125,8 @@ def run(
     onetime: Annotated[bool | None, _option("onetime", "run once and exit")] = None,
     watch: Annotated[bool | None, _option("watch", "watch the backend for changes")] = None,
     interval: Annotated[
-        str | None, _option("interval", "seconds between re-renders [600]", "SECONDS")
+        str | None,
+        _option("interval", "time between full re-reads: 60 (seconds), 500ms or 1m30s [600]", "DURATION"),
     ] = None,
     noop: Annotated[bool | None, _option("noop", "change nothing; print a diff of what would change")] = None,
     sync_only: Annotated[bool | None, _option("sync-only", "write files but run no check or reload")] = None,

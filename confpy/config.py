@@ -212,7 +212,7 @@ def _validate(settings: Settings) -> None:
     if settings.log_format not in ("text", "json"):
         raise ConfigError(f"unknown log format {settings.log_format!r} (use text or json)")
     if settings.interval is not None and settings.interval <= 0:
-        raise ConfigError("-interval must be a positive number of seconds")
+        raise ConfigError("-interval must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file")
     if bool(settings.client_cert) != bool(settings.client_key):

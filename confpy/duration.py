@@ -34,7 +34,9 @@ def parse_duration(value: object, what: str) -> float:
                 seconds += float(match.group(1)) * _UNITS[match.group(2)]
                 pos = match.end()
             if pos != len(text) or not text:
-                raise ConfigError(f'{what}: {value!r} is not a duration (use e.g. "500ms", "2s", "1m30s")')
+                raise ConfigError(
+                    f"{what}: {value!r} is not a duration (use seconds, e.g. 60, or 500ms, 1m30s)"
+                )
     else:
         raise ConfigError(f'{what}: expected a duration such as "30s", got {value!r}')
     if seconds < 0:

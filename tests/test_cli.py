@@ -92,3 +92,16 @@ def test_check_command(tmp_path: Path) -> None:
     data.write_text("app:\n  x: hello\n")
     result = run_confpy("check", "-confdir", str(good), "--data", str(data))
     assert result.returncode == 0 and "hello" in result.stdout
+
+
+def test_interval_says_which_forms_it_accepts(tmp_path: Path) -> None:
+    forms = ("60", "500ms", "1m30s")
+    help_text = " ".join(run_confpy("--help").stdout.split())
+    assert (
+        "-interval, --interval DURATION time between full re-reads: 60 (seconds), 500ms or 1m30s" in help_text
+    )
+    for bad in ("abc", "0"):
+        result = run_confpy("-onetime", "-interval", bad, "-confdir", str(tmp_path))
+        assert result.returncode == 2, result.stderr
+        assert all(form in result.stderr for form in forms), result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
