@@ -48,8 +48,8 @@ system-deps:
 	fi
 
 lint: venv
-	$(VENV)/bin/ruff check confpy tests benchmarks containers
-	$(VENV)/bin/ruff format --check confpy tests benchmarks containers
+	$(VENV)/bin/ruff check confpy tests benchmarks containers deploy
+	$(VENV)/bin/ruff format --check confpy tests benchmarks containers deploy
 
 typecheck: venv
 	$(VENV)/bin/mypy
