@@ -7,19 +7,21 @@ variable, so one environment and its compiled-template cache serve every resourc
 
 from __future__ import annotations
 
+import functools
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError
 from confpy.filters import VALIDATING_FILTERS
 from confpy.functions import FILTER_NAMES, make_functions
+from confpy.jsonnumber import json_numbers
 from confpy.resource import TemplateResource
 from confpy.store import KeyStore, KVPair
 
@@ -61,6 +63,16 @@ class _ActiveStore(KeyStore):
         return _active.get().lsdir(path)
 
 
+def _printing_like_go(decode: Callable[..., Any]) -> Callable[..., Any]:
+    """A JSON decoder whose numbers print in Jinja as confd prints them (see confpy.jsonnumber)."""
+
+    @functools.wraps(decode)
+    def wrapper(*args: Any) -> Any:
+        return json_numbers(decode(*args))
+
+    return wrapper
+
+
 @contextmanager
 def _using(store: KeyStore) -> Iterator[None]:
     token = _active.set(store)
@@ -90,6 +102,8 @@ class Renderer:
             cache_size=-1,
         )
         functions = make_functions(_ActiveStore())
+        for name in ("json", "jsonArray"):
+            functions[name] = _printing_like_go(functions[name])
         self.env.globals.update(functions)
         self.env.filters.update(VALIDATING_FILTERS)
         self.env.globals.update(VALIDATING_FILTERS)

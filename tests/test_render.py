@@ -108,3 +108,20 @@ def test_go_template_is_reparsed_when_the_file_changes(tmp_path: Path) -> None:
 
     os.utime(path, ns=(path.stat().st_mtime_ns + 10**9, path.stat().st_mtime_ns + 10**9))
     assert renderer.render(resource, STORE) == "two"
+
+
+def test_json_numbers_print_as_confd_prints_them(tmp_path: Path) -> None:
+    """confd decodes JSON numbers into float64 and Go prints a whole one without ".0"."""
+    text = (
+        "{% set db = getv('/app/db') | json %}{% set r = jsonArray(getv('/app/range')) %}"
+        "{{ db.port }} {{ db.offset }} {{ db.ratio }} {{ r[0] }}..{{ r[1] }} {{ r | join(',') }}\n"
+        "{{ db.port | string }} {{ 'p' ~ db.port }} {{ db.port + 1 }} {{ db.port | int }}"
+        " {{ db.port > 5000 }} {{ db.big }} {{ '%s' | format(db.port) }} {{ db.ratio * 2 }}\n"
+    )
+    renderer, resource = setup(tmp_path, {"t.j2": text}, "t.j2")
+    store = KeyStore(
+        {"/app/db": '{"port": 5432, "offset": -12, "ratio": 0.25, "big": 1e6}', "/app/range": "[2, 20]"}
+    )
+    assert renderer.render(resource, store) == (
+        "5432 -12 0.25 2..20 2,20\n5432 p5432 5433 5432 True 1e+06 5432 0.5\n"
+    )
