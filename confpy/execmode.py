@@ -21,13 +21,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import FrameType
 
 from confpy.backends import Backend, open_backend
 from confpy.config import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.processor import ResourceProcessor
 from confpy.register import Registration, open_etcd
+from confpy.signals import SignalRelay
 from confpy.store import KeyStore
 from confpy.waitkeys import KeyWaiter
 from confpy.watch import WatchEngine
@@ -254,15 +254,15 @@ class ExecSupervisor:
         self._waiter: KeyWaiter | None = None
         self._first_errors: dict[str, ConfpyError | None] = {}
 
-    # -- signals (handlers only enqueue) --------------------------------------------------------
+    # -- signals (on the relay's thread; they only enqueue) -------------------------------------
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            self.events.put(_CHILD)
+            return
         self.events.put(signum)
         if signum in _STOP_SIGNALS and self._waiter is not None:
             self._waiter.cancel()
-
-    def _on_sigchld(self, _signum: int, _frame: FrameType | None) -> None:
-        self.events.put(_CHILD)
 
     def _on_run(self, record: RunRecord) -> None:
         self._first_errors.setdefault(record.name, record.error)
@@ -271,9 +271,10 @@ class ExecSupervisor:
     # -- the run ---------------------------------------------------------------------------------
 
     def run(self) -> int:
-        for signum in FORWARDED_SIGNALS:
-            signal.signal(signum, self._on_signal)
-        signal.signal(signal.SIGCHLD, self._on_sigchld)
+        with SignalRelay((*FORWARDED_SIGNALS, signal.SIGCHLD), self._on_signal):
+            return self._run()
+
+    def _run(self) -> int:
         etcd = open_etcd(self.settings, "-register") if self.register else None
         backend = etcd if etcd is not None else open_backend(self.settings)
         registration: Registration | None = None
@@ -367,9 +368,8 @@ class ExecSupervisor:
     def _supervise(self, engine: WatchEngine, registration: Registration | None) -> int:
         """Forward signals and re-read periodically until the command ends; its exit status.
 
-        Python runs signal handlers on the main thread only, and a SIGCHLD the kernel hands to
-        another thread (the one that started a check_cmd) waits until this thread wakes up; so it
-        also wakes up every `_TICK` to reap.
+        Signals, SIGCHLD included, arrive through the relay at once, whichever thread the kernel
+        handed them to; waking every `_TICK` to reap as well bounds what a lost wakeup could cost.
         """
         next_reconcile = time.monotonic() + self.settings.poll_interval
         while self.child.status is None:

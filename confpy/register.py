@@ -15,15 +15,14 @@ import os
 import signal
 import threading
 from collections.abc import Mapping
-from types import FrameType
-
-from tenacity import RetryCallState, wait_exponential_jitter
 
 from confpy.backends import open_backend
 from confpy.backends.etcd import EtcdBackend
+from confpy.backoff import Backoff
 from confpy.config import Settings
 from confpy.duration import parse_duration
 from confpy.errors import BackendError, ConfigError
+from confpy.signals import SignalRelay
 
 __all__ = ["Registration", "open_etcd", "parse_entry", "parse_ttl", "run_register"]
 
@@ -73,7 +72,7 @@ class Registration:
         self.lease = 0
         self.registered = threading.Event()
         self._period = max(MIN_PERIOD, ttl / 3)
-        self._backoff = wait_exponential_jitter(multiplier=0.2, max=backoff_max, jitter=0.2)
+        self._backoff = Backoff(first=0.2, cap=backoff_max, jitter=0.2)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="confpy-register", daemon=True)
 
@@ -109,7 +108,7 @@ class Registration:
                 failures = 0
             except BackendError as exc:
                 failures += 1
-                delay = min(self._period, self._delay(failures))
+                delay = min(self._period, self._backoff.delay(failures))
                 if self.registered.is_set():
                     log.warning("cannot keep %s registered: %s; retrying in %.1f s", self.names, exc, delay)
                 else:
@@ -136,11 +135,6 @@ class Registration:
         self.registered.clear()
         return 0.0
 
-    def _delay(self, failures: int) -> float:
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = failures
-        return float(self._backoff(state))
-
 
 def run_register(settings: Settings, key: str, value: str, ttl: int) -> int:
     """Register `key` until SIGTERM or SIGINT, then deregister; the exit status.
@@ -149,19 +143,18 @@ def run_register(settings: Settings, key: str, value: str, ttl: int) -> int:
     """
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(signum: int) -> None:
         if stop.is_set():
             os._exit(128 + signum)
         stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
-    backend = open_etcd(settings, "confpy register")
-    try:
-        registration = Registration(backend, {key: value}, ttl)
-        registration.start()
-        stop.wait()
-        registration.stop()
-    finally:
-        backend.close()
+    with SignalRelay((signal.SIGTERM, signal.SIGINT), on_signal):
+        backend = open_etcd(settings, "confpy register")
+        try:
+            registration = Registration(backend, {key: value}, ttl)
+            registration.start()
+            stop.wait()
+            registration.stop()
+        finally:
+            backend.close()
     return 0

@@ -3,7 +3,8 @@
 - SIGHUP, or a change under `<confdir>/conf.d` or `<confdir>/templates`, re-reads confd.toml,
   the resources and the templates without a restart.
 - SIGTERM/SIGINT stop gracefully: the write in flight finishes, no stage file is left, exit 0.
-  A second signal exits at once.
+  A second signal exits at once. Either is acted on at once whichever thread receives it
+  (`SignalRelay`).
 - `-max-stale`: exit non-zero when the watch has been lost for longer (for supervisors that
   prefer a restart).
 - systemd (`Type=notify`): READY=1 after the first render, WATCHDOG=1 while the watch is
@@ -19,15 +20,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import Literal
 
 from confpy.backends import Backend, open_backend
+from confpy.backoff import Backoff
 from confpy.config import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.log import setup_logging
 from confpy.metrics import HealthServer, Metrics
 from confpy.sdnotify import notify, watchdog_period
+from confpy.signals import SignalRelay
 from confpy.watch import WatchEngine
 from confpy.worker import RunRecord
 
@@ -38,6 +40,8 @@ log = logging.getLogger("confpy")
 EXIT_STALE = 3
 _Command = Literal["reload", "stop", "reconcile", "ready"]
 _HOT_RELOAD_DELAY = 0.3
+# Between attempts to start an engine while the backend is unreachable at start or after a reload.
+_START_BACKOFF = Backoff(first=1.0, cap=5.0)
 
 
 class Service:
@@ -96,7 +100,8 @@ class Service:
 
     # -- signals and hot reload -----------------------------------------------------------------
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+    def _on_signal(self, signum: int) -> None:
+        """On the relay's thread: SIGHUP reloads; a stop signal stops, a second one exits now."""
         if signum == signal.SIGHUP:
             self.commands.put("reload")
             return
@@ -182,20 +187,19 @@ class Service:
     # -- the main loop --------------------------------------------------------------------------
 
     def run(self) -> int:
-        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
-        if self.settings.watch:
-            self._watch_confdir()
-        http = self._start_http()
-        try:
-            return self._loop()
-        finally:
-            notify("STOPPING=1")
-            self._stop_engine()
-            if self._timer:
-                self._timer.cancel()
-            if http:
-                http.stop()
+        with SignalRelay((signal.SIGHUP, signal.SIGTERM, signal.SIGINT), self._on_signal):
+            if self.settings.watch:
+                self._watch_confdir()
+            http = self._start_http()
+            try:
+                return self._loop()
+            finally:
+                notify("STOPPING=1")
+                self._stop_engine()
+                if self._timer:
+                    self._timer.cancel()
+                if http:
+                    http.stop()
 
     def _loop(self) -> int:
         failures = 0
@@ -245,7 +249,7 @@ class Service:
         """How long the main thread may sleep: until the next reconcile, retry, or stale check."""
         timeout = max(0.0, next_reconcile - time.monotonic())
         if self.engine is None:
-            timeout = min(timeout, min(5.0, 0.5 * 2 ** min(failures, 4)))
+            timeout = min(timeout, _START_BACKOFF.delay(failures))
         if self.settings.max_stale:
             timeout = min(timeout, 1.0)
         if self._watchdog:

@@ -15,13 +15,12 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
-
-from tenacity import RetryCallState, wait_exponential_jitter
 
 from confpy.backends import Backend, Event, Watch, open_backend
+from confpy.backoff import Backoff
 from confpy.config import Settings
 from confpy.errors import BackendError
+from confpy.signals import SignalRelay
 from confpy.store import path_under
 
 __all__ = ["KeyWaiter", "run_wait"]
@@ -62,7 +61,7 @@ class KeyWaiter:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._watches: list[Watch] = []
         self._generation = 0
-        self._backoff = wait_exponential_jitter(multiplier=0.2, max=backoff_max, jitter=0.2)
+        self._backoff = Backoff(first=0.2, cap=backoff_max, jitter=0.2)
         self._announced = False
 
     @property
@@ -97,7 +96,7 @@ class KeyWaiter:
                     resync_at = None if self.backend.supports_watch else now + POLL_INTERVAL
                 except BackendError as exc:
                     failures += 1
-                    delay = self._delay(failures)
+                    delay = self._backoff.delay(failures)
                     log.warning("waiting for %s: %s; retrying in %.1f s", ", ".join(self.missing), exc, delay)
                     resync_at = time.monotonic() + delay
                 continue
@@ -160,11 +159,6 @@ class KeyWaiter:
         for watch in watches:
             watch.cancel()
 
-    def _delay(self, failures: int) -> float:
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = failures
-        return float(self._backoff(state))
-
 
 def run_wait(settings: Settings, keys: Sequence[str], timeout: float | None) -> int:
     """`confpy wait`: 0 once every key exists, 1 on timeout (naming the keys), 128+N on signal N."""
@@ -172,13 +166,12 @@ def run_wait(settings: Settings, keys: Sequence[str], timeout: float | None) -> 
     with open_backend(settings) as backend:
         waiter = KeyWaiter(backend, keys)
 
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
+        def on_signal(signum: int) -> None:
             received.append(signum)
             waiter.cancel()
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, on_signal)
-        missing = waiter.wait(timeout)
+        with SignalRelay((signal.SIGTERM, signal.SIGINT), on_signal):
+            missing = waiter.wait(timeout)
     if received:
         return 128 + received[0]
     if missing:

@@ -3,7 +3,9 @@
 - Events only enqueue (on the client's thread); one dispatcher applies them to the mirror in
   order and marks the affected resources dirty; per-resource workers render and write.
 - A broken stream is resumed from the last *applied* event's revision + 1 (never from a response
-  header), with exponential backoff and jitter; nothing is lost, nothing applied twice.
+  header), with exponential backoff and jitter; nothing is lost, nothing applied twice. The
+  backoff starts over once the resumed watch has proven healthy (it delivered an event, or stayed
+  up `HEALTHY_AFTER` seconds): every outage in a long life is retried as fast as the first.
 - A compacted revision: re-read that prefix's snapshot, re-render, watch from its revision + 1.
 - Snapshots (compaction, the periodic `-interval` reconcile) are applied only if they are not
   older than what the mirror already holds, so state never goes backwards.
@@ -19,18 +21,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, wait_exponential_jitter
-
 from confpy.backends.base import Backend, Event, Watch
+from confpy.backoff import Backoff
 from confpy.duration import Wait
 from confpy.errors import BackendError, ConfpyError, RevisionCompactedError
 from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.worker import ReloadGroup, ResourceWorker, RunRecord
 
-__all__ = ["WatchEngine"]
+__all__ = ["HEALTHY_AFTER", "WatchEngine"]
 
 log = logging.getLogger("confpy")
+
+#: Seconds a resumed watch must stay up (if it delivers no event) before its backoff starts over.
+HEALTHY_AFTER = 10.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class _Stream:
         self.watch: Watch | None = None
         self.lost_since: float | None = None
         self.failures = 0
+        # When the current watch was opened, and the revision it was opened after (None: not open).
+        self.opened_at: float | None = None
+        self.opened_after = revision
         # The dispatcher hands failures over here once every event before them is applied.
         self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
         # The thread that re-establishes the watch: it runs only while the watch is broken.
@@ -94,7 +101,7 @@ class WatchEngine:
     ) -> None:
         self.backend = backend
         self.mirror = Mirror([p.resource for p in processors])
-        self.backoff = wait_exponential_jitter(multiplier=0.1, max=backoff_max, jitter=0.5)
+        self.backoff = Backoff(first=0.1, cap=backoff_max, jitter=0.5)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
         self.streaming = stream and backend.supports_watch
@@ -274,6 +281,9 @@ class WatchEngine:
                 stream.watch = None
             if stream.lost_since is None:
                 stream.lost_since = time.monotonic()
+            if self._proved_healthy(stream):
+                stream.failures = 0
+            stream.opened_at = None
             resynced = False
             if isinstance(error, RevisionCompactedError):
                 log.warning("watch on %s: %s", stream.prefix, error)
@@ -282,13 +292,14 @@ class WatchEngine:
                     stream.failures = 0
             if not resynced:
                 stream.failures += 1
-                delay = self._delay(stream.failures)
+                delay = self.backoff.delay(stream.failures)
                 log.warning(
-                    "watch on %s lost (%s); resuming from revision %d in %.1f s",
+                    "watch on %s lost (%s); resuming from revision %d in %.1f s (attempt %d)",
                     stream.prefix,
                     error,
                     stream.applied + 1,
                     delay,
+                    stream.failures,
                 )
                 if self._stopping.wait(delay):
                     return
@@ -318,7 +329,19 @@ class WatchEngine:
         if stream.lost_since is not None:
             log.info("watch on %s resumed from revision %d", stream.prefix, stream.applied + 1)
         stream.lost_since = None
+        stream.opened_at, stream.opened_after = time.monotonic(), stream.applied
         return None
+
+    @staticmethod
+    def _proved_healthy(stream: _Stream) -> bool:
+        """The watch that just broke delivered an event, or stayed up `HEALTHY_AFTER` seconds.
+
+        A watch that etcd accepts and then drops at once (a flapping member) does not count, so
+        such a stream keeps backing off instead of reconnecting in a tight loop.
+        """
+        if stream.opened_at is None:
+            return False
+        return stream.applied > stream.opened_after or time.monotonic() - stream.opened_at >= HEALTHY_AFTER
 
     def _resync(self, stream: _Stream) -> bool:
         """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""
@@ -331,9 +354,3 @@ class WatchEngine:
         self._queue.put(_Load((stream.prefix,), dict(snapshot.values), snapshot.revision, done))
         done.wait()
         return True
-
-    def _delay(self, failures: int) -> float:
-        """tenacity's exponential backoff with jitter, capped, for the n-th failure in a row."""
-        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-        state.attempt_number = failures
-        return float(self.backoff(state))

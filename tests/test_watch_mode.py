@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -325,3 +326,38 @@ def test_global_wait_debounces_a_burst(
         assert proc.wait() == 0
     # the first write is the start-up render; the burst may add ceil(burst / min) + 1 more
     assert len(written_history(tmp_path)) - 1 <= int(burst / 0.3) + 2
+
+
+LOST = re.compile(r"watch on \S+ lost \(.*\); resuming from revision \d+ in ([\d.]+) s \(attempt (\d+)\)")
+
+
+def test_every_outage_resumes_as_fast_as_the_first(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """Ten partitions in one process's life: each one's first retry waits the first backoff step
+    (0.1 s + up to 0.5 s of jitter), because a resumed watch that delivered an event proved healthy.
+    Asserted on the delays confpy logs, not on wall-clock time."""
+    etcd_client.put(f"{etcd_prefix}/k", "0")
+    proxy = TcpProxy("127.0.0.1", etcd.client_port)
+    confdir, dest = confdir_for(tmp_path, etcd_prefix)
+    try:
+        with watcher(tmp_path, confdir, proxy.url) as proc:
+            wait_until(lambda: read(dest) == "/k=0\n")
+            etcd_client.put(f"{etcd_prefix}/k", "watched")
+            wait_until(lambda: read(dest) == "/k=watched\n", what="the watch in place")
+            for outage in range(1, 11):
+                seen = len(proc.log)
+                proxy.cut()
+                wait_until(lambda seen=seen: LOST.search(proc.log, seen) is not None, what="outage noticed")
+                proxy.restore()
+                wait_until(lambda n=outage: proc.log.count("resumed from revision") == n, timeout=30)
+                first = LOST.search(proc.log, seen)
+                assert first is not None
+                delay, attempt = float(first.group(1)), int(first.group(2))
+                assert (attempt, delay <= 0.6) == (1, True), f"outage {outage}: {first.group(0)}"
+                etcd_client.put(f"{etcd_prefix}/k", str(outage))
+                wait_until(lambda n=outage: read(dest) == f"/k={n}\n", what=f"the put after outage {outage}")
+            proc.signal(signal.SIGTERM)
+            assert proc.wait() == 0
+    finally:
+        proxy.close()

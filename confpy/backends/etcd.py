@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import tenacity
 
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch, decode_value
+from confpy.backoff import Backoff
 from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
 
 __all__ = ["MAX_TXN_OPS", "EtcdBackend", "Node", "parse_node"]
@@ -529,11 +530,11 @@ class EtcdBackend(Backend):
                 state.seconds_since_start or 0.0
             ) >= self.connect_timeout and state.attempt_number >= attempts
 
-        backoff = tenacity.wait_exponential(multiplier=0.05, max=1.0)
+        backoff = Backoff(first=0.05, cap=1.0)
 
         def wait(state: tenacity.RetryCallState) -> float:
             left = self.connect_timeout - (state.seconds_since_start or 0.0)
-            return max(0.0, min(backoff(state), left))
+            return max(0.0, min(backoff.delay(state.attempt_number), left))
 
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
