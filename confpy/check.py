@@ -43,6 +43,7 @@ _IMPLICIT_NAMES = frozenset({"loop", "super", "self", "caller", "varargs", "kwar
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _TOML_KEY = re.compile(r"""\s*["']?([A-Za-z0-9_-]+)["']?\s*=""")
 _WHERE = re.compile(r"[^\s:]+:\d+: ")
+_GO_WHERE = re.compile(r"template: [^:]*:(\d+)(?::\d+)?: ")
 
 
 @dataclass(frozen=True)
@@ -268,13 +269,8 @@ class _Checker:
 
     def check_resource(self, resource: TemplateResource) -> bool:
         """Every template of `resource`; True if they all parse and exist (it can be rendered)."""
-        if resource.src.endswith(".tmpl"):  # a Go template: only its syntax, through the renderer
-            try:
-                self.renderer.load(resource)
-            except TemplateError as exc:
-                self.problems.append(Problem(str(self.renderer.templates_dir / resource.src), None, str(exc)))
-                return False
-            return True
+        if resource.engine == "go":
+            return self._check_go(resource)
         main = self.template(resource.src)
         if main is None:
             line = _mentioned_line(resource.path, "src")
@@ -318,6 +314,22 @@ class _Checker:
                     ok = False
         return ok
 
+    def _check_go(self, resource: TemplateResource) -> bool:
+        """A Go template: parsed by the engine that renders it (confd parses only `src` itself)."""
+        path = self.renderer.templates_dir / resource.src
+        if not path.is_file():
+            line = _mentioned_line(resource.path, "src")
+            self.problems.append(Problem(str(resource.path), line, f"missing template: {path}"))
+            return False
+        try:
+            self.renderer.load_go(resource)
+        except TemplateError as exc:
+            line, message = _go_location(str(exc).removeprefix(f"{resource.name}: "))
+            self.problems.append(Problem(str(path), line, f"template syntax error: {message}"))
+            return False
+        self.templates.setdefault(resource.src, _TemplateInfo(resource.src, str(path), parsed=True))
+        return True
+
     def _graph(self, main: _TemplateInfo) -> list[_TemplateInfo]:
         """`main` and every template it reaches through literal include/import/extends names."""
         seen = {main.name: main}
@@ -335,6 +347,14 @@ class _Checker:
 # --- rendering sample data ----------------------------------------------------------------------
 
 
+def _go_location(message: str) -> tuple[int | None, str]:
+    """The line of Go's `template: NAME:LINE[:COL]: rest` message, and the rest."""
+    located = _GO_WHERE.match(message)
+    if located is None:
+        return None, message
+    return int(located.group(1)), message[located.end() :]
+
+
 def _data_problem(exc: ConfpyError, data: Path) -> Problem:
     message = str(exc)
     rest = message.removeprefix(str(data))
@@ -349,14 +369,19 @@ def _render_problem(
 ) -> Problem:
     """Where in which template the render failed (the innermost template frame), and why."""
     file, line = str(resource.path), None
+    message = str(exc).removeprefix(f"{resource.name}: ")
     cause = exc.__cause__
+    if resource.engine == "go":  # Go's message names the line itself, and stays whole, as Go says it
+        line = _go_location(message)[0]
+        if line is not None:
+            file = str(renderer.templates_dir / resource.src)
+        return Problem(file, line, f"{resource.name}: rendering with {data.name}: {message}")
     if cause is not None:
         root = str(renderer.templates_dir.resolve())
         for frame in reversed(traceback.extract_tb(cause.__traceback__)):
             if frame.filename.startswith((root, str(renderer.templates_dir))):
                 file, line = frame.filename, frame.lineno
                 break
-    message = str(exc).removeprefix(f"{resource.name}: ")
     where = _WHERE.match(message)
     if where:
         message = message[where.end() :]

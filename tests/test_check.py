@@ -367,3 +367,76 @@ def test_missing_data_file(tmp_path: Path) -> None:
     status, _, err = _check(confdir, tmp_path / "nope.yaml")
     assert status == 1
     assert err == [f"{tmp_path}/nope.yaml: cannot read {tmp_path}/nope.yaml: No such file or directory"]
+
+
+GO_TOML = (
+    '[template]\nsrc = "{src}"\ndest = "/tmp/{name}.conf"\nprefix = "/myapp"\nkeys = ["/servers"]\n{extra}'
+)
+GO_TMPL = 'upstream app {\n{{range gets "/servers/*"}}    server {{.Value}}; # {{base .Key}}\n{{end}}}\n'
+
+
+def _go_confdir(tmp_path: Path, template: str, src: str = "app.conf.tmpl", extra: str = "") -> Path:
+    return _confdir(tmp_path, {"app.toml": GO_TOML.format(src=src, name="app", extra=extra)}, {src: template})
+
+
+@pytest.mark.parametrize(
+    ("src", "extra"),
+    [("app.conf.tmpl", ""), ("app.conf", 'engine = "go"\n')],
+)
+def test_a_valid_go_template_passes_and_renders(tmp_path: Path, src: str, extra: str) -> None:
+    """The engine check uses is the resource's own (a .tmpl src, or engine = "go"), as rendering does."""
+    confdir = _go_confdir(tmp_path, GO_TMPL, src, extra)
+    data = tmp_path / "sample.yaml"
+    data.write_text(SAMPLE)
+    status, out, err = _check(confdir)
+    assert (status, err) == (0, [])
+    assert out == f"ok: 1 resources, 1 templates in {confdir}\n"
+    status, out, err = _check(confdir, data)
+    assert (status, err) == (0, [])
+    assert out.startswith(
+        "==> /tmp/app.conf (app.toml) <==\nupstream app {\n    server 10.0.0.1; # a\n    server 10.0.0.2; # b\n}\n"
+    )
+
+
+def test_engine_jinja_checks_a_tmpl_as_jinja(tmp_path: Path) -> None:
+    confdir = _go_confdir(tmp_path, "{{ getv('/servers/a') }}\n", extra='engine = "jinja"\n')
+    status, _, err = _check(confdir)
+    assert (status, err) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("template", "line", "message"),
+    [
+        ("a\n{{ if }}\n", 2, "missing value for if"),
+        ("a\nb\n{{ range .x }}\n", 4, "unexpected EOF"),
+        ('{{ nosuch "x" }}\n', 1, 'function "nosuch" not defined'),
+        ("a\n{{ .x\n", 3, "unclosed action started at app.conf.tmpl:2"),
+    ],
+)
+def test_a_broken_go_template_names_file_and_line(
+    tmp_path: Path, template: str, line: int, message: str
+) -> None:
+    confdir = _go_confdir(tmp_path, template)
+    status, _, err = _check(confdir)
+    assert status == 1
+    assert err == [f"{confdir}/templates/app.conf.tmpl:{line}: template syntax error: {message}"]
+
+
+def test_a_missing_go_template_names_the_resource_line(tmp_path: Path) -> None:
+    confdir = _go_confdir(tmp_path, GO_TMPL)
+    (confdir / "templates" / "app.conf.tmpl").unlink()
+    status, _, err = _check(confdir)
+    assert status == 1
+    assert err == [f"{confdir}/conf.d/app.toml:2: missing template: {confdir}/templates/app.conf.tmpl"]
+
+
+def test_a_go_render_error_names_template_and_line(tmp_path: Path) -> None:
+    confdir = _go_confdir(tmp_path, 'ok\n{{ getv "/servers/none" }}\n')
+    data = tmp_path / "sample.yaml"
+    data.write_text(SAMPLE)
+    status, _, err = _check(confdir, data)
+    assert status == 1
+    assert err == [
+        f"{confdir}/templates/app.conf.tmpl:2: app.toml: rendering with sample.yaml: template: app.conf.tmpl:2:3: "
+        'executing "app.conf.tmpl" at <getv "/servers/none">: error calling getv: key does not exist: /servers/none'
+    ]
