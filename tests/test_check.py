@@ -394,7 +394,8 @@ def test_a_valid_go_template_passes_and_renders(tmp_path: Path, src: str, extra:
     status, out, err = _check(confdir, data)
     assert (status, err) == (0, [])
     assert out.startswith(
-        "==> /tmp/app.conf (app.toml) <==\nupstream app {\n    server 10.0.0.1; # a\n    server 10.0.0.2; # b\n}\n"
+        "==> /tmp/app.conf (app.toml) <==\n"
+        "upstream app {\n    server 10.0.0.1; # a\n    server 10.0.0.2; # b\n}\n"
     )
 
 
@@ -437,6 +438,7 @@ def test_a_go_render_error_names_template_and_line(tmp_path: Path) -> None:
     status, _, err = _check(confdir, data)
     assert status == 1
     assert err == [
-        f"{confdir}/templates/app.conf.tmpl:2: app.toml: rendering with sample.yaml: template: app.conf.tmpl:2:3: "
-        'executing "app.conf.tmpl" at <getv "/servers/none">: error calling getv: key does not exist: /servers/none'
+        f"{confdir}/templates/app.conf.tmpl:2: app.toml: rendering with sample.yaml: "
+        'template: app.conf.tmpl:2:3: executing "app.conf.tmpl" at <getv "/servers/none">: '
+        "error calling getv: key does not exist: /servers/none"
     ]
