@@ -153,7 +153,7 @@ def test_the_function_and_filter_lists_are_complete() -> None:
     from confpy.functions import make_functions
     from confpy.store import KeyStore
 
-    text = _between(_section("Templates"), "confd's complete function set", ". Functions")
+    text = _between(_section("Templates"), "confd's complete function set", ". ")
     assert _backticked(text, r"\w+") == set(make_functions(KeyStore()))
     assert set(re.findall(r"^\| `(\w+)` \|", _section("Security"), re.MULTILINE)) == set(VALIDATING_FILTERS)
 
