@@ -9,10 +9,11 @@ test: venv system-deps lint typecheck unit
 
 venv: $(VENV)/.installed
 
-# Debian's packages, as root or through sudo: $(call apt-install,PACKAGES)
+# Debian's packages, as root or through sudo: $(call apt-install,PACKAGES). dpkg's progress lines
+# are dropped; errors still reach stderr.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 apt-install = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
-	apt-get install -y -qq --no-install-recommends $(1)
+	apt-get install -y -qq --no-install-recommends $(1) >/dev/null
 
 # $(call ensure-venv,PYTHON,DIR): a venv in DIR that has pip. Debian's python3 lacks ensurepip until
 # python3-venv is installed (`python3 -m venv --help` works without it, `python3 -m venv` then
