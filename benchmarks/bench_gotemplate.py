@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confpy.functions import make_functions
 from confpy.gotemplate import parse
+from confpy.gotemplate.confd import SIGNATURES
 from confpy.store import KeyStore
 
 UPSTREAMS = 200
@@ -90,7 +91,7 @@ def median_seconds(render: Callable[[], str], rounds: int) -> float:
 
 def compare(label: str, funcs: dict[str, Any], rounds: int) -> float:
     """Render both twins with `funcs`, check they agree, print the medians; return the ratio."""
-    go = parse(GO_TEMPLATE, "nginx.tmpl", funcs)
+    go = parse(GO_TEMPLATE, "nginx.tmpl", SIGNATURES)
     env = jinja2.Environment(keep_trailing_newline=True)
     env.globals.update(funcs)
     jinja = env.from_string(JINJA_TEMPLATE)

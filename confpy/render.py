@@ -33,9 +33,6 @@ __all__ = ["Renderer"]
 _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
 
 
-_GO_FUNCTION_NAMES = frozenset(make_functions(KeyStore()))
-
-
 class _ActiveStore(KeyStore):
     """Forwards every lookup to the store of the render running in the current context."""
 
@@ -128,6 +125,7 @@ class Renderer:
     def load_go(self, resource: TemplateResource) -> GoTemplate:
         """The parsed Go template, re-parsed only when its file changes."""
         from confpy.gotemplate import parse
+        from confpy.gotemplate.confd import SIGNATURES
 
         path = self.templates_dir / resource.src
         try:
@@ -142,7 +140,7 @@ class Renderer:
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"{resource.name}: cannot read template {path}: {exc}") from None
         try:
-            template = parse(text, path.name, _GO_FUNCTION_NAMES)
+            template = parse(text, path.name, SIGNATURES)
         except TemplateError as exc:
             raise TemplateError(f"{resource.name}: {exc}") from exc
         with self._go_lock:
@@ -153,8 +151,10 @@ class Renderer:
         """Render the resource's template with `store`'s keys; every failure is a TemplateError."""
         if resource.engine == "go":
             template = self.load_go(resource)
+            from confpy.gotemplate.confd import go_functions
+
             try:
-                return template.execute(make_functions(store))
+                return template.execute(go_functions(store))
             except TemplateError as exc:
                 raise TemplateError(f"{resource.name}: {exc}") from exc
         return self._render_jinja(resource, store)

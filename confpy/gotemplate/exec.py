@@ -12,17 +12,29 @@ and `GoTemplate.execute` formats it as Go does, with the template's line and byt
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import types
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from confpy.errors import TemplateError
-from confpy.gotemplate import gotime
 from confpy.gotemplate import nodes as n
 from confpy.gotemplate.fmt import is_struct, sort_keys, sprint, type_name
-from confpy.gotemplate.funcs import BUILTINS, GoError, is_true
+from confpy.gotemplate.funcs import BUILTINS, is_true
+from confpy.gotemplate.gotypes import (
+    ANY,
+    BOOL,
+    INT,
+    STRING,
+    GoError,
+    GoType,
+    Signature,
+    adopt,
+    arity_error,
+    type_of,
+    validate,
+    zero,
+)
 from confpy.gotemplate.parser import parse_trees
 from confpy.gotemplate.strconv import quote
 
@@ -125,9 +137,12 @@ def last_node(node: n.Node) -> n.Node:
 class _Compiler:
     """Compiles one tree; tracks its variable scope (name -> frame slot)."""
 
-    def __init__(self, tree: str, builtin_names: Collection[str]) -> None:
+    def __init__(
+        self, tree: str, builtin_names: Collection[str], signatures: Mapping[str, Signature]
+    ) -> None:
         self.tree = tree
         self.builtins = builtin_names
+        self.signatures = signatures
         self.scope: list[tuple[str, int]] = [("$", 0)]
         self.frame_size = 1
 
@@ -418,26 +433,6 @@ class _Compiler:
             return self.compile_number(node)
         return self.failing(node, f"can't handle {node} for arg of type interface {{}}")
 
-    def string_arg(self, node: n.Node, ev: Eval) -> Eval:
-        """An argument Go passes to a string parameter (printf's format): checked as evalArg does."""
-        if isinstance(node, n.StringNode):
-            return ev
-        if isinstance(node, n.NilNode):
-            return self.failing(node, "cannot assign nil to string")
-        if isinstance(node, (n.BoolNode, n.NumberNode)):
-            return self.failing(node, f"expected string; found {node}")
-        at, tree = last_node(node), self.tree
-
-        def check(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
-            value = ev(ctx, frame, dot)
-            if isinstance(value, str):
-                return value
-            if value is None:
-                raise ExecFailure(at, tree, "invalid value; expected string")
-            raise ExecFailure(at, tree, f"wrong type for value; expected string; got {type_name(value)}")
-
-        return check
-
     def compile_number(self, node: n.NumberNode) -> Eval:
         """Go's idealConstant: the literal's syntax picks int, float64 or complex128."""
         text = node.text
@@ -473,35 +468,126 @@ class _Compiler:
                 v = _field(v, name, None, tree, node, error_node, ctx, frame, dot)
             if not args and prev is None:
                 return _field(v, last, None, tree, node, error_node, ctx, frame, dot)
-            return _field(v, last, (args, final), tree, node, error_node, ctx, frame, dot)
+            return _field(v, last, (args, final, arg_nodes), tree, node, error_node, ctx, frame, dot)
 
         return ev
 
     def compile_call(
         self, ident: n.IdentifierNode, cmd: n.Node, arg_nodes: list[n.Node], prev: Eval | None
     ) -> Eval:
-        """A function call: a builtin (unless the caller's functions replace it) or a caller's function."""
+        """A function call: a builtin (unless the caller's functions replace it) or a caller's function.
+
+        A function with a Go signature is checked as exec.go evalCall does: the count first (after
+        the piped value, the previous command, is evaluated), then each argument against its
+        parameter's type in order, then the piped value against the last one.
+        """
         name = ident.ident
-        args = [self.compile_arg(a) for a in arg_nodes]
-        count = len(args) + (prev is not None)
         tree = self.tree
+        target: Callable[..., Any] | str = name
+        sig: Signature | None
+        if name in self.builtins:
+            target, sig = BUILTINS[name]
+        else:
+            sig = self.signatures.get(name)
+        if sig is None:  # a caller's own Python function: no Go type to check against
+            args = [self.compile_arg(a) for a in arg_nodes]
+            return _call(name, name, args, prev, cmd, tree, builtin=False, ident=ident)
+        problem = arity_error(name, sig, len(arg_nodes), prev is not None)
+        if problem is not None:
+            fail = self.failing(ident, problem)
+            return fail if prev is None else _then(prev, fail)
+        args = [self.typed_arg(a, sig.param(i)) for i, a in enumerate(arg_nodes)]
+        final_check = None
+        if prev is not None and sig.param(len(arg_nodes)) is not ANY:
+            at = last_node(arg_nodes[-1]) if arg_nodes else ident
+            final_check = _checker(sig.param(len(arg_nodes)), at, tree)
         if name in ("and", "or") and name in self.builtins:
-            if count < 1:
-                return self.failing(ident, f"wrong number of args for {name}: want at least 1 got 0")
             return _short_circuit(args, prev, name == "or")
-        if name in BUILTINS and name in self.builtins:
-            fn, fixed, variadic = BUILTINS[name]
-            if count < fixed if variadic else count != fixed:
-                want = f"at least {fixed}" if variadic else str(fixed)
-                got = len(args) if variadic else count
-                return self.failing(ident, f"wrong number of args for {name}: want {want} got {got}")
-            if name == "printf" and arg_nodes:
-                args[0] = self.string_arg(arg_nodes[0], args[0])
-            return _call(fn, name, args, prev, cmd, tree, builtin=True)
-        return _call(name, name, args, prev, cmd, tree, builtin=False, ident=ident)
+        return _call(
+            target,
+            name,
+            args,
+            prev,
+            cmd,
+            tree,
+            builtin=name in self.builtins,
+            ident=ident,
+            final_check=final_check,
+            result=sig.result.new,
+        )
+
+    def typed_arg(self, node: n.Node, typ: GoType) -> Eval:
+        """exec.go evalArg: an argument for a parameter of type `typ`.
+
+        A constant must suit the type as written (`"1"` is no integer, `1e3` is one); any other
+        argument is evaluated and its value checked (validateType) at the last node it visited.
+        """
+        if typ is ANY:
+            return self.compile_arg(node)
+        if isinstance(node, _EVALUATED):
+            ev = self.compile_arg(node)
+            return _then_check(ev, _checker(typ, last_node(node), self.tree))
+        try:
+            return _constant(constant_arg(node, typ))
+        except GoError as err:
+            return self.failing(node, str(err))
 
 
 _NO_FINAL = object()
+#: the argument nodes exec.go evalArg evaluates before checking the value's type
+_EVALUATED = (n.DotNode, n.FieldNode, n.VariableNode, n.PipeNode, n.IdentifierNode, n.ChainNode)
+
+
+def constant_arg(node: n.Node, typ: GoType) -> Any:
+    """exec.go evalArg for a constant or nil: its value as a `typ`, or GoError with Go's reason."""
+    if isinstance(node, n.NilNode):
+        if typ.can_be_nil():
+            return zero(typ)
+        raise GoError(f"cannot assign nil to {typ}")
+    kind = typ.kind
+    value: Any
+    if kind == "bool":
+        if not isinstance(node, n.BoolNode):
+            raise GoError(f"expected bool; found {node}")
+        value = node.value
+    elif kind == "string":
+        if not isinstance(node, n.StringNode):
+            raise GoError(f"expected string; found {node}")
+        value = node.text
+    elif kind == "int":
+        if not (isinstance(node, n.NumberNode) and node.is_int):
+            raise GoError(f"expected integer; found {node}")
+        value = node.as_int
+    elif kind == "float64":
+        if not (isinstance(node, n.NumberNode) and node.is_float):
+            raise GoError(f"expected float; found {node}")
+        value = node.as_float
+    elif kind == "complex128":
+        if not (isinstance(node, n.NumberNode) and node.is_complex):
+            raise GoError(f"expected complex; found {node}")
+        value = node.as_complex
+    else:
+        raise GoError(f"can't handle {node} for arg of type {typ}")
+    return value if typ.new is None else typ.new(value)
+
+
+def _checker(typ: GoType, at: n.Node, tree: str) -> Callable[[Any], Any]:
+    """validateType for one parameter type, failing at node `at`; a string's check is one `is`."""
+
+    def check(value: Any) -> Any:
+        if type(value) is cls:
+            return value
+        try:
+            return validate(value, typ)
+        except GoError as err:
+            raise ExecFailure(at, tree, str(err)) from None
+
+    cls = {STRING: str, INT: int, BOOL: bool}.get(typ, typ.new)
+    return check
+
+
+def _then_check(ev: Eval, check: Callable[[Any], Any]) -> Eval:
+    return lambda ctx, frame, dot: check(ev(ctx, frame, dot))
 
 
 def _dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -583,10 +669,13 @@ def _call(
     tree: str,
     builtin: bool,
     ident: n.Node | None = None,
+    final_check: Callable[[Any], Any] | None = None,
+    result: Callable[[Any], Any] | None = None,
 ) -> Eval:
     """A function call. `target` is a builtin, or a name looked up in the execution's functions.
 
-    Go evaluates the piped value (prev) first, then the arguments, then calls.
+    Go evaluates the piped value (prev) first, then the arguments, checks the piped value's type
+    (`final_check`), then calls; `result` makes the value one of the declared result type.
     """
 
     def failure(fn: Callable[..., Any], values: list[Any], err: Exception) -> ExecFailure:
@@ -604,13 +693,14 @@ def _call(
 
     def invoke(fn: Callable[..., Any], values: tuple[Any, ...]) -> Any:
         try:
-            return fn(*values)
+            value = fn(*values)
         except _PASS_THROUGH:
             raise
         except Exception as err:
             if builtin and not isinstance(err, GoError):
                 raise  # a bug in a builtin, not the template's fault
             raise failure(fn, list(values), err) from err
+        return value if result is None or type(value) is result else result(value)
 
     # Calls without a piped value and with up to two arguments are most calls: unrolled.
     if prev is None and not args:
@@ -627,7 +717,7 @@ def _call(
         fn = resolve(ctx)
         values = [a(ctx, frame, dot) for a in args]
         if prev is not None:
-            values.append(final)
+            values.append(final if final_check is None else final_check(final))
         return invoke(fn, tuple(values))
 
     return call
@@ -679,7 +769,7 @@ def _simple_field(receiver: Eval, name: str, tree: str, node: n.Node, error_node
 def _field(
     receiver: Any,
     name: str,
-    call_args: tuple[list[Eval], Any] | None,
+    call_args: tuple[list[Eval], Any, list[n.Node]] | None,
     tree: str,
     node: n.Node,
     error_node: n.Node,
@@ -687,24 +777,33 @@ def _field(
     frame: Frame,
     dot: Any,
 ) -> Any:
-    """Go's evalField: a map key, a struct field or a method of `receiver`."""
+    """Go's evalField: a method of `receiver`'s Go type, a map key, or a struct field."""
     if receiver is None:
         return None
     if isinstance(receiver, dict):
         if call_args is not None:
             raise ExecFailure(error_node, tree, f"{name} is not a method but has arguments")
         return receiver.get(name)
+    typ = type_of(receiver)
+    if typ is not None and name in typ.methods:
+        impl, sig = typ.methods[name]
+        args, final, arg_nodes = call_args if call_args is not None else ([], _NO_FINAL, [])
+        problem = arity_error(name, sig, len(arg_nodes), final is not _NO_FINAL)
+        if problem is not None:
+            raise ExecFailure(error_node, tree, problem)
+        typed = [
+            _method_arg(a, ev, sig.param(i), tree, ctx, frame, dot)
+            for i, (a, ev) in enumerate(zip(arg_nodes, args, strict=True))
+        ]
+        if final is not _NO_FINAL:
+            at = last_node(arg_nodes[-1]) if arg_nodes else error_node
+            typed.append(_checker(sig.param(len(arg_nodes)), at, tree)(final))
+        try:
+            return adopt(sig.result, impl(receiver, *typed))
+        except GoError as err:
+            raise ExecFailure(node, tree, f"error calling {name}: {err}") from err
     method: Callable[..., Any] | None = None
-    want: int | None = None
-    if isinstance(receiver, datetime.datetime):
-        if name in gotime.METHODS:
-            impl, want = gotime.METHODS[name]
-
-            def bound(*args: Any) -> Any:
-                return impl(receiver, *args)
-
-            method = bound
-    elif is_struct(receiver) and name in _field_names(receiver):
+    if is_struct(receiver) and name in _field_names(receiver):
         if call_args is not None:
             raise ExecFailure(error_node, tree, f"{name} has arguments but cannot be invoked as function")
         return getattr(receiver, name)
@@ -723,12 +822,22 @@ def _field(
         values = [a(ctx, frame, dot) for a in call_args[0]]
         if call_args[1] is not _NO_FINAL:
             values.append(call_args[1])
-    if want is not None and len(values) != want:
-        raise ExecFailure(error_node, tree, f"wrong number of args for {name}: want {want} got {len(values)}")
     try:
         return method(*values)
     except Exception as err:
         raise ExecFailure(node, tree, _call_error(name, method, values, err)) from err
+
+
+def _method_arg(node: n.Node, ev: Eval, typ: GoType, tree: str, ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+    """typed_arg at run time: a method's signature is known only once its receiver is."""
+    if typ is ANY:
+        return ev(ctx, frame, dot)
+    if isinstance(node, _EVALUATED):
+        return _checker(typ, last_node(node), tree)(ev(ctx, frame, dot))
+    try:
+        return constant_arg(node, typ)
+    except GoError as err:
+        raise ExecFailure(node, tree, str(err)) from None
 
 
 def _field_names(v: Any) -> tuple[str, ...]:
@@ -745,10 +854,15 @@ class GoTemplate:
         self.name = name
         self.text = text
         trees = parse_trees(text, name, func_names)
-        builtin_names = (set(BUILTINS) | {"and", "or"}) - set(func_names)
+        builtin_names = set(BUILTINS) - set(func_names)
+        signatures: Mapping[str, Signature] = (
+            {k: v for k, v in func_names.items() if isinstance(v, Signature)}
+            if isinstance(func_names, Mapping)
+            else {}
+        )
         self._templates: dict[str, _Compiled] = {}
         for tree_name, root in trees.items():
-            compiler = _Compiler(tree_name, builtin_names)
+            compiler = _Compiler(tree_name, builtin_names, signatures)
             body = compiler.compile_list(root)
             self._templates[tree_name] = _Compiled(tree_name, body, compiler.frame_size)
 

@@ -15,11 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confpy.gotemplate import gotime
+from confpy.gotemplate.gotypes import type_of
 from confpy.gotemplate.strconv import can_backquote, format_float, quote, quote_rune
-from confpy.store import KVPair
 
 __all__ = [
-    "GO_TYPE_NAMES",
     "eval_args",
     "is_struct",
     "sort_keys",
@@ -29,22 +28,6 @@ __all__ = [
     "struct_fields",
     "type_name",
 ]
-
-#: Go type names for Python classes that stand for a Go named type (confd's memkv.KVPair...).
-GO_TYPE_NAMES: dict[type, str] = {
-    datetime.datetime: "time.Time",
-    KVPair: "memkv.KVPair",
-    gotime.Month: "time.Month",
-    gotime.Weekday: "time.Weekday",
-}
-
-_BASIC_NAMES: dict[type, str] = {
-    bool: "bool",
-    int: "int",
-    float: "float64",
-    complex: "complex128",
-    str: "string",
-}
 
 
 def is_struct(v: Any) -> bool:
@@ -63,21 +46,8 @@ def struct_fields(v: Any) -> list[tuple[str, Any]]:
 
 def type_name(v: Any) -> str:
     """The Go type name of a value, as %T and Go's error messages print it."""
-    cls = type(v)
-    if cls in _BASIC_NAMES:
-        return _BASIC_NAMES[cls]
-    if cls in GO_TYPE_NAMES:
-        return GO_TYPE_NAMES[cls]
-    if v is None:
-        return "<nil>"
-    if isinstance(v, (list, tuple)) and not is_struct(v):
-        names = {type_name(x) for x in v}
-        return "[]" + (names.pop() if len(names) == 1 and type(v[0]) is not dict else "interface {}")
-    if isinstance(v, dict):
-        return "map[string]interface {}"
-    if callable(v) and not is_struct(v):
-        return "func(...) interface {}"
-    return cls.__name__
+    typ = type_of(v)
+    return "<nil>" if typ is None else typ.name
 
 
 def sort_keys(d: dict[Any, Any]) -> list[Any]:

@@ -13,12 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
+from confpy.gotemplate.gotypes import ANY, STRING, GoError, GoSlice, GoType, Signature
 
 __all__ = ["BUILTINS", "GoError", "basic_kind", "eq", "is_true", "lt"]
-
-
-class GoError(Exception):
-    """An error a Go function returns; str() is Go's message."""
 
 
 _SCALARS = (str, int, float, bool, complex)
@@ -195,7 +192,7 @@ def slice_(item: Any, *indexes: Any) -> Any:
     result = data[idx[0] : idx[1]]
     if isinstance(result, bytes):
         return result.decode("utf-8", "surrogateescape")
-    return result
+    return type(item)(result) if isinstance(item, GoSlice) else result  # a slice keeps its type
 
 
 def length(item: Any) -> int:
@@ -273,30 +270,32 @@ def urlquery(*args: Any) -> str:
     return urllib.parse.quote_plus(eval_args(args), safe="")
 
 
-def printf(fmt: Any, *args: Any) -> str:
-    """fmt.Sprintf; the executor checks a format given as an argument, this one a piped format."""
-    if not isinstance(fmt, str):
-        raise GoError(f"wrong type for value; expected string; got {type_name(fmt)}")
-    return sprintf(fmt, *args)
+def _builtin(*params: GoType, variadic: bool = True, result: GoType = ANY) -> Signature:
+    return Signature(params, result, variadic=variadic)
 
 
-#: name -> (function, fixed argument count, variadic)
-BUILTINS: dict[str, tuple[Callable[..., Any], int, bool]] = {
-    "call": (call, 1, True),
-    "html": (html, 0, True),
-    "index": (index, 1, True),
-    "slice": (slice_, 1, True),
-    "js": (js, 0, True),
-    "len": (length, 1, False),
-    "not": (not_, 1, False),
-    "print": (sprint, 0, True),
-    "printf": (printf, 1, True),
-    "println": (sprintln, 0, True),
-    "urlquery": (urlquery, 0, True),
-    "eq": (eq, 1, True),
-    "ge": (ge, 2, False),
-    "gt": (gt, 2, False),
-    "le": (le, 2, False),
-    "lt": (lt, 2, False),
-    "ne": (ne, 2, False),
+_COMPARISON = _builtin(ANY, ANY, variadic=False)
+
+#: name -> (function, Go signature) as funcs.go builtins() declares them; a reflect.Value
+#: parameter takes any value as interface{} does. and/or short-circuit: the executor runs them.
+BUILTINS: dict[str, tuple[Callable[..., Any], Signature]] = {
+    "and": (is_true, _builtin(ANY, ANY)),
+    "call": (call, _builtin(ANY, ANY)),
+    "html": (html, _builtin(ANY)),
+    "index": (index, _builtin(ANY, ANY)),
+    "slice": (slice_, _builtin(ANY, ANY)),
+    "js": (js, _builtin(ANY)),
+    "len": (length, _builtin(ANY, variadic=False)),
+    "not": (not_, _builtin(ANY, variadic=False)),
+    "or": (is_true, _builtin(ANY, ANY)),
+    "print": (sprint, _builtin(ANY)),
+    "printf": (sprintf, _builtin(STRING, ANY)),
+    "println": (sprintln, _builtin(ANY)),
+    "urlquery": (urlquery, _builtin(ANY)),
+    "eq": (eq, _builtin(ANY, ANY)),
+    "ge": (ge, _COMPARISON),
+    "gt": (gt, _COMPARISON),
+    "le": (le, _COMPARISON),
+    "lt": (lt, _COMPARISON),
+    "ne": (ne, _COMPARISON),
 }

@@ -16,62 +16,17 @@ import pytest
 
 from confpy.errors import TemplateError
 from confpy.gotemplate import parse
+from confpy.gotemplate.confd import SIGNATURES, go_functions
 from confpy.store import KeyStore
 
 CORPUS = Path(__file__).parent / "corpus"
 CASES = sorted(p.stem for p in CORPUS.glob("*.tmpl"))
 
-CONFD_FUNCTIONS = [
-    "get",
-    "gets",
-    "getv",
-    "getvs",
-    "exists",
-    "ls",
-    "lsdir",
-    "base",
-    "dir",
-    "split",
-    "join",
-    "json",
-    "jsonArray",
-    "map",
-    "datetime",
-    "toUpper",
-    "toLower",
-    "contains",
-    "replace",
-    "trimSuffix",
-    "lookupIP",
-    "lookupIPV4",
-    "lookupIPV6",
-    "lookupSRV",
-    "fileExists",
-    "base64Encode",
-    "base64Decode",
-    "parseBool",
-    "reverse",
-    "sortByLength",
-    "sortKVByLength",
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "mod",
-    "seq",
-    "atoi",
-    "getenv",
-]
 
-
-def confd_functions() -> dict[str, Callable[..., Any]] | None:
-    """confd's function map over the corpus store, once confpy.functions exists."""
-    try:
-        from confpy.functions import make_functions
-    except ImportError:
-        return None
+def confd_functions() -> dict[str, Callable[..., Any]]:
+    """confd's function map over the corpus store."""
     store = KeyStore(json.loads((CORPUS / "store.json").read_text()))
-    return make_functions(store)
+    return go_functions(store)
 
 
 def test_the_corpus_is_there() -> None:
@@ -85,18 +40,11 @@ def test_corpus_case(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONFPY_CORPUS_UNSET", raising=False)
     text = (CORPUS / f"{name}.tmpl").read_text()
     funcs = confd_functions()
-    if funcs is None:
-        try:
-            parse(text, f"{name}.tmpl", [])
-        except TemplateError as err:
-            if "not defined" in str(err):
-                pytest.skip("confpy.functions is not importable yet; this case calls confd's functions")
-        funcs = {}
     out_file = CORPUS / f"{name}.out"
     if out_file.exists():
-        template = parse(text, f"{name}.tmpl", CONFD_FUNCTIONS)
+        template = parse(text, f"{name}.tmpl", SIGNATURES)
         assert template.execute(funcs) == out_file.read_text()
     else:
         with pytest.raises(TemplateError) as info:
-            parse(text, f"{name}.tmpl", CONFD_FUNCTIONS).execute(funcs)
+            parse(text, f"{name}.tmpl", SIGNATURES).execute(funcs)
         assert str(info.value) == (CORPUS / f"{name}.err").read_text()

@@ -11,6 +11,7 @@ import pytest
 
 from confpy.gotemplate.fmt import eval_args, sprint, sprintf, sprintln, type_name
 from confpy.gotemplate.gotime import Month
+from confpy.gotemplate.gotypes import StringSlice
 from confpy.gotemplate.strconv import unquote
 from confpy.store import KVPair
 
@@ -62,7 +63,7 @@ def test_sprintf_matches_go(verb: str, value: Any, want: str) -> None:
         ("%v", ({"b": 1.5, "a": [1, None], "c": {"x": True}},), "map[a:[1 <nil>] b:1.5 c:map[x:true]]"),
         (
             "%T %T %T %T",
-            ([], {}, KVPair("a", "b"), ["a"]),
+            ([], {}, KVPair("a", "b"), StringSlice(["a"])),
             "[]interface {} map[string]interface {} memkv.KVPair []string",
         ),
         ("%v %d %s", (Month(3), Month(3), Month(13)), "March 3 %!Month(13)"),

@@ -8,6 +8,7 @@ import pytest
 
 from confpy.gotemplate.funcs import GoError, eq, html, index, is_true, js, length, lt, slice_, urlquery
 from confpy.gotemplate.funcs import call as call_fn
+from confpy.gotemplate.gotypes import StringSlice
 from confpy.store import KVPair
 
 
@@ -45,7 +46,7 @@ def test_eq_rules() -> None:
     with pytest.raises(GoError, match="missing argument for comparison"):
         eq(1)
     with pytest.raises(GoError, match=r"non-comparable type \[a\]: \[\]string"):
-        eq(["a"], ["a"])
+        eq(StringSlice(["a"]), StringSlice(["a"]))
 
 
 def test_lt_rules() -> None:

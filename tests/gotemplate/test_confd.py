@@ -1,0 +1,48 @@
+"""confd's functions inside the Go engine, against real Go 1.19 text/template.
+
+golden/confd_calls.jsonl holds what Go's text/template printed, or the error it returned, for each
+template, with confd's function map (resource/template/template_funcs.go newFuncMap and memkv's
+Store.FuncMap) over STORE and the row's JSON data as dot (numbers are float64, as encoding/json
+decodes them into interface{}), TZ=UTC. It covers exec.go evalCall's checks: argument counts, each
+argument against its parameter's type (evalArg, validateType), the piped value last; the static
+types of the functions' results (printf "%T"), and time.Time's and memkv.KVPairs' methods.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from confpy.errors import TemplateError
+from confpy.gotemplate import parse
+from confpy.gotemplate.confd import SIGNATURES, go_functions
+from confpy.store import KeyStore
+
+STORE = {"/app/a": "1", "/app/b": "22", "/app/c/d": "x", "/k": "v"}
+GOLDEN = [
+    json.loads(line, parse_int=float)
+    for line in (Path(__file__).parent / "golden" / "confd_calls.jsonl").read_text().splitlines()
+]
+
+
+def run(text: str, data: Any = None) -> tuple[str, str]:
+    """("out", output) or ("err", Go's error text) for `text` rendered as confd would."""
+    funcs = go_functions(KeyStore(STORE))
+    try:
+        return "out", parse(text, "t", SIGNATURES).execute(funcs, data)
+    except TemplateError as err:
+        return "err", str(err)
+
+
+@pytest.mark.parametrize("row", GOLDEN, ids=[row["text"][:60] for row in GOLDEN])
+def test_same_as_go(row: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    want = ("out", row["out"]) if "out" in row else ("err", row["err"])
+    assert run(row["text"], row.get("data")) == want
+
+
+def test_every_confd_function_has_a_signature() -> None:
+    assert set(SIGNATURES) == set(go_functions(KeyStore()))
