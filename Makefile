@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo stack stack-test bench lint typecheck unit system-deps venv clean
+.PHONY: test demo stack stack-test bench lint typecheck unit system-deps venv clean fuzz-go
 
 test: venv system-deps lint typecheck unit
 
@@ -35,9 +35,10 @@ $(VENV)/.installed: pyproject.toml $(PY)
 	touch $@
 
 # What the tests and the demo run, from Debian: etcd, nginx, and the sample stack's daemons (rsyslog
-# with its TLS and Elasticsearch modules, Sinatra on puma, openssl). Installed only when missing.
+# with its TLS and Elasticsearch modules, Sinatra on puma, openssl), and Go 1.19 (confd's go.mod)
+# for the Go template differential test. Installed only when missing.
 APT_PACKAGES := etcd-server etcd-client nginx openssl rsyslog rsyslog-gnutls rsyslog-elasticsearch \
-	ruby ruby-sinatra ruby-webrick puma
+	ruby ruby-sinatra ruby-webrick puma golang-go
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -57,6 +58,11 @@ typecheck: venv
 
 unit: venv system-deps
 	$(PY) -m pytest -q
+
+# A long differential run of the Go engine against the real Go (tests/godiff.py) with a fresh seed;
+# FUZZ_SEED=N repeats one, FUZZ_COUNT=N sets the number of templates (default 50000).
+fuzz-go: venv system-deps
+	$(PY) tests/godiff.py
 
 # The benchmarks run confpy as the images install it (containers/base/Dockerfile): Debian's python3,
 # a venv, `pip install .` (not editable, so bytecode is compiled at install). The harness itself
