@@ -1,7 +1,8 @@
 """Prometheus metrics and the /metrics, /health and /ready endpoints.
 
 Per resource: runs (each renders the template), writes (the destination was replaced), check and
-reload failures, failed runs of any kind, the run duration, and when it last succeeded. For the
+reload failures, failed runs of any kind, retries scheduled and the attempt number of the one due,
+the run duration, and when it last succeeded. For the
 watch: reconnects, the last applied revision, and how long it has been unhealthy, read from the
 watch engine at scrape time so they are never out of date.
 
@@ -86,6 +87,16 @@ class Metrics:
         )
         self.reload_failures = self._counter("confpy_reload_failures", "Runs whose reload_cmd failed")
         self.errors = self._counter("confpy_errors", "Runs that failed, for any reason")
+        self.retries = self._counter(
+            "confpy_retries", "Retries scheduled after a failed write, check_cmd or reload_cmd"
+        )
+        self.retry_attempt = Gauge(
+            "confpy_retry_attempt",
+            "Attempt number of the retry now scheduled (0: none is, the last run succeeded or cannot be "
+            "retried)",
+            ["resource"],
+            registry=self.registry,
+        )
         self.duration = Histogram(
             "confpy_run_duration_seconds",
             "Duration of a run: render, write, check and reload",
@@ -112,6 +123,9 @@ class Metrics:
         self.duration.labels(name).observe(record.duration)
         if record.outcome is Outcome.UPDATED:
             self.writes.labels(name).inc()
+        self.retry_attempt.labels(name).set(record.retry)
+        if record.retry:
+            self.retries.labels(name).inc()
         if record.error is None:
             self.last_success.labels(name).set_to_current_time()
             return

@@ -12,6 +12,11 @@ worker threads (each would keep its stack resident).
 A reload is skipped while a newer change is already waiting: reloading a config that is superseded
 costs the service a reload for nothing. The run that catches up reloads, and a reload is never
 deferred longer than `MAX_RELOAD_DEFER`, so a stream of changes cannot starve it.
+
+A run whose write, check_cmd or reload_cmd failed (a full disk, a read-only remount, a service
+that was down) is retried after `RETRY.delay(attempt)` until it succeeds, each retry logged with
+its attempt and delay; a change that arrives meanwhile runs at once as usual. A template that
+fails to render is not retried: the same keys render the same way, so it waits for a change.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from confpy.backoff import Backoff
 from confpy.duration import Wait
-from confpy.errors import ConfpyError
+from confpy.errors import CommandError, ConfpyError, WriteError
 from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.writer import Outcome
 
-__all__ = ["LINGER", "MAX_RELOAD_DEFER", "ReloadGroup", "ResourceWorker", "RunRecord"]
+__all__ = ["LINGER", "MAX_RELOAD_DEFER", "RETRY", "ReloadGroup", "ResourceWorker", "RunRecord"]
 
 log = logging.getLogger("confpy")
 
 LINGER = 2.0
 MAX_RELOAD_DEFER = 0.1
+#: After a failed write, check or reload: 1 s, doubling to 1 min, plus up to 1 s of jitter.
+RETRY = Backoff(first=1.0, cap=60.0, jitter=1.0)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,36 @@ class RunRecord:
     outcome: Outcome | None
     error: ConfpyError | None
     duration: float
+    retry: int = 0
+    """The attempt number of the retry this failure scheduled; 0 when none is due."""
+
+
+def _retryable(error: ConfpyError | None) -> bool:
+    """Failures that may pass on a second try with the same keys: the disk, the commands."""
+    return isinstance(error, WriteError | CommandError)
+
+
+class _Retry:
+    """The failures in a row of one resource or group, and when the next retry is due."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failures = 0
+        self.due: float | None = None
+
+    def after(self, error: ConfpyError | None) -> int:
+        """Record a run's outcome; the attempt number of the retry it schedules (0: none)."""
+        if not _retryable(error):
+            if error is None and self.failures:
+                plural = "s" if self.failures > 1 else ""
+                log.info("%s: succeeded after %d failed attempt%s", self.name, self.failures, plural)
+            self.failures, self.due = 0, None
+            return 0
+        self.failures += 1
+        delay = RETRY.delay(self.failures)
+        self.due = time.monotonic() + delay
+        log.warning("%s: retrying in %.1f s (attempt %d)", self.name, delay, self.failures)
+        return self.failures
 
 
 class _Loop:
@@ -95,6 +133,7 @@ class ResourceWorker(_Loop):
         self._last_change = 0.0
         self._reload_owed_since: float | None = None  # dest updated, reload not yet run
         self._started = False
+        self._retry = _Retry(self.name)
 
     def start(self) -> None:
         """Let changes start the worker's thread (and start it now if a change is pending)."""
@@ -143,6 +182,7 @@ class ResourceWorker(_Loop):
                 if self._stopping:
                     break
                 self._dirty = False
+                self._retry.due = None
                 self._running = True
             try:
                 self._run()
@@ -174,20 +214,32 @@ class ResourceWorker(_Loop):
             error = ConfpyError(f"{self.name}: unexpected error: {exc}")
         if self._reload_due():
             error = self._reload() or error
+        with self._cond:
+            retry = self._retry.after(error)
         if self.on_run:
-            self.on_run(RunRecord(self.name, revision, outcome, error, time.monotonic() - started))
+            duration = time.monotonic() - started
+            self.on_run(RunRecord(self.name, revision, outcome, error, duration, retry))
 
     def _wait_for_work(self) -> bool:
-        """Until stopping or a due change; False after LINGER seconds without any. Lock held."""
+        """Until stopping, a due change or a due retry; False after LINGER seconds without any.
+
+        Called with the lock held.
+        """
         idle_until = time.monotonic() + LINGER
-        while not self._stopping and (not self._dirty or self._due() > 0):
+        while not self._stopping:
+            now = time.monotonic()
             if self._dirty:
+                if self._due() <= 0:
+                    return True
                 self._cond.wait(self._due())
-                continue
-            left = idle_until - time.monotonic()
-            if left <= 0:
+            elif self._retry.due is not None:
+                if now >= self._retry.due:
+                    return True
+                self._cond.wait(self._retry.due - now)
+            elif now >= idle_until:
                 return False
-            self._cond.wait(left)
+            else:
+                self._cond.wait(idle_until - now)
         return True
 
     def _reload_due(self) -> bool:
@@ -199,11 +251,13 @@ class ResourceWorker(_Loop):
         return not superseded or time.monotonic() - self._reload_owed_since >= MAX_RELOAD_DEFER
 
     def _reload(self) -> ConfpyError | None:
-        self._reload_owed_since = None
+        """Run the owed reload; a failed one stays owed, for the retry (the dest is in sync by then)."""
+        owed_since, self._reload_owed_since = self._reload_owed_since, None
         try:
             self.processor.reload()
         except ConfpyError as exc:
             log.error("%s", exc)
+            self._reload_owed_since = owed_since
             return exc
         except Exception as exc:  # a worker must never die: report and carry on
             log.exception("%s: unexpected error: %s", self.name, exc)
@@ -223,6 +277,7 @@ class ReloadGroup(_Loop):
         self.members: Sequence[ResourceWorker] = ()
         super().__init__()
         self._pending = False
+        self._retry = _Retry(f"reload group {name}")
 
     def start(self, members: Sequence[ResourceWorker]) -> None:
         self.members = members
@@ -242,7 +297,11 @@ class ReloadGroup(_Loop):
         while True:
             with self._cond:
                 while not self._stopping and not (self._pending and all(m.idle for m in self.members)):
-                    self._cond.wait()
+                    due = self._retry.due
+                    if due is not None and time.monotonic() >= due:
+                        self._retry.due, self._pending = None, True
+                        continue
+                    self._cond.wait(None if due is None else due - time.monotonic())
                 if not self._pending:
                     return
                 self._pending = False
@@ -254,8 +313,10 @@ class ReloadGroup(_Loop):
             except ConfpyError as exc:
                 log.error("reload group %s: %s", self.name, exc)
                 error = exc
+            with self._cond:
+                retry = 0 if last else self._retry.after(error)
             if self.on_run:
-                record = RunRecord(f"reload_group:{self.name}", 0, None, error, time.monotonic() - started)
-                self.on_run(record)
+                duration = time.monotonic() - started
+                self.on_run(RunRecord(f"reload_group:{self.name}", 0, None, error, duration, retry))
             if last:
                 return

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["ConfpyProcess", "make_confdir", "run_confpy", "wait_until"]
@@ -56,13 +56,23 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str =
 class ConfpyProcess:
     """`python -m confpy ARGS` running in the background, its log in a file the test can read."""
 
-    def __init__(self, *args: str, log_path: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        """`wrapper` runs first and must exec Python with its arguments (`sh -c '...; exec "$@"'`)."""
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
         full_env.update(env or {})
         self.log_path = log_path
         self._log = log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "confpy", *args], stdout=self._log, stderr=subprocess.STDOUT, env=full_env
+            [*wrapper, sys.executable, "-m", "confpy", *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
         )
 
     @property

@@ -17,7 +17,7 @@ from confpy.app import load_processors
 from confpy.backends.memory import MemoryBackend
 from confpy.commands import run_command
 from confpy.config import Settings
-from confpy.errors import CommandError, ConfigError, TemplateError
+from confpy.errors import CommandError, ConfigError, TemplateError, WriteError
 from confpy.metrics import HealthServer, Metrics
 from confpy.watch import WatchEngine
 from confpy.worker import RunRecord
@@ -73,6 +73,18 @@ def test_runs_are_counted_by_what_happened() -> None:
     last = value("confpy_last_success_timestamp_seconds", "a.toml")
     assert last is not None and abs(last - time.time()) < 60
     assert value("confpy_last_success_timestamp_seconds", "b.toml") is None
+
+
+def test_retries_are_counted_and_the_attempt_due_is_a_gauge() -> None:
+    metrics = Metrics()
+    full = WriteError("a.toml: cannot write stage file /d/.a.conf.1: No space left on device")
+    metrics.record_run(RunRecord("a.toml", 5, None, full, 0.01, retry=1))
+    metrics.record_run(RunRecord("a.toml", 5, None, full, 0.01, retry=2))
+    assert _value(metrics, "confpy_retries_total", resource="a.toml") == 2
+    assert _value(metrics, "confpy_retry_attempt", resource="a.toml") == 2
+    metrics.record_run(RunRecord("a.toml", 5, Outcome.UPDATED, None, 0.01))
+    assert _value(metrics, "confpy_retries_total", resource="a.toml") == 2
+    assert _value(metrics, "confpy_retry_attempt", resource="a.toml") == 0
 
 
 def test_watch_source_is_read_at_scrape_time() -> None:

@@ -197,3 +197,18 @@ def test_reconcile_restores_a_hand_edited_file(
     (tmp_path / "a.conf").write_text("edited\n")
     h.engine.reconcile()
     wait_until(lambda: h.file("a.conf") == "/k=1\n")
+
+
+def test_a_failed_group_reload_is_retried(harness_factory: Callable[..., Harness], tmp_path: Path) -> None:
+    up, log = tmp_path / "up", tmp_path / "reloads"
+    extra = f'reload_group = "web"\nreload_cmd = "test -e {up} && echo r >> {log}"\n'
+    h = harness_factory({"a.toml": resource(tmp_path / "a.conf", "/web", extra)})
+    h.engine.start()
+    wait_until(lambda: any(r.name == "reload_group:web" for r in h.records))
+    first = next(r for r in h.records if r.name == "reload_group:web")
+    assert first.error is not None and first.retry == 1
+    up.touch()
+    # The first retry is due within 2 s.
+    wait_until(lambda: h.records[-1].name == "reload_group:web" and h.records[-1].error is None, timeout=10)
+    assert log.read_text() == "r\n"
+    assert h.records[-1].retry == 0
