@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from confpy.errors import TemplateError
-from confpy.functions import make_functions
 from confpy.gotemplate import parse
+from confpy.gotemplate.confd import SIGNATURES, go_functions
 from confpy.store import KeyStore
 
 __all__ = [
-    "GO_FUNCTIONS",
     "Case",
     "Comparison",
     "GoJudge",
@@ -45,13 +44,11 @@ __all__ = [
     "compare",
     "confpy_render",
     "go_judge",
+    "random_cases",
     "shrink",
 ]
 
 JUDGE_SOURCE = Path(__file__).parent / "gojudge"
-
-#: confd's function names (resource/template/template_funcs.go newFuncMap, memkv's Store.FuncMap).
-GO_FUNCTIONS = sorted(make_functions(KeyStore()))
 
 #: What confpy deliberately does as newer Go does and Go 1.19 refuses: excluded from the
 #: comparison, and listed in README ("Go templates"). Each is recognised by Go 1.19's error.
@@ -198,10 +195,10 @@ def _go_data(value: Any) -> Any:
 
 
 def confpy_render(case: Case) -> Result:
-    """confpy's engine on the case, with confd's functions over the case's store."""
-    funcs = make_functions(KeyStore(dict(case.store)))
+    """confpy's engine on the case as confpy.render runs it: confd's functions over the case's store."""
+    funcs = go_functions(KeyStore(dict(case.store)))
     try:
-        out = parse(case.text, case.name, GO_FUNCTIONS).execute(funcs, _go_data(case.data))
+        out = parse(case.text, case.name, SIGNATURES).execute(funcs, _go_data(case.data))
     except TemplateError as err:
         return Result(ok=False, err=str(err))
     except RecursionError:
@@ -302,6 +299,14 @@ def report(judge: GoJudge, comparisons: list[Comparison], shrink_each: int = 1) 
     return "\n".join(lines)
 
 
+def random_cases(seed: int, count: int) -> list[Case]:
+    """gogen's templates over its data, every third with nil data (what confd passes)."""
+    from gogen import DATA, STORE, generate
+
+    store = tuple(sorted(STORE.items()))
+    return [Case(t, None if i % 3 == 2 else DATA, store) for i, t in enumerate(generate(seed, count))]
+
+
 def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -311,10 +316,7 @@ def _main(argv: list[str]) -> int:
     )
     parser.add_argument("--count", type=int, default=int(os.environ.get("FUZZ_COUNT") or 50000))
     args = parser.parse_args(argv)
-    from gogen import DATA, STORE, generate
-
-    store = tuple(sorted(STORE.items()))
-    cases = [Case(t, DATA, store) for t in generate(args.seed, args.count)]
+    cases = random_cases(args.seed, args.count)
     started = time.monotonic()
     with go_judge() as judge:
         print(f"seed {args.seed}, {args.count} templates, {judge.version}", flush=True)

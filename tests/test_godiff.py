@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from godiff import Case, Comparison, GoJudge, compare, figures, go_judge, report
-from gogen import DATA, STORE, generate
+from godiff import Case, Comparison, GoJudge, compare, figures, go_judge, random_cases, report
+from gogen import DATA, STORE
 
 SEED = 20261201
 COUNT = 3000
@@ -97,8 +97,7 @@ def _check(judge: GoJudge, comparisons: list[Comparison]) -> None:
 
 
 def test_random_templates(judge: GoJudge) -> None:
-    store = tuple(sorted(STORE.items()))
-    comparisons = compare(judge, [Case(text, DATA, store) for text in generate(SEED, COUNT)])
+    comparisons = compare(judge, random_cases(SEED, COUNT))
     _check(judge, comparisons)
     stale = [k.label for k in KNOWN if not any(k.matches(c) for c in comparisons if c.kind != "same")]
     assert not stale, f"KNOWN entries that no longer match a difference (remove them): {stale}"
