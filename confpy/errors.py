@@ -20,6 +20,7 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ConfpyError",
+    "FunctionError",
     "KeyNotFoundError",
     "RevisionCompactedError",
     "TemplateError",
@@ -38,6 +39,16 @@ class ConfigError(ConfpyError):
 
 class TemplateError(ConfpyError):
     """A template failed to parse or render."""
+
+
+class FunctionError(TemplateError):
+    """A template function's failure: str() says it for a Jinja template, naming the function;
+    `go_error` is the error confd's Go function returns, which the Go engine prints as confd does
+    (after `error calling NAME: `)."""
+
+    def __init__(self, message: str, go_error: str) -> None:
+        super().__init__(message)
+        self.go_error = go_error
 
 
 class KeyNotFoundError(TemplateError, KeyError):

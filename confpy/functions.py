@@ -25,10 +25,10 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from confpy.errors import TemplateError
+from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, path_base, path_dir
 
-__all__ = ["FILTER_NAMES", "SRV", "make_functions"]
+__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "SRV", "make_functions"]
 
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 63) - 1
@@ -41,6 +41,15 @@ class SRV(NamedTuple):
     Port: int
     Priority: int
     Weight: int
+
+
+#: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
+SEQ_LIMIT = 1_000_000
+
+
+def _go_quote(text: str) -> str:
+    """Roughly Go's %q, as strconv's error messages show the input."""
+    return _json.dumps(text, ensure_ascii=False)
 
 
 def _type_name(value: object) -> str:
@@ -84,11 +93,6 @@ def _str_list(func: str, value: object) -> list[str]:
                 f"{func}: expected a list of strings, but it holds {_type_name(item)} {item!r}"
             )
     return items
-
-
-def _go_quote(text: str) -> str:
-    """Roughly Go's %q, as strconv's error messages show the input."""
-    return _json.dumps(text, ensure_ascii=False)
 
 
 def _wrap(value: int) -> int:
@@ -168,6 +172,8 @@ def _trim_suffix(s: object, suffix: object) -> str:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", float: "a number", bool: "a boolean"}
+_GO_JSON_KINDS = {dict: "object", list: "array", str: "string", float: "number", bool: "bool"}
+_GO_JSON_TYPES: dict[type, str] = {dict: "map[string]interface {}", list: "[]interface {}"}
 
 
 def _reject_constant(name: str) -> float:
@@ -208,9 +214,12 @@ def _decode_json(func: str, data: object, want: type) -> Any:
     if value is None:
         return want()
     if not isinstance(value, want):
-        raise TemplateError(
-            f"{func}: expected {_JSON_KINDS[want]}, got {_JSON_KINDS[type(value)]} in {shown!r}"
-            + (f" (use {'jsonArray' if want is dict else 'json'})" if isinstance(value, dict | list) else "")
+        got = _JSON_KINDS[type(value)]
+        go_kind = _GO_JSON_KINDS[type(value)]
+        raise FunctionError(
+            f"{func}: expected {_JSON_KINDS[want]}, got {got} in {shown!r}"
+            + (f" (use {'jsonArray' if want is dict else 'json'})" if isinstance(value, dict | list) else ""),
+            f"json: cannot unmarshal {go_kind} into Go value of type {_GO_JSON_TYPES[want]}",
         )
     return value
 
@@ -228,15 +237,17 @@ def _json_array(data: object) -> list[Any]:
 def _map(*values: object) -> dict[str, Any]:
     """confd's CreateMap: key, value, key, value, ..."""
     if len(values) % 2:
-        raise TemplateError(
-            f"map: invalid map call: {len(values)} arguments; expected key, value pairs (an even number)"
+        raise FunctionError(
+            f"map: invalid map call: {len(values)} arguments; expected key, value pairs (an even number)",
+            "invalid map call",
         )
     result: dict[str, Any] = {}
     for i in range(0, len(values), 2):
         key = values[i]
         if not isinstance(key, str):
-            raise TemplateError(
-                f"map: map keys must be strings, argument {i + 1} is {_type_name(key)} {key!r}"
+            raise FunctionError(
+                f"map: map keys must be strings, argument {i + 1} is {_type_name(key)} {key!r}",
+                "map keys must be strings",
             )
         result[key] = values[i + 1]
     return result
@@ -325,21 +336,56 @@ def _base64_encode(data: object) -> str:
     return base64.b64encode(_str("base64Encode", 1, data).encode()).decode("ascii")
 
 
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_corrupt_at(data: bytes) -> int | None:
+    """The byte offset Go's base64.StdEncoding.DecodeString reports as illegal (decodeQuantum), or None.
+
+    Go reads quanta of four symbols, skipping newlines; `=` may end a quantum only after two or
+    three symbols, and nothing but newlines may follow the padding.
+    """
+    si, n = 0, len(data)
+    while True:
+        j = 0
+        while j < 4:
+            if si == n:
+                return None if j == 0 else si - j
+            c = data[si]
+            si += 1
+            if c in _BASE64_ALPHABET:
+                j += 1
+                continue
+            if c in b"\r\n":
+                continue
+            if c != ord("=") or j < 2:
+                return si - 1
+            if j == 2:  # "==" expected; the first "=" is consumed
+                while si < n and data[si] in b"\r\n":
+                    si += 1
+                if si == n:
+                    return n
+                if data[si] != ord("="):
+                    return si - 1
+                si += 1
+            while si < n and data[si] in b"\r\n":
+                si += 1
+            return si if si < n else None
 
 
 def _base64_decode(data: object) -> str:
     """base64.StdEncoding.DecodeString: padding required, newlines ignored; the result must be text."""
     text = _str("base64Decode", 1, data)
-    compact = text.replace("\r", "").replace("\n", "")
     shown = text if len(text) <= 60 else text[:57] + "..."
-    if not _BASE64.fullmatch(compact):
-        raise TemplateError(
-            f"base64Decode: illegal base64 data {shown!r}: expected standard base64 "
-            "(A-Z a-z 0-9 + /, padded with = to a multiple of 4)"
+    corrupt = _base64_corrupt_at(text.encode("utf-8", "surrogateescape"))
+    if corrupt is not None:
+        raise FunctionError(
+            f"base64Decode: illegal base64 data {shown!r} at input byte {corrupt}: expected standard base64 "
+            "(A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
+            f"illegal base64 data at input byte {corrupt}",
         )
     try:
-        return base64.b64decode(compact).decode("utf-8")
+        return base64.b64decode(text.replace("\r", "").replace("\n", "")).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise TemplateError(f"base64Decode: {shown!r} does not decode to UTF-8 text") from None
 
@@ -421,7 +467,9 @@ def _quotient(func: str, a: object, b: object) -> tuple[int, int, int]:
     """Go's truncated division: the quotient rounds toward zero, the remainder has the dividend's sign."""
     x, y = _int(func, 1, a), _int(func, 2, b)
     if y == 0:
-        raise TemplateError(f"{func}: integer divide by zero ({func} {x} 0)")
+        raise FunctionError(
+            f"{func}: integer divide by zero ({func} {x} 0)", "runtime error: integer divide by zero"
+        )
     q = abs(x) // abs(y)
     if (x < 0) != (y < 0):
         q = -q
@@ -439,8 +487,12 @@ def _mod(a: object, b: object) -> int:
 
 
 def _seq(first: object, last: object) -> list[int]:
-    """GNU seq: first..last inclusive; empty when first > last."""
-    return list(range(_int("seq", 1, first), _int("seq", 2, last) + 1))
+    """GNU seq: first..last inclusive; empty when first > last; at most SEQ_LIMIT numbers."""
+    numbers = range(_int("seq", 1, first), _int("seq", 2, last) + 1)
+    if len(numbers) > SEQ_LIMIT:
+        detail = f"seq {first} {last} would make {len(numbers)} numbers; confpy makes at most {SEQ_LIMIT}"
+        raise FunctionError(f"seq: {detail}", detail)
+    return list(numbers)
 
 
 _PURE: dict[str, Callable[..., Any]] = {

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
-from confpy.errors import KeyNotFoundError, TemplateError
+from confpy.errors import FunctionError, KeyNotFoundError
 
 __all__ = [
     "KVPair",
@@ -93,7 +93,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
             i += 1
         elif c == "\\":
             if i + 1 >= n:
-                raise TemplateError(f"syntax error in pattern: {pattern!r}")
+                raise _bad_pattern(pattern)
             out.append(re.escape(pattern[i + 1]))
             i += 2
         elif c == "[":
@@ -105,7 +105,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
             first = True
             while True:
                 if i >= n:
-                    raise TemplateError(f"syntax error in pattern: {pattern!r}")
+                    raise _bad_pattern(pattern)
                 if pattern[i] == "]" and not first:
                     i += 1
                     break
@@ -125,6 +125,11 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
+def _bad_pattern(pattern: str) -> FunctionError:
+    """path.ErrBadPattern, which Go's message gives without the pattern."""
+    return FunctionError(f"syntax error in pattern: {pattern!r}", "syntax error in pattern")
+
+
 def _class_regex(body: str, negate: bool) -> str:
     """A regex for one class; an empty body (only reversed ranges) matches nothing, or anything if negated."""
     if body:
@@ -136,10 +141,10 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
     """One (possibly escaped) character inside a [...] class, and the index after it."""
     n = len(pattern)
     if i >= n or pattern[i] in "-]":
-        raise TemplateError(f"syntax error in pattern: {pattern!r}")
+        raise _bad_pattern(pattern)
     if pattern[i] == "\\":
         if i + 1 >= n:
-            raise TemplateError(f"syntax error in pattern: {pattern!r}")
+            raise _bad_pattern(pattern)
         return pattern[i + 1], i + 2
     return pattern[i], i + 1
 

@@ -12,8 +12,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from confpy.errors import KeyNotFoundError, TemplateError
-from confpy.functions import FILTER_NAMES, SRV, make_functions
+from confpy.errors import FunctionError, KeyNotFoundError, TemplateError
+from confpy.functions import FILTER_NAMES, SEQ_LIMIT, SRV, make_functions
 from confpy.store import KeyStore, KVPair
 
 INT_MAX = (1 << 63) - 1
@@ -842,3 +842,15 @@ def test_arithmetic_refuses_non_ints(name: str, a: Any, b: Any, message: str) ->
 )
 def test_seq_is_inclusive(first: int, last: int, want: list[int]) -> None:
     assert call("seq", first, last) == want
+
+
+def test_seq_refuses_more_numbers_than_it_makes() -> None:
+    """confd's Seq appends until Go runs out of memory; confpy stops at SEQ_LIMIT with a reason."""
+    seq = make_functions(KeyStore())["seq"]
+    assert len(seq(1, SEQ_LIMIT)) == SEQ_LIMIT
+    with pytest.raises(FunctionError) as info:
+        seq(1, 1_000_000_000_000)
+    assert str(info.value) == (
+        "seq: seq 1 1000000000000 would make 1000000000000 numbers; confpy makes at most 1000000"
+    )
+    assert info.value.go_error == str(info.value).removeprefix("seq: ")

@@ -657,7 +657,7 @@ def _call_error(name: str, fn: Callable[..., Any], args: list[Any], err: Excepti
                 ]
                 want = f"at least {len(fixed)}" if len(sig.parameters) > len(fixed) else str(len(fixed))
                 return f"wrong number of args for {name}: want {want} got {len(args)}"
-    return f"error calling {name}: {err}"
+    return f"error calling {name}: {getattr(err, 'go_error', err)}"  # a function's own Go wording
 
 
 def _call(
