@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from confpy.backends import open_backend
@@ -12,18 +13,30 @@ from confpy.errors import ConfigError, ConfpyError
 from confpy.log import setup_logging
 from confpy.processor import ResourceProcessor, RunReport, run_once
 from confpy.render import Renderer
-from confpy.resource import load_resources
+from confpy.resource import TemplateResource, load_resources
 
 __all__ = ["load_processors", "run_from_flags", "run_settings"]
 
 log = logging.getLogger("confpy")
 
 
-def load_processors(settings: Settings) -> tuple[list[ResourceProcessor], list[ConfigError]]:
-    """The resources under the confdir, ready to apply, and the errors of those that did not load."""
+def load_processors(
+    settings: Settings, running: Mapping[Path, TemplateResource] | None = None
+) -> tuple[list[ResourceProcessor], list[ConfigError]]:
+    """The resources under the confdir, ready to apply, and the errors of those that did not load.
+
+    `running` (by file) are the resources a reload replaces: a file that no longer loads keeps
+    its running version until it is fixed, as README promises for a broken new configuration.
+    """
     resources, errors = load_resources(settings.confdir, global_prefix=settings.prefix)
     for error in errors:
-        log.error("%s", error)
+        previous = running.get(error.path) if running and error.path else None
+        if previous is None:
+            log.error("%s", error)
+        else:
+            log.error("%s; the previous version of %s keeps running until it is fixed", error, previous.name)
+            resources.append(previous)
+    resources.sort(key=lambda r: r.path)
     renderer = Renderer(settings.templates_dir)
     return [ResourceProcessor(r, renderer, settings) for r in resources], errors
 

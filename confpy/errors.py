@@ -15,6 +15,8 @@ Each message names what the user has to look at: the file and line, the key, or 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "BackendError",
     "CommandError",
@@ -35,6 +37,9 @@ class ConfpyError(Exception):
 
 class ConfigError(ConfpyError):
     """Flags, confd.toml or a template resource file are wrong."""
+
+    path: Path | None = None
+    """The template resource file that did not load (set by `load_resources`), else None."""
 
 
 class TemplateError(ConfpyError):

@@ -273,6 +273,7 @@ def load_resources(
                 load_resource(path, name=str(path.relative_to(confd)), global_prefix=global_prefix)
             )
         except ConfigError as exc:
+            exc.path = path
             errors.append(exc)
     return resources, errors
 

@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from confpy.backends import Backend, open_backend
@@ -28,6 +29,7 @@ from confpy.config import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.log import setup_logging
 from confpy.metrics import HealthServer, Metrics
+from confpy.resource import TemplateResource
 from confpy.sdnotify import notify, watchdog_period
 from confpy.signals import SignalRelay
 from confpy.watch import WatchEngine
@@ -52,6 +54,8 @@ class Service:
         self._reload_settings = reload
         self.commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self.engine: WatchEngine | None = None
+        # The resources of the last engine that started, by file: kept for files a reload cannot load.
+        self._running: dict[Path, TemplateResource] = {}
         self._backend: Backend | None = None
         self._signalled = False
         self._observer: object | None = None
@@ -142,7 +146,7 @@ class Service:
     def _start_engine(self, settings: Settings) -> WatchEngine:
         from confpy.app import load_processors
 
-        processors, _errors = load_processors(settings)
+        processors, _errors = load_processors(settings, self._running)
         backend = open_backend(settings)
         engine = WatchEngine(
             backend, processors, wait=settings.wait, stream=settings.watch, on_run=self._on_run
@@ -161,6 +165,7 @@ class Service:
                 settings.poll_interval,
             )
         self._backend = backend
+        self._running = {p.resource.path: p.resource for p in processors}
         return engine
 
     def _stop_engine(self) -> None:

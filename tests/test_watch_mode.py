@@ -361,3 +361,29 @@ def test_every_outage_resumes_as_fast_as_the_first(
             assert proc.wait() == 0
     finally:
         proxy.close()
+
+
+def test_sighup_with_a_broken_resource_file_keeps_its_running_version(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    confdir, dest = confdir_for(tmp_path, etcd_prefix)
+    toml = confdir / "conf.d" / "kv.toml"
+    good = toml.read_text()
+    with watcher(tmp_path, confdir, etcd.url) as proc:
+        wait_until(lambda: read(dest) == "/a=1\n")
+        toml.write_text(good.replace("[template]", "[template"))  # a TOML syntax error
+        (confdir / "conf.d" / "new.toml").write_text("[template]\n")  # broken, and never good
+        proc.signal(signal.SIGHUP)
+        proc.wait_log("the previous version of kv.toml keeps running until it is fixed")
+        assert f"ERROR {toml}: invalid TOML" in proc.log
+        assert "new.toml: " in proc.log and "previous version of new.toml" not in proc.log
+        etcd_client.put(f"{etcd_prefix}/a", "2")
+        wait_until(lambda: read(dest) == "/a=2\n", what="the kept version rendering a change")
+        # Fixed: the new version replaces the kept one.
+        toml.write_text(good.replace('keys = ["/"]', 'keys = ["/b"]'))
+        proc.signal(signal.SIGHUP)
+        etcd_client.put(f"{etcd_prefix}/b", "3")
+        wait_until(lambda: read(dest) == "/b=3\n", what="the fixed version")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
