@@ -180,11 +180,17 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _OutOfRange(ValueError):
+    def __init__(self, number: str) -> None:
+        super().__init__(f"number {number} is out of range of a 64-bit float")
+        self.number = number
+
+
 def _go_float(text: str) -> float:
     """A JSON number as Go's float64: one too large for it is an error, not infinity."""
     value = float(text)
     if math.isinf(value):
-        raise ValueError(f"number {text} is out of range of a 64-bit float")
+        raise _OutOfRange(text)
     return value
 
 
@@ -199,6 +205,156 @@ def _sanitize(value: Any) -> Any:
     return value
 
 
+_JSON_SPACE = b" \t\r\n"
+_JSON_ESCAPES = frozenset(b'bfnrt\\/"')
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_DIGITS = frozenset(b"0123456789")
+_C_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
+
+
+def _quote_char(c: int) -> str:
+    """encoding/json's quoteChar: the byte as the rune of that value, in Go's quoting."""
+    if c == ord("'"):
+        return "'\\''"
+    if c in _C_ESCAPES:
+        return f"'{_C_ESCAPES[c]}'"
+    if c < 0x20 or c == 0x7F:
+        return f"'\\x{c:02x}'"
+    if 0x80 <= c < 0xA0 or c == 0xAD:
+        return f"'\\u{c:04x}'"
+    return f"'{chr(c)}'"
+
+
+def _json_syntax_error(data: bytes) -> str | None:
+    """The SyntaxError Go's encoding/json scanner (scanner.go, checkValid) reports first, or None.
+
+    A port of its state machine over bytes: a stack of open objects and arrays, and what may
+    come next at each byte; the messages are Go's, word for word.
+    """
+    stack: list[str] = []  # "key", "value" (in an object), "array"
+    i, n = 0, len(data)
+
+    def bad(at: int, context: str) -> str:
+        """The error at byte `at`; at the end of input Go's eof() feeds the scanner a space."""
+        return f"invalid character {_quote_char(data[at] if at < n else 0x20)} {context}"
+
+    def skip_space(at: int) -> int:
+        while at < n and data[at] in _JSON_SPACE:
+            at += 1
+        return at
+
+    while True:
+        # a value begins here (stateBeginValue)
+        i = skip_space(i)
+        if i == n:
+            return "unexpected end of JSON input"
+        c = data[i]
+        if c in b"{[":
+            if len(stack) >= 10000:
+                return bad(i, "exceeded max depth")
+            i = skip_space(i + 1)
+            if c == ord("{"):
+                if i < n and data[i] == ord("}"):
+                    i += 1
+                else:
+                    if i == n:
+                        return "unexpected end of JSON input"
+                    if data[i] != ord('"'):
+                        return bad(i, "looking for beginning of object key string")
+                    stack.append("key")
+                    continue
+            elif i < n and data[i] == ord("]"):
+                i += 1
+            else:
+                stack.append("array")
+                continue
+        elif c == ord('"'):
+            i += 1
+            while True:
+                if i == n:
+                    return "unexpected end of JSON input"
+                c = data[i]
+                if c == ord('"'):
+                    i += 1
+                    break
+                if c == ord("\\"):
+                    i += 1
+                    if i == n:
+                        return bad(i, "in string escape code")
+                    if data[i] == ord("u"):
+                        for _ in range(4):
+                            i += 1
+                            if i == n or data[i] not in _HEX:
+                                return bad(i, "in \\u hexadecimal character escape")
+                    elif data[i] not in _JSON_ESCAPES:
+                        return bad(i, "in string escape code")
+                elif c < 0x20:
+                    return bad(i, "in string literal")
+                i += 1
+        elif c == ord("-") or c in _DIGITS:
+            if c == ord("-"):
+                i += 1
+                if i == n or data[i] not in _DIGITS:
+                    return bad(i, "in numeric literal")
+            if data[i] == ord("0"):
+                i += 1
+            else:
+                while i < n and data[i] in _DIGITS:
+                    i += 1
+            if i < n and data[i] == ord("."):
+                i += 1
+                if i == n or data[i] not in _DIGITS:
+                    return bad(i, "after decimal point in numeric literal")
+                while i < n and data[i] in _DIGITS:
+                    i += 1
+            if i < n and data[i] in b"eE":
+                i += 1
+                if i < n and data[i] in b"+-":
+                    i += 1
+                if i == n or data[i] not in _DIGITS:
+                    return bad(i, "in exponent of numeric literal")
+                while i < n and data[i] in _DIGITS:
+                    i += 1
+        elif c in b"tfn":
+            word = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}[c]
+            for expected in word[1:]:
+                i += 1
+                if i == n or data[i] != expected:
+                    return bad(i, f"in literal {word.decode()} (expecting {chr(expected)!r})")
+            i += 1
+        else:
+            return bad(i, "looking for beginning of value")
+        # a value ended (stateEndValue): close what it completes
+        while True:
+            i = skip_space(i)
+            if not stack:
+                return bad(i, "after top-level value") if i < n else None
+            if i == n:
+                return "unexpected end of JSON input"
+            c, top = data[i], stack[-1]
+            if top == "key":
+                if c != ord(":"):
+                    return bad(i, "after object key")
+                stack[-1] = "value"
+                i += 1
+                break
+            if c == ord(","):
+                i += 1
+                if top == "value":
+                    stack[-1] = "key"
+                    i = skip_space(i)
+                    if i == n:
+                        return "unexpected end of JSON input"
+                    if data[i] != ord('"'):
+                        return bad(i, "looking for beginning of object key string")
+                break
+            if c == ord("}" if top == "value" else "]"):
+                stack.pop()
+                i += 1
+                continue
+            return bad(i, "after object key:value pair" if top == "value" else "after array element")
+
+
 def _decode_json(func: str, data: object, want: type) -> Any:
     """encoding/json into interface{}: numbers are floats; `null` is an empty (nil) object or array."""
     text = _str(func, 1, data)
@@ -208,7 +364,17 @@ def _decode_json(func: str, data: object, want: type) -> Any:
         if _SURROGATE_ESCAPE.search(text):
             value = _sanitize(value)
     except ValueError as exc:
-        raise TemplateError(f"{func}: invalid JSON {shown!r}: {exc}") from None
+        go_error = _json_syntax_error(text.encode("utf-8", "surrogateescape"))
+        if go_error is None and isinstance(exc, _OutOfRange):  # valid JSON, a number beyond float64
+            top = text.lstrip(" \t\r\n")[:1]
+            if top not in ("n", "{" if want is dict else "["):  # Go stops at the top-level kind first
+                kind = {"{": "object", "[": "array", '"': "string", "t": "bool", "f": "bool"}.get(
+                    top, "number"
+                )
+                go_error = f"json: cannot unmarshal {kind} into Go value of type {_GO_JSON_TYPES[want]}"
+            else:
+                go_error = f"json: cannot unmarshal number {exc.number} into Go value of type float64"
+        raise FunctionError(f"{func}: invalid JSON {shown!r}: {exc}", go_error or str(exc)) from None
     except RecursionError:
         raise TemplateError(f"{func}: invalid JSON {shown!r}: nested too deeply") from None
     if value is None:

@@ -433,6 +433,22 @@ class _Compiler:
             return self.compile_number(node)
         return self.failing(node, f"can't handle {node} for arg of type interface {{}}")
 
+    def map_holder(self, node: n.Node) -> tuple[Eval, str] | None:
+        """For `.a.b` or `$x.a.b`: what `.a` or `$x.a` evaluates to, the map `b` may be read from.
+
+        Go tells a key holding nil (an interface {} value that is nil: "got interface {}") from a
+        missing one (no value at all: "invalid value"); Python's None is both, so a typed argument
+        that came out None asks the map whether it holds the key (returned with the holder).
+        """
+        head: Eval
+        if isinstance(node, n.FieldNode):
+            lead, head = node.ident[:-1], _dot
+        elif isinstance(node, n.VariableNode) and len(node.ident) > 1:
+            lead, head = node.ident[1:-1], self.compile_variable(node.ident[0], node)
+        else:
+            return None
+        return (self.compile_fields(node, head, lead, [], None, node) if lead else head), node.ident[-1]
+
     def compile_number(self, node: n.NumberNode) -> Eval:
         """Go's idealConstant: the literal's syntax picks int, float64 or complex128."""
         text = node.text
@@ -526,7 +542,21 @@ class _Compiler:
             return self.compile_arg(node)
         if isinstance(node, _EVALUATED):
             ev = self.compile_arg(node)
-            return _then_check(ev, _checker(typ, last_node(node), self.tree))
+            check = _checker(typ, last_node(node), self.tree)
+            found = self.map_holder(node)
+            if found is None:
+                return _then_check(ev, check)
+            holder, key = found
+
+            def typed(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+                value = ev(ctx, frame, dot)
+                if value is None:
+                    held = holder(ctx, frame, dot)
+                    if isinstance(held, dict) and key in held:
+                        value = _NIL_INTERFACE
+                return check(value)
+
+            return typed
         try:
             return _constant(constant_arg(node, typ))
         except GoError as err:
@@ -534,6 +564,13 @@ class _Compiler:
 
 
 _NO_FINAL = object()
+
+
+class _NilInterface:
+    """A nil interface {} read from a map: Go's validateType sees its type, not an invalid value."""
+
+
+_NIL_INTERFACE = _NilInterface()
 #: the argument nodes exec.go evalArg evaluates before checking the value's type
 _EVALUATED = (n.DotNode, n.FieldNode, n.VariableNode, n.PipeNode, n.IdentifierNode, n.ChainNode)
 
@@ -577,6 +614,8 @@ def _checker(typ: GoType, at: n.Node, tree: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if type(value) is cls:
             return value
+        if value is _NIL_INTERFACE:
+            raise ExecFailure(at, tree, f"wrong type for value; expected {typ}; got interface {{}}")
         try:
             return validate(value, typ)
         except GoError as err:
