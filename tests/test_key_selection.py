@@ -176,3 +176,19 @@ def test_the_mirror_routes_nothing_to_a_resource_that_reads_only_a_sibling(tmp_p
     assert mirror.apply("/app/db", [Event("/app/db/host", "h2", 3)]) == {"db.toml"}
     assert mirror.stores["db.toml"].getv("/app/db/host") == "h2"
     assert "/app/dbx/host" not in mirror.stores["db.toml"]
+
+
+def test_a_sibling_read_by_another_resource_reaches_it_through_the_shared_watch(tmp_path: Path) -> None:
+    """/app/dbx lies inside the text prefix /app/db, so both share one watch; only dbx.toml owns it."""
+    confdir = _confdir(tmp_path)
+    (confdir / "conf.d" / "dbx.toml").write_text(
+        f'[template]\nsrc = "db.j2"\ndest = "{tmp_path}/out/dbx.conf"\nkeys = ["/app/dbx"]\n'
+    )
+    resources, errors = load_resources(confdir)
+    assert not errors
+    mirror = Mirror(resources)
+    assert "/app/dbx" not in mirror.prefixes and "/app/db" in mirror.prefixes
+    mirror.load({**LEAVES, **VALUES}, 1)
+    assert dict(mirror.stores["dbx.toml"].items()) == {"/app/dbx/host": "x"}
+    assert mirror.apply("/app/db", [Event("/app/dbx/host", "x2", 2)]) == {"dbx.toml"}
+    assert mirror.stores["dbx.toml"].getv("/app/dbx/host") == "x2"
