@@ -188,6 +188,7 @@ ROWS = [
         keys=INTEGRATION_KEYS,
         flags=("--onetime", "--log-level", "debug", "--backend", "etcdv3", "--node", "{node}", "--watch"),
         env={"HOSTNAME": "localhost"},
+        messages=("-onetime and -watch both given: -onetime wins",),
     ),
     Row(
         id="integration/env",
@@ -540,6 +541,21 @@ ROWS = [
         '{{$r := jsonArray (getv "/r")}}{{index $r 0}}..{{index $r 1}}\n',
         "5432 -12 0.25 1e+06 2..20\n",
         keys={"/j": '{"port": 5432, "offset": -12, "ratio": 0.25, "big": 1000000}', "/r": "[2, 20]"},
+    ),
+    _one(
+        "funcs/json-nested-and-printf",
+        "template_funcs.go UnmarshalJsonObject: nested objects and arrays, map[string]interface{}",
+        '{{$d := json (getv "/j")}}{{$d.db.host}}:{{printf "%v" $d.db.port}} {{index $d.tags 1}} '
+        '{{len $d.tags}} {{printf "%.1f" $d.ratio}} {{if $d.on}}on{{end}} {{$d.none}}\n',
+        "h:5432 b 2 0.2 on <no value>\n",
+        keys={"/j": '{"db": {"host": "h", "port": 5432}, "tags": ["a", "b"], "ratio": 0.25, "on": true}'},
+    ),
+    _one(
+        "funcs/datetime-and-base64",
+        "template_funcs.go newFuncMap: datetime is time.Now, base64Encode/base64Decode (StdEncoding)",
+        '{{$now := datetime}}{{$now.Year | printf "%T"}} {{base64Encode "é/x"}} '
+        '{{base64Decode "w6kveA=="}}\n',
+        "int w6kveA== é/x\n",
     ),
     _one(
         "funcs/json-numbers-in-jinja",
