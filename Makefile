@@ -35,10 +35,11 @@ $(VENV)/.installed: pyproject.toml $(PY)
 	touch $@
 
 # What the tests and the demo run, from Debian: etcd, nginx, and the sample stack's daemons (rsyslog
-# with its TLS and Elasticsearch modules, Sinatra on puma, openssl), and Go 1.19 (confd's go.mod)
-# for the Go template differential test. Installed only when missing.
+# with its TLS and Elasticsearch modules, Sinatra on puma, openssl), Go 1.19 (confd's go.mod) for
+# the Go template differential test, the demo's traffic dashboard (goaccess), the browser its test
+# opens it in (chromium), and curl for the query it prints. Installed only when missing.
 APT_PACKAGES := etcd-server etcd-client nginx openssl rsyslog rsyslog-gnutls rsyslog-elasticsearch \
-	ruby ruby-sinatra ruby-webrick puma golang-go
+	ruby ruby-sinatra ruby-webrick puma golang-go goaccess chromium curl
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -7,7 +7,9 @@ checks are bounded: every wait has a deadline, every request loop a time limit.
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import re
 import signal
 import socket
@@ -27,6 +29,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "containers"))
 
+from chromium import Chromium  # noqa: E402
+from dashboard import missing_requirements as dashboard_missing  # noqa: E402
 from loopback import (  # noqa: E402
     LoopbackStack,
     http_get,
@@ -39,6 +43,9 @@ APPS = ("sinatra-1", "sinatra-2", "sinatra-3")
 NGINX_CONF = "/etc/nginx/nginx.conf"
 MISSING = missing_requirements()
 needs_stack = pytest.mark.skipif(bool(MISSING), reason="the stack needs: " + "; ".join(MISSING))
+DEMO_MISSING = (
+    MISSING + dashboard_missing() + ([] if Chromium.binary() else ["chromium (apt-get install chromium)"])
+)
 
 
 class Traffic:
@@ -200,24 +207,151 @@ def test_an_injected_upstream_fails_the_render(tmp_path: Path) -> None:
 # -- the demo -------------------------------------------------------------------------------------
 
 
-@needs_stack
-def test_demo_runs_the_story_and_cleans_up() -> None:
-    """`make demo`'s program, shortened: it checks its own story and exits 0 only if it held."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "containers" / "demo.py"), "--duration", "12", "--apps", "3"],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
+class DemoOutput:
+    """The demo's output, read on a thread as it comes, so that a test can act on a line."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._proc = proc
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        """The first line from now on matching `pattern`; AssertionError with the output if none."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matching {pattern!r} within {timeout:g} s:\n{self.text}")
+
+    def rest(self, timeout: float) -> str:
+        """Everything until the output ends (at most `timeout` s)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def dashboard_apps(browser: Chromium, page: str) -> dict[str, int]:
+    """Hits per app in the dashboard's Virtual Hosts table, as the page shows it now.
+
+    goaccess's page redraws a table on a live update only while it is in view: scroll to it.
+    """
+    rows = browser.evaluate(
+        page,
+        """(() => {
+            const panel = document.getElementById('panel-vhosts');
+            if (!panel) return [];
+            panel.scrollIntoView();
+            return [...panel.querySelectorAll('tbody tr')].map(tr => tr.innerText);
+        })()""",
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "nginx serves all 3 apps" in result.stdout
-    assert "sinatra-4 served its first request" in result.stdout
-    assert "everything worked" in result.stdout
+    hits = {}
+    for row in rows or []:
+        cells = row.split("\t")
+        if len(cells) >= 4 and cells[-1].strip().startswith("sinatra-"):
+            hits[cells[-1].strip()] = int(cells[1].split()[0])
+    return hits
+
+
+@pytest.mark.skipif(bool(DEMO_MISSING), reason="the demo test needs: " + "; ".join(DEMO_MISSING))
+def test_demo_runs_the_story_shows_its_traffic_and_cleans_up(tmp_path: Path) -> None:
+    """`make demo`'s program, ended by Ctrl-C: it checks its own story and exits 0 only if it held.
+
+    While it runs, what it says to look at works: the rendered files, nginx, the search node's
+    query, and the traffic dashboard, opened in headless Chromium, lists requests from every app,
+    including, without a reload, the app started after the page was opened.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "containers" / "demo.py"), "--duration", "0", "--apps", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = DemoOutput(proc)
+    try:
+        run_dir = output.wait_for(r"run directory (/tmp/confpy-demo-\S+)", 30)[1]
+        output.wait_for("nginx serves all 3 apps", 60)
+        files = output.wait_for(r"look +rendered files: .* \(list them: (find .*)\)$", 5)[1]
+        found = subprocess.run(files, shell=True, capture_output=True, text=True, timeout=10, check=True)
+        assert f"{run_dir}/nginx/root/etc/nginx/nginx.conf" in found.stdout.splitlines()
+        nginx = output.wait_for(r"look +nginx: (http://127\.0\.0\.1:\d+/) ", 5)[1]
+        status, body = http_get(nginx)
+        assert (status, body.strip() in APPS) == (200, True), (status, body)
+        query = output.wait_for(r"look +search node: (curl .*)$", 5)[1]
+
+        def searched() -> set[str]:
+            """The apps the search node has events from (none before the first is indexed)."""
+            answer = subprocess.run(query, shell=True, capture_output=True, text=True, timeout=10, check=True)
+            found = json.loads(answer.stdout).get("aggregations", {"apps": {"buckets": []}})
+            return {bucket["key"] for bucket in found["apps"]["buckets"]}
+
+        wait_for(lambda: searched() == set(APPS), 15.0, "the search node's answer naming every app", 0.5)
+        url = output.wait_for(r"look +traffic dashboard: (http://127\.0\.0\.1:\d+/)$", 5)[1]
+
+        with Chromium(tmp_path / "chromium") as browser:
+            page = browser.open(url)
+            seen: dict[str, int] = {}
+
+            def shows(apps: set[str]) -> bool:
+                seen.update(dashboard_apps(browser, page))
+                return apps <= set(seen)
+
+            try:
+                wait_for(lambda: shows(set(APPS)), 20.0, "the dashboard listing every app", interval=0.5)
+                output.wait_for("sinatra-4 served its first request", 30)
+                wait_for(lambda: shows({"sinatra-4"}), 20.0, "the dashboard listing sinatra-4", interval=0.5)
+            except TimeoutError as exc:
+                raise AssertionError(f"{exc}; it listed {seen}\n{browser.text(page)[:3000]}") from None
+        output.wait_for("running until Ctrl-C", 30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        text = output.rest(60)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 0, text
+    assert "everything worked" in text
     # Its own run directory: other demos (a developer's, another checkout's tests) may run at once.
-    run_dir = re.search(r"run directory (/tmp/confpy-demo-\S+)", result.stdout)
-    assert run_dir, result.stdout
-    assert not Path(run_dir[1]).exists(), "the run directory was left behind"
+    assert not Path(run_dir).exists(), "the run directory was left behind"
+    assert not processes_naming(run_dir), "processes left behind"
+    assert http_get(url, timeout=1.0)[0] == 0, "the dashboard still answers after the demo ended"
+
+
+def processes_naming(text: str) -> list[str]:
+    """The command lines of running processes that contain `text` (goaccess names its log file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command and entry.name.isdigit():
+            found.append(command)
+    return found
 
 
 # -- the running stack ----------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 # stores a TLS pair under /logstash/ssl unless one is there; the pair is rendered from etcd.
 #
 # Environment: CONFPY_NODES (etcd), PORT (5000), BIND_ADDR (0.0.0.0), ADVERTISE_ADDR (this
-# container's address), TTL (15), CONFDIR (/etc/confd/logstash), STACK_ROOT (prefix of every path).
+# container's address), TTL (15), CONFDIR (/etc/confd/logstash), STACK_ROOT (prefix of every path),
+# ACCESS_LOG (also write one line per app request there, for goaccess; unset: none).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 : "${PORT:=5000}" "${BIND_ADDR:=0.0.0.0}" "${TTL:=15}" "${CONFDIR:=/etc/confd/logstash}"

@@ -13,8 +13,8 @@ class App < Sinatra::Base
   set :logging, false
 
   after do
-    line = JSON.generate(instance: INSTANCE, method: request.request_method, path: request.path_info,
-                         status: response.status, time: Time.now.utc.iso8601(3))
+    line = JSON.generate(instance: INSTANCE, remote: request.ip, method: request.request_method,
+                         path: request.path_info, status: response.status, time: Time.now.utc.iso8601(3))
     LOG_LOCK.synchronize { LOG.write(line + "\n") }
   end
 
