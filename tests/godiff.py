@@ -216,8 +216,8 @@ def compare(judge: GoJudge, cases: list[Case]) -> list[Comparison]:
 
 
 def shrink(judge: GoJudge, comparison: Comparison, budget: int = 400) -> Comparison:
-    """A smaller template that differs the same way (delta debugging, Zeller's ddmin, on characters)."""
-    kind = comparison.kind
+    """A smaller template that differs the same way (same `label`; Zeller's ddmin on characters)."""
+    kind = label(comparison)
     best = comparison
     text = best.case.text
 
@@ -228,7 +228,7 @@ def shrink(judge: GoJudge, comparison: Comparison, budget: int = 400) -> Compari
         budget -= 1
         case = Case(candidate, best.case.data, best.case.store, best.case.name)
         found = compare(judge, [case])[0]
-        return found if found.kind == kind else None
+        return found if label(found) == kind else None
 
     granularity = 2
     while len(text) >= 2 and budget > 0:
@@ -276,16 +276,20 @@ def figures(comparisons: list[Comparison]) -> str:
     )
 
 
+def label(c: Comparison) -> str:
+    """A difference's class: its kind and Go's error with positions and quoted values blurred."""
+    reason = c.go.err if not c.go.ok else c.confpy.err
+    reason = re.sub(r"^template: [^:]*:[\d:]+: (executing \"[^\"]*\" at <.*?>: )?", "", reason)
+    reason = re.sub(r'"[^"]*"|\d+', "_", reason)[:80]
+    return f"{c.kind} | {reason}"
+
+
 def classes(comparisons: Iterable[Comparison]) -> dict[str, list[Comparison]]:
-    """Differences grouped by kind and by Go's error with positions and quoted values blurred."""
+    """Differences grouped by `label`."""
     groups: dict[str, list[Comparison]] = {}
     for c in comparisons:
-        if c.kind == "same":
-            continue
-        reason = c.go.err if not c.go.ok else c.confpy.err
-        reason = re.sub(r"^template: [^:]*:[\d:]+: (executing \"[^\"]*\" at <.*?>: )?", "", reason)
-        reason = re.sub(r'"[^"]*"|\d+', "_", reason)[:80]
-        groups.setdefault(f"{c.kind} | {reason}", []).append(c)
+        if c.kind != "same":
+            groups.setdefault(label(c), []).append(c)
     return groups
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from confpy.errors import TemplateError
 from confpy.gotemplate import nodes as n
 from confpy.gotemplate.fmt import is_struct, sort_keys, sprint, type_name
-from confpy.gotemplate.funcs import BUILTINS, is_true
+from confpy.gotemplate.funcs import BUILTINS, SEES_INTERFACE, is_true
 from confpy.gotemplate.gotypes import (
     ANY,
     BOOL,
@@ -28,6 +28,7 @@ from confpy.gotemplate.gotypes import (
     STRING,
     GoError,
     GoType,
+    Iface,
     Signature,
     adopt,
     arity_error,
@@ -70,6 +71,10 @@ _BREAK = _Break()
 _CONTINUE = _Continue()
 _PASS_THROUGH = (ExecFailure, _Break, _Continue)
 
+#: A frame slot whose variable Go's executor has not pushed, or has popped again (exec.go's
+#: variable stack: if/with pop what they pushed at their end, range after each iteration).
+_UNSET: Any = type("_Unset", (), {"__slots__": (), "__repr__": lambda self: "<unset>"})()
+
 
 class _Ctx:
     """One execution's state: the output, the functions, the templates, the depth."""
@@ -99,7 +104,7 @@ class _Compiled:
         self.frame_size = frame_size
 
     def run(self, ctx: _Ctx, dot: Any) -> None:
-        frame: Frame = [None] * self.frame_size
+        frame: Frame = [_UNSET] * self.frame_size
         frame[0] = dot
         self.body(ctx, frame, dot)
 
@@ -135,7 +140,14 @@ def last_node(node: n.Node) -> n.Node:
 
 
 class _Compiler:
-    """Compiles one tree; tracks its variable scope (name -> frame slot)."""
+    """Compiles one tree; tracks its variable scope (name -> frame slot).
+
+    The scope is the parser's (parse.go's vars: a name is usable until its control's {{end}}),
+    which decides what parses. Which of those variables exist at run time is exec.go's stack:
+    a slot is _UNSET until its declaration runs and again once its control pops it, and a name
+    resolves to the innermost of its slots that is set, as exec.go's varValue and setVar search
+    the stack from the top.
+    """
 
     def __init__(
         self, tree: str, builtin_names: Collection[str], signatures: Mapping[str, Signature]
@@ -162,11 +174,9 @@ class _Compiler:
         self.scope.append((name, slot))
         return slot
 
-    def lookup(self, name: str) -> int | None:
-        for var, slot in reversed(self.scope):
-            if var == name:
-                return slot
-        return None
+    def lookup(self, name: str) -> tuple[int, ...]:
+        """The slots of `name` in scope, innermost first."""
+        return tuple(slot for var, slot in reversed(self.scope) if var == name)
 
     # -- statements --
 
@@ -235,11 +245,13 @@ class _Compiler:
         return run
 
     def compile_if_with(self, node: n.BranchNode, set_dot: bool) -> Run:
-        mark = len(self.scope)
+        mark, first = len(self.scope), self.frame_size
         cond = self.compile_pipeline(node.pipe)
         body = self.compile_list(node.list)
         orelse = self.compile_list(node.else_list) if node.else_list is not None else None
         del self.scope[mark:]
+        pushed = slice(first, self.frame_size)
+        popped = (_UNSET,) * (self.frame_size - first)
 
         def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
             v = cond(ctx, frame, dot)
@@ -247,28 +259,37 @@ class _Compiler:
                 body(ctx, frame, v if set_dot else dot)
             elif orelse is not None:
                 orelse(ctx, frame, dot)
+            if popped:
+                frame[pushed] = popped
 
         return run
 
     def compile_range(self, node: n.RangeNode) -> Run:
-        mark = len(self.scope)
+        mark, first = len(self.scope), self.frame_size
         source = self.compile_pipeline(node.pipe)
-        slots = [self.lookup(v.ident[0]) for v in node.pipe.decl]
+        slots = [self.lookup(v.ident[0])[0] for v in node.pipe.decl]
         elem_slot = slots[-1] if slots else None
         key_slot = slots[0] if len(slots) > 1 else None
+        body_first = self.frame_size
         body = self.compile_list(node.list)
         orelse = self.compile_list(node.else_list) if node.else_list is not None else None
         del self.scope[mark:]
+        in_body = slice(body_first, self.frame_size)
+        body_popped = (_UNSET,) * (self.frame_size - body_first)
+        pushed = slice(first, self.frame_size)
+        popped = (_UNSET,) * (self.frame_size - first)
         loops = _has_loop_control(node.list)
         error_node = last_node(node.pipe)
         tree = self.tree
 
         def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
             v = source(ctx, frame, dot)
-            if type(v) is list or (isinstance(v, (list, tuple)) and not is_struct(v)):
-                items: Any = enumerate(v)
+            if type(v) is list or type(v) is tuple:  # []interface {}: elements held in interfaces
+                items: Any = ((i, Iface(x)) for i, x in enumerate(v))
+            elif isinstance(v, (list, tuple)) and not is_struct(v):
+                items = enumerate(v)
             elif isinstance(v, dict):
-                items = ((k, v[k]) for k in sort_keys(v))
+                items = ((k, Iface(v[k])) for k in sort_keys(v))
             elif isinstance(v, int) and not isinstance(v, bool):
                 if key_slot is not None:
                     raise ExecFailure(
@@ -290,13 +311,20 @@ class _Compiler:
                     try:
                         body(ctx, frame, elem)
                     except _Continue:
-                        continue
+                        pass
                     except _Break:
                         break
+                    finally:
+                        if body_popped:
+                            frame[in_body] = body_popped
                 else:
                     body(ctx, frame, elem)
+                    if body_popped:
+                        frame[in_body] = body_popped
             if not ran and orelse is not None:
                 orelse(ctx, frame, dot)
+            if popped:
+                frame[pushed] = popped
 
         return run
 
@@ -331,23 +359,27 @@ class _Compiler:
             return ev
         tree = self.tree
         if pipe.is_assign:
-            slots = [self.lookup(v.ident[0]) for v in pipe.decl]
-            for v in pipe.decl:
-                self.declare(v.ident[0])  # the parser lets later actions use the name
-            if None in slots:
-                missing = pipe.decl[slots.index(None)].ident[0]
-                node = last_node(pipe)
+            targets = [(v.ident[0], self.lookup(v.ident[0])) for v in pipe.decl]
+            for name, candidates in targets:
+                if not candidates:
+                    self.declare(name)  # the parser lets later actions use the name
+            node = last_node(pipe)
 
-                def undefined(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
-                    ev(ctx, frame, dot)
-                    raise ExecFailure(node, tree, f"undefined variable: {missing}")
+            def assign(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+                value = ev(ctx, frame, dot)
+                for name, candidates in targets:
+                    for slot in candidates:
+                        if frame[slot] is not _UNSET:
+                            frame[slot] = value
+                            break
+                    else:
+                        raise ExecFailure(node, tree, f"undefined variable: {name}")
+                return value
 
-                return undefined
-        else:
-            slots = [self.declare(v.ident[0]) for v in pipe.decl]
+            return assign
+        slots = [self.declare(v.ident[0]) for v in pipe.decl]
         if len(slots) == 1:
             slot = slots[0]
-            assert slot is not None
 
             def set_one(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
                 frame[slot] = value = ev(ctx, frame, dot)
@@ -358,7 +390,7 @@ class _Compiler:
         def set_all(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
             value = ev(ctx, frame, dot)
             for s in slots:
-                frame[s] = value  # type: ignore[index]
+                frame[s] = value
             return value
 
         return set_all
@@ -383,7 +415,7 @@ class _Compiler:
             head = self.compile_variable(first.ident[0], first)
             if len(first.ident) > 1:
                 return self.compile_fields(first, head, first.ident[1:], args, prev, first)
-            value = head
+            value = _unwrapping(head)
         elif isinstance(first, n.PipeNode):
             value = self.compile_pipeline(first)
         elif isinstance(first, n.NilNode):
@@ -397,26 +429,34 @@ class _Compiler:
         return value
 
     def compile_variable(self, name: str, node: n.Node) -> Eval:
-        slot = self.lookup(name)
-        if slot is None:
-            return self.failing(node, f"undefined variable: {name}")
-        if slot == 0:
+        slots = self.lookup(name)
+        if slots == (0,):
             return _dollar
-        return lambda ctx, frame, dot: frame[slot]
+        tree = self.tree
 
-    def compile_arg(self, node: n.Node) -> Eval:
-        """An argument (Go's evalArg with an interface{} parameter)."""
+        def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            for slot in slots:
+                value = frame[slot]
+                if value is not _UNSET:
+                    return value
+            raise ExecFailure(node, tree, f"undefined variable: {name}")
+
+        return ev
+
+    def compile_arg(self, node: n.Node, keep: bool = False) -> Eval:
+        """An argument (Go's evalArg with an interface{} parameter): the value it holds, or with
+        `keep` the Iface that holds it, for a typed or reflect.Value parameter that tells."""
         if isinstance(node, n.DotNode):
-            return _dot
+            return _dot if keep else _dot_value
         if isinstance(node, n.NilNode):
             return _nil
         if isinstance(node, n.FieldNode):
-            return self.compile_fields(node, _dot, node.ident, [], None, node)
+            return self.compile_fields(node, _dot, node.ident, [], None, node, keep)
         if isinstance(node, n.VariableNode):
             head = self.compile_variable(node.ident[0], node)
             if len(node.ident) == 1:
-                return head
-            return self.compile_fields(node, head, node.ident[1:], [], None, node)
+                return head if keep else _unwrapping(head)
+            return self.compile_fields(node, head, node.ident[1:], [], None, node, keep)
         if isinstance(node, n.PipeNode):
             return self.compile_pipeline(node)
         if isinstance(node, n.IdentifierNode):
@@ -432,22 +472,6 @@ class _Compiler:
         if isinstance(node, n.NumberNode):
             return self.compile_number(node)
         return self.failing(node, f"can't handle {node} for arg of type interface {{}}")
-
-    def map_holder(self, node: n.Node) -> tuple[Eval, str] | None:
-        """For `.a.b` or `$x.a.b`: what `.a` or `$x.a` evaluates to, the map `b` may be read from.
-
-        Go tells a key holding nil (an interface {} value that is nil: "got interface {}") from a
-        missing one (no value at all: "invalid value"); Python's None is both, so a typed argument
-        that came out None asks the map whether it holds the key (returned with the holder).
-        """
-        head: Eval
-        if isinstance(node, n.FieldNode):
-            lead, head = node.ident[:-1], _dot
-        elif isinstance(node, n.VariableNode) and len(node.ident) > 1:
-            lead, head = node.ident[1:-1], self.compile_variable(node.ident[0], node)
-        else:
-            return None
-        return (self.compile_fields(node, head, lead, [], None, node) if lead else head), node.ident[-1]
 
     def compile_number(self, node: n.NumberNode) -> Eval:
         """Go's idealConstant: the literal's syntax picks int, float64 or complex128."""
@@ -469,12 +493,14 @@ class _Compiler:
         arg_nodes: list[n.Node],
         prev: Eval | None,
         error_node: n.Node,
+        keep: bool = False,
     ) -> Eval:
-        """receiver.A.B.C, the last possibly a method called with arguments."""
+        """receiver.A.B.C, the last possibly a method called with arguments; with `keep` a map
+        element stays in its Iface (see compile_arg)."""
         args = [self.compile_arg(a) for a in arg_nodes]
         tree = self.tree
         lead, last = names[:-1], names[-1]
-        if not lead and not args and prev is None:
+        if not lead and not args and prev is None and not keep:
             return _simple_field(receiver, last, tree, node, error_node)
 
         def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -483,8 +509,10 @@ class _Compiler:
             for name in lead:
                 v = _field(v, name, None, tree, node, error_node, ctx, frame, dot)
             if not args and prev is None:
-                return _field(v, last, None, tree, node, error_node, ctx, frame, dot)
-            return _field(v, last, (args, final, arg_nodes), tree, node, error_node, ctx, frame, dot)
+                v = _field(v, last, None, tree, node, error_node, ctx, frame, dot)
+            else:
+                v = _field(v, last, (args, final, arg_nodes), tree, node, error_node, ctx, frame, dot)
+            return v if keep or type(v) is not Iface else v.value
 
         return ev
 
@@ -512,7 +540,8 @@ class _Compiler:
         if problem is not None:
             fail = self.failing(ident, problem)
             return fail if prev is None else _then(prev, fail)
-        args = [self.typed_arg(a, sig.param(i)) for i, a in enumerate(arg_nodes)]
+        keep = name in SEES_INTERFACE and name in self.builtins
+        args = [self.typed_arg(a, sig.param(i), keep) for i, a in enumerate(arg_nodes)]
         final_check = None
         if prev is not None and sig.param(len(arg_nodes)) is not ANY:
             at = last_node(arg_nodes[-1]) if arg_nodes else ident
@@ -532,31 +561,18 @@ class _Compiler:
             result=sig.result.new,
         )
 
-    def typed_arg(self, node: n.Node, typ: GoType) -> Eval:
+    def typed_arg(self, node: n.Node, typ: GoType, keep: bool = False) -> Eval:
         """exec.go evalArg: an argument for a parameter of type `typ`.
 
         A constant must suit the type as written (`"1"` is no integer, `1e3` is one); any other
         argument is evaluated and its value checked (validateType) at the last node it visited.
+        `keep`: an interface{} parameter that sees an Iface (funcs.SEES_INTERFACE).
         """
         if typ is ANY:
-            return self.compile_arg(node)
+            return self.compile_arg(node, keep)
         if isinstance(node, _EVALUATED):
-            ev = self.compile_arg(node)
-            check = _checker(typ, last_node(node), self.tree)
-            found = self.map_holder(node)
-            if found is None:
-                return _then_check(ev, check)
-            holder, key = found
-
-            def typed(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
-                value = ev(ctx, frame, dot)
-                if value is None:
-                    held = holder(ctx, frame, dot)
-                    if isinstance(held, dict) and key in held:
-                        value = _NIL_INTERFACE
-                return check(value)
-
-            return typed
+            ev = self.compile_arg(node, keep=True)
+            return _then_check(ev, _checker(typ, last_node(node), self.tree))
         try:
             return _constant(constant_arg(node, typ))
         except GoError as err:
@@ -566,11 +582,6 @@ class _Compiler:
 _NO_FINAL = object()
 
 
-class _NilInterface:
-    """A nil interface {} read from a map: Go's validateType sees its type, not an invalid value."""
-
-
-_NIL_INTERFACE = _NilInterface()
 #: the argument nodes exec.go evalArg evaluates before checking the value's type
 _EVALUATED = (n.DotNode, n.FieldNode, n.VariableNode, n.PipeNode, n.IdentifierNode, n.ChainNode)
 
@@ -614,8 +625,12 @@ def _checker(typ: GoType, at: n.Node, tree: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if type(value) is cls:
             return value
-        if value is _NIL_INTERFACE:
-            raise ExecFailure(at, tree, f"wrong type for value; expected {typ}; got interface {{}}")
+        if type(value) is Iface:
+            if value.value is None:
+                raise ExecFailure(at, tree, f"wrong type for value; expected {typ}; got interface {{}}")
+            value = value.value
+            if type(value) is cls:
+                return value
         try:
             return validate(value, typ)
         except GoError as err:
@@ -631,6 +646,20 @@ def _then_check(ev: Eval, check: Callable[[Any], Any]) -> Eval:
 
 def _dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
     return dot
+
+
+def _dot_value(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+    return dot.value if type(dot) is Iface else dot
+
+
+def _unwrapping(ev: Eval) -> Eval:
+    """`ev`'s value out of its Iface, as evalPipeline unwraps a command's value."""
+
+    def value(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        v = ev(ctx, frame, dot)
+        return v.value if type(v) is Iface else v
+
+    return value
 
 
 def _dollar(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -816,13 +845,22 @@ def _field(
     frame: Frame,
     dot: Any,
 ) -> Any:
-    """Go's evalField: a method of `receiver`'s Go type, a map key, or a struct field."""
+    """Go's evalField: a method of `receiver`'s Go type, a map key, or a struct field.
+
+    A map's element comes back in its Iface (None for a missing key: Go's invalid value); an
+    Iface receiver is looked into, its static type `interface {}` named in errors.
+    """
+    held = type(receiver) is Iface
+    if held:
+        receiver = receiver.value
+        if receiver is None:
+            raise ExecFailure(error_node, tree, f"nil pointer evaluating interface {{}}.{name}")
     if receiver is None:
         return None
     if isinstance(receiver, dict):
         if call_args is not None:
             raise ExecFailure(error_node, tree, f"{name} is not a method but has arguments")
-        return receiver.get(name)
+        return Iface(receiver[name]) if name in receiver else None
     typ = type_of(receiver)
     if typ is not None and name in typ.methods:
         impl, sig = typ.methods[name]
@@ -855,7 +893,8 @@ def _field(
                 raise ExecFailure(error_node, tree, f"{name} has arguments but cannot be invoked as function")
             return attr
     if method is None:
-        raise ExecFailure(error_node, tree, f"can't evaluate field {name} in type {type_name(receiver)}")
+        static = "interface {}" if held else type_name(receiver)
+        raise ExecFailure(error_node, tree, f"can't evaluate field {name} in type {static}")
     values: list[Any] = []
     if call_args is not None:
         values = [a(ctx, frame, dot) for a in call_args[0]]

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
-from confpy.gotemplate.gotypes import ANY, STRING, GoError, GoSlice, GoType, Signature
+from confpy.gotemplate.gotypes import ANY, STRING, GoError, GoSlice, GoType, Iface, Signature, Uint8, unwrap
 
-__all__ = ["BUILTINS", "GoError", "basic_kind", "eq", "is_true", "lt"]
+__all__ = ["BUILTINS", "SEES_INTERFACE", "GoError", "basic_kind", "eq", "is_true", "lt"]
 
 
 _SCALARS = (str, int, float, bool, complex)
@@ -126,6 +126,8 @@ def ge(arg1: Any, arg2: Any) -> bool:
 
 
 def _index_arg(index: Any, cap: int) -> int:
+    if type(index) is Iface:  # slice's indexes are not unwrapped (funcs.go indexArg)
+        raise GoError("cannot index slice/array with type interface {}")
     if index is None:
         raise GoError("cannot index slice/array with nil")
     if not isinstance(index, int) or isinstance(index, bool):
@@ -151,7 +153,7 @@ def index(item: Any, *indexes: Any) -> Any:
             x = _index_arg(i, len(data))
             if x == len(data):
                 raise GoError(f"index out of range: {x}")
-            item = data[x]
+            item = Uint8(data[x])
         elif _is_slice(item):
             x = _index_arg(i, len(item))
             if x == len(item):
@@ -170,6 +172,7 @@ def index(item: Any, *indexes: Any) -> Any:
 
 def slice_(item: Any, *indexes: Any) -> Any:
     """item[i:j] (and item[i:j:k] for slices); strings slice by byte."""
+    item = unwrap(item)
     if item is None:
         raise GoError("slice of untyped nil")
     if len(indexes) > 3:
@@ -197,6 +200,10 @@ def slice_(item: Any, *indexes: Any) -> Any:
 
 def length(item: Any) -> int:
     """len: bytes of a string, elements of a slice or map."""
+    if type(item) is Iface:
+        if item.value is None:
+            raise GoError("len of nil pointer")
+        item = item.value
     if isinstance(item, str):
         return len(item) if item.isascii() else len(item.encode("utf-8", "surrogateescape"))
     if isinstance(item, dict) or _is_slice(item):
@@ -275,6 +282,10 @@ def _builtin(*params: GoType, variadic: bool = True, result: GoType = ANY) -> Si
 
 
 _COMPARISON = _builtin(ANY, ANY, variadic=False)
+
+#: The builtins given an interface-held value as such (Iface): their reflect.Value parameters are
+#: not unwrapped first, where every other builtin's are (funcs.go indirectInterface).
+SEES_INTERFACE = frozenset({"len", "slice"})
 
 #: name -> (function, Go signature) as funcs.go builtins() declares them; a reflect.Value
 #: parameter takes any value as interface{} does. and/or short-circuit: the executor runs them.

@@ -34,9 +34,12 @@ __all__ = [
     "GoError",
     "GoSlice",
     "GoType",
+    "Iface",
     "Signature",
+    "Uint8",
     "arity_error",
     "type_of",
+    "unwrap",
     "validate",
 ]
 
@@ -166,6 +169,13 @@ class Int64(int):
     go_type = INT64
 
 
+@go_class
+class Uint8(int):
+    """A byte (index of a string): prints as an int, is not an int to Go's type checks."""
+
+    go_type = BYTE_SLICE.elem  # type: ignore[assignment]
+
+
 _BASIC: dict[type, GoType] = {
     bool: BOOL,
     int: INT,
@@ -276,3 +286,24 @@ def arity_error(name: str, sig: Signature, given: int, piped: bool) -> str | Non
     if sig.results != 1 and not (sig.results == 2 and sig.errors):
         return f'can\'t call method/function "{name}" with {sig.results} results'
     return None
+
+
+class Iface:
+    """A value as a Go interface {} holds it: an element of a map[string]interface {} or of a
+    []interface {}, until a pipeline unwraps it (exec.go evalPipeline). Go tells it apart from
+    the value itself: a field of a nil one is a nil-pointer error where a missing value gives
+    <no value>, errors name its static type `interface {}`, a typed parameter refuses a nil
+    one as `got interface {}`, and the reflect.Value parameters funcs.go does not unwrap see it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Iface({self.value!r})"
+
+
+def unwrap(value: Any) -> Any:
+    """The value an Iface holds (reflect.Value.Elem), anything else as it is."""
+    return value.value if type(value) is Iface else value

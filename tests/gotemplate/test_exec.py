@@ -82,8 +82,12 @@ def test_data_maps_structs_and_methods() -> None:
 
 
 def test_field_errors() -> None:
+    # a dict is a map[string]interface {}: its element's static type is interface {}, as Go names it
     assert str(error("{{.p.Z}}", {"p": Point(1, 2)})) == (
-        'template: app.tmpl:1:4: executing "app.tmpl" at <.p.Z>: can\'t evaluate field Z in type Point'
+        'template: app.tmpl:1:4: executing "app.tmpl" at <.p.Z>: can\'t evaluate field Z in type interface {}'
+    )
+    assert str(error("{{.Z}}", Point(1, 2))) == (
+        'template: app.tmpl:1:2: executing "app.tmpl" at <.Z>: can\'t evaluate field Z in type Point'
     )
     assert "X has arguments but cannot be invoked as function" in str(error("{{.p.X 1}}", {"p": Point(1, 2)}))
     assert "k is not a method but has arguments" in str(error("{{.m.k 1}}", {"m": {"k": 1}}))
