@@ -50,9 +50,6 @@ _CONFD = (
 )
 
 KNOWN: list[Known] = [
-    Known("json/jsonArray: encoding/json's error text", "gofuncs", r"error calling (json|jsonArray):"),
-    Known("map: CreateMap's error text", "gofuncs", r"error calling map:"),
-    Known("base64Decode: encoding/base64's error text", "gofuncs", r"error calling base64Decode:"),
     Known("eq/ne: a non-comparable argument is printed with %s", "goharness", r"non-comparable type"),
     Known("printf %b of a float", "goharness", r'printf "[^"]*%b'),
     Known(

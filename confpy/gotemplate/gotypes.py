@@ -173,7 +173,7 @@ class Int64(int):
 class Uint8(int):
     """A byte (index of a string): prints as an int, is not an int to Go's type checks."""
 
-    go_type = BYTE_SLICE.elem  # type: ignore[assignment]
+    go_type = BYTE_SLICE.elem
 
 
 _BASIC: dict[type, GoType] = {
