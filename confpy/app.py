@@ -14,6 +14,7 @@ from confpy.log import setup_logging
 from confpy.processor import ResourceProcessor, RunReport, run_once
 from confpy.render import Renderer
 from confpy.resource import TemplateResource, load_resources
+from confpy.writer import remove_stale_stages
 
 __all__ = ["load_processors", "run_from_flags", "run_settings"]
 
@@ -27,6 +28,7 @@ def load_processors(
 
     `running` (by file) are the resources a reload replaces: a file that no longer loads keeps
     its running version until it is fixed, as README promises for a broken new configuration.
+    Stage files that a killed confpy left next to their dests are removed here, at every start.
     """
     resources, errors = load_resources(settings.confdir, global_prefix=settings.prefix)
     for error in errors:
@@ -38,7 +40,11 @@ def load_processors(
             resources.append(previous)
     resources.sort(key=lambda r: r.path)
     renderer = Renderer(settings.templates_dir)
-    return [ResourceProcessor(r, renderer, settings) for r in resources], errors
+    processors = [ResourceProcessor(r, renderer, settings) for r in resources]
+    if not settings.noop:
+        for processor in processors:
+            remove_stale_stages(processor.target)
+    return processors, errors
 
 
 def _once(settings: Settings) -> RunReport:

@@ -167,6 +167,12 @@ def run(
     metrics_addr: Annotated[
         str | None, _option("metrics-addr", "serve /metrics, /health, /ready on HOST:PORT [off]", "ADDR")
     ] = None,
+    render_timeout: Annotated[
+        str | None, _option("render-timeout", "stop a render that takes longer [60s]", "DURATION")
+    ] = None,
+    max_output_size: Annotated[
+        str | None, _option("max-output-size", "fail a render that writes more [64MiB]", "SIZE")
+    ] = None,
     version: Annotated[bool, _option("version", "print the version and exit")] = False,
 ) -> None:
     if version:
@@ -200,6 +206,8 @@ def run(
         "max_stale": max_stale,
         "log_format": log_format,
         "metrics_addr": metrics_addr,
+        "render_timeout": render_timeout,
+        "max_output_size": max_output_size,
     }
     from confpy.app import run_from_flags
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from confpy.duration import Wait, parse_duration, parse_wait
 from confpy.errors import ConfigError
+from confpy.size import parse_size
+from confpy.writer import DEFAULT_MAX_OUTPUT_SIZE
 
 __all__ = ["BACKENDS", "LOG_LEVELS", "Settings", "load_settings"]
 
@@ -53,6 +55,8 @@ class Settings:
     max_stale: float = 0.0
     log_format: str = "text"
     metrics_addr: str | None = None
+    render_timeout: float = 60.0
+    max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE
 
     @property
     def templates_dir(self) -> Path:
@@ -104,6 +108,10 @@ _FILE_KEYS = {
     "log_format": "log_format",
     "metrics-addr": "metrics_addr",
     "metrics_addr": "metrics_addr",
+    "render-timeout": "render_timeout",
+    "render_timeout": "render_timeout",
+    "max-output-size": "max_output_size",
+    "max_output_size": "max_output_size",
 }
 # confd's own variable names for the TLS files, honoured for users moving over.
 _CONFD_ENV = {
@@ -138,6 +146,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         return parse_wait(value, where)
     if kind in ("float", "float | None"):
         return parse_duration(value, where)
+    if kind == "int":
+        return parse_size(value, where)
     if kind == "tuple[str, ...]":
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -213,6 +223,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"unknown log format {settings.log_format!r} (use text or json)")
     if settings.interval is not None and settings.interval <= 0:
         raise ConfigError("-interval must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
+    if settings.render_timeout <= 0:
+        raise ConfigError("-render-timeout must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file")
     if bool(settings.client_cert) != bool(settings.client_key):

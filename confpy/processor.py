@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confpy.backends.base import Backend
 from confpy.commands import expand_command, run_command
 from confpy.config import Settings
+from confpy.deadline import RenderTimeout, deadline
+from confpy.duration import format_duration
 from confpy.errors import CommandError, ConfpyError, TemplateError
 from confpy.log import TRACE
 from confpy.redact import redact
@@ -56,28 +58,51 @@ class ResourceProcessor:
             create_dest_dir=resource.create_dest_dir,
             sensitive=resource.sensitive,
             name=resource.name,
+            max_size=resource.max_output_size or settings.max_output_size,
         )
+        self.render_timeout = resource.render_timeout or settings.render_timeout
+        self._warned_symlink = False
 
     def sync(self, store: KeyStore) -> WriteResult:
-        """Render and write; raises a ConfpyError (dest untouched) on any failure.
+        """Render into the stage file and write; raises a ConfpyError (dest untouched) on any failure.
+
+        A render is stopped after `render_timeout` and when its output passes the size limit.
 
         Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
         check_cmd quoted one of the resource's values: a value may be a secret.
         """
+        name, dest = self.resource.name, self.resource.dest
+
+        def render(write: Callable[[str], None]) -> None:
+            with deadline(self.render_timeout):
+                self.renderer.render_to(self.resource, store, write)
+
         try:
-            content = self.renderer.render(self.resource, store)
             result = write_config(
                 self.target,
-                content,
+                render,
                 noop=self.settings.noop,
                 sync_only=self.settings.sync_only,
                 keep_stage_file=self.settings.keep_stage_file,
             )
+        except RenderTimeout:
+            limit = format_duration(self.render_timeout)
+            raise TemplateError(
+                f"{name}: rendering took longer than render_timeout ({limit}): stopped, {dest} not changed"
+            ) from None
         except (TemplateError, CommandError) as exc:
             if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
                 raise
             raise type(exc)(redact(str(exc), store.items())) from exc
-        name, dest = self.resource.name, self.resource.dest
+        if result.symlink is not None and not self._warned_symlink:
+            self._warned_symlink = True
+            log.warning(
+                "%s: %s is a symlink to %s: writing replaces the link with a regular file, as confd "
+                "does (point dest at the link's target to keep the link)",
+                name,
+                dest,
+                result.symlink,
+            )
         if result.outcome is Outcome.UPDATED:
             log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))
         elif result.outcome is Outcome.WOULD_UPDATE:

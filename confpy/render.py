@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Renderer"]
 
 _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
+_BATCH = 256  # pieces of Jinja output joined before they are written
 
 
 class _ActiveStore(KeyStore):
@@ -149,21 +151,35 @@ class Renderer:
 
     def render(self, resource: TemplateResource, store: KeyStore) -> str:
         """Render the resource's template with `store`'s keys; every failure is a TemplateError."""
+        pieces: list[str] = []
+        self.render_to(resource, store, pieces.append)
+        return "".join(pieces)
+
+    def render_to(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+        """Render as `render` does, handing the output to `write` piece by piece as it is made,
+        so that a large output goes to its stage file and is never held in memory whole."""
         if resource.engine == "go":
             template = self.load_go(resource)
             from confpy.gotemplate.confd import go_functions
 
             try:
-                return template.execute(go_functions(store))
+                template.stream(write, go_functions(store))
             except TemplateError as exc:
                 raise TemplateError(f"{resource.name}: {exc}") from exc
-        return self._render_jinja(resource, store)
+            return
+        self._render_jinja(resource, store, write)
 
-    def _render_jinja(self, resource: TemplateResource, store: KeyStore) -> str:
+    def _render_jinja(
+        self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]
+    ) -> None:
         template = self.load(resource)
         try:
             with _using(store):
-                return template.render()
+                pieces = template.generate()
+                # Jinja yields a piece per output node; islice hands them over in batches at C
+                # speed, where a Python loop over each piece would double the cost of a render.
+                while batch := list(islice(pieces, _BATCH)):
+                    write("".join(batch))
         except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
             raise TemplateError(
                 f"{resource.name}: {exc.filename}:{exc.lineno}: template syntax error: {exc.message}"

@@ -20,6 +20,7 @@ from typing import Any
 from confpy.commands import expand_command
 from confpy.duration import Wait, parse_duration, parse_wait
 from confpy.errors import ConfigError
+from confpy.size import parse_size
 from confpy.store import path_join, path_under
 
 __all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode"]
@@ -46,6 +47,8 @@ _KNOWN_FIELDS = frozenset(
         "reload_group",
         "engine",
         "sensitive",
+        "render_timeout",
+        "max_output_size",
     }
 )
 
@@ -78,6 +81,10 @@ class TemplateResource:
     """Secrets: the -noop diff shows only how many lines changed."""
     engine: str = "jinja"
     """"go" (confd's Go templates, for a src ending in .tmpl) or "jinja"; `engine = ...` overrides."""
+    render_timeout: float | None = None
+    """Seconds a render may take before it is stopped; None: the global -render-timeout applies."""
+    max_output_size: int | None = None
+    """Bytes a render may produce; None: the global -max-output-size applies."""
     prefixed_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -202,6 +209,15 @@ def _engine(table: Mapping[str, Any], src: str, where: str) -> str:
     return str(engine)
 
 
+def _render_timeout(table: Mapping[str, Any], where: str) -> float | None:
+    if "render_timeout" not in table:
+        return None
+    seconds = parse_duration(table["render_timeout"], f"{where}: render_timeout")
+    if seconds <= 0:
+        raise ConfigError(f"{where}: render_timeout must be positive, got {table['render_timeout']!r}")
+    return seconds
+
+
 def load_resource(path: Path, *, name: str, global_prefix: str = "") -> TemplateResource:
     """Parse one resource file; every problem is a ConfigError naming the file (and line for TOML)."""
     try:
@@ -251,6 +267,12 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         wait=parse_wait(table.get("wait"), f"{where}: wait"),
         reload_group=_string(table, "reload_group", where),
         engine=_engine(table, src, where),
+        render_timeout=_render_timeout(table, where),
+        max_output_size=(
+            parse_size(table["max_output_size"], f"{where}: max_output_size")
+            if "max_output_size" in table
+            else None
+        ),
     )
 
 
@@ -275,7 +297,30 @@ def load_resources(
         except ConfigError as exc:
             exc.path = path
             errors.append(exc)
-    return resources, errors
+    return _refuse_shared_dests(resources, errors)
+
+
+def _refuse_shared_dests(
+    resources: list[TemplateResource], errors: list[ConfigError]
+) -> tuple[list[TemplateResource], list[ConfigError]]:
+    """Two resources writing one file would overwrite each other on every change: neither is
+    applied, and one error names them all (confd accepted them silently)."""
+    by_file: dict[str, list[TemplateResource]] = {}
+    for resource in resources:
+        # The directory resolved, the name not: a dest that is a symlink is replaced, not followed.
+        file = os.path.join(os.path.realpath(resource.dest.parent), resource.dest.name)
+        by_file.setdefault(file, []).append(resource)
+    shared = [group for group in by_file.values() if len(group) > 1]
+    for first, *others in shared:
+        names = ", ".join(str(r.path) for r in others)
+        errors.append(
+            ConfigError(
+                f"{first.path}: dest {first.dest} is also the dest of {names}: "
+                "two resources must not write one file (none of them is applied)"
+            )
+        )
+    refused = {id(r) for group in shared for r in group}
+    return [r for r in resources if id(r) not in refused], errors
 
 
 def _resource_files(confd: Path) -> Sequence[Path]:

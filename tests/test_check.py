@@ -107,6 +107,19 @@ def test_resource_problems_name_file_and_line(tmp_path: Path) -> None:
     assert len(err) == 4
 
 
+def test_two_resources_with_one_dest(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    toml = f'[template]\nsrc = "a.j2"\n\ndest = "{dest}"\n'
+    confdir = _confdir(tmp_path, {"a.toml": toml, "b.toml": toml}, {"a.j2": "x\n"})
+    status, _, err = _check(confdir)
+    conf = confdir / "conf.d"
+    assert status == 1
+    assert err == [
+        f"{conf}/a.toml:4: dest {dest} is also the dest of {conf}/b.toml: "
+        "two resources must not write one file (none of them is applied)"
+    ]
+
+
 def test_unknown_fields_are_warnings_only(tmp_path: Path) -> None:
     confdir = _good(tmp_path)
     path = confdir / "conf.d" / "upstream.toml"

@@ -70,6 +70,9 @@ def test_missing_default_file_is_fine_explicit_is_an_error(tmp_path: Path) -> No
         ({"backend": "file"}, "at least one -file"),
         ({"client_cert": "/c"}, "given together"),
         ({"username": "u"}, "given together"),
+        ({"render_timeout": "0"}, "-render-timeout must be a positive duration"),
+        ({"max_output_size": "0"}, "max-output-size: a size must be positive"),
+        ({"max_output_size": "64 furlongs"}, "is not a size"),
     ],
 )
 def test_invalid_settings(tmp_path: Path, flags: dict[str, object], message: str) -> None:
@@ -88,3 +91,14 @@ def test_unknown_setting_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     s = load_settings({"confdir": str(confdir_with(tmp_path, 'scheme = "http"\n'))}, environ={})
     assert s.backend == "etcdv3"
     assert "unknown setting 'scheme' is ignored" in caplog.text
+
+
+def test_render_limits_from_flags_env_and_file(tmp_path: Path) -> None:
+    defaults = load_settings({"confdir": str(tmp_path)}, environ={})
+    assert (defaults.render_timeout, defaults.max_output_size) == (60.0, 64 * 1024 * 1024)
+    confdir = confdir_with(tmp_path, 'render-timeout = "5s"\nmax_output_size = "1GiB"\n')
+    from_file = load_settings({"confdir": str(confdir)}, environ={})
+    assert (from_file.render_timeout, from_file.max_output_size) == (5.0, 1024**3)
+    env = {"CONFPY_MAX_OUTPUT_SIZE": "500MB"}
+    flags = load_settings({"confdir": str(confdir), "render_timeout": "2s"}, environ=env)
+    assert (flags.render_timeout, flags.max_output_size) == (2.0, 500_000_000)

@@ -122,6 +122,10 @@ def test_owner_and_group_by_name(tmp_path: Path) -> None:
         ('src = "a"\ndest = "/a"\nkeys = "/x"', "keys must be a list"),
         ('src = "a"\ndest = "/a"\ncheck_cmd_timeout = "soon"', "check_cmd_timeout"),
         ('src = "a"\ndest = "/a"\ncreate_dest_dir = "yes"', "create_dest_dir must be true or false"),
+        ('src = "a"\ndest = "/a"\nrender_timeout = "0s"', "render_timeout must be positive"),
+        ('src = "a"\ndest = "/a"\nrender_timeout = "long"', "render_timeout: 'long' is not a duration"),
+        ('src = "a"\ndest = "/a"\nmax_output_size = "lots"', "max_output_size: 'lots' is not a size"),
+        ('src = "a"\ndest = "/a"\nmax_output_size = 0', "max_output_size: a size must be positive"),
     ],
 )
 def test_invalid_fields_name_the_file(tmp_path: Path, body: str, message: str) -> None:
@@ -173,3 +177,30 @@ def test_command_placeholders_are_checked_at_load(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"a\.toml: reload_cmd: .*placeholder"):
         load_resource(path, name="a.toml")
+
+
+def test_render_limits(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\n')
+    plain = load_resource(path, name="a.toml")
+    assert (plain.render_timeout, plain.max_output_size) == (None, None)  # the global settings apply
+    path.write_text(
+        '[template]\nsrc = "a"\ndest = "/a"\nrender_timeout = "1m30s"\nmax_output_size = "2MiB"\n'
+    )
+    resource = load_resource(path, name="a.toml")
+    assert (resource.render_timeout, resource.max_output_size) == (90.0, 2 * 1024 * 1024)
+
+
+def test_two_resources_with_one_dest_are_both_refused(tmp_path: Path) -> None:
+    confd = tmp_path / "conf.d"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "out")
+    write(confd / "a.toml", f'[template]\nsrc = "a"\ndest = "{tmp_path}/out/app.conf"\n')
+    write(confd / "b.toml", f'[template]\nsrc = "b"\ndest = "{tmp_path}/out/./app.conf"\n')
+    write(confd / "c.toml", f'[template]\nsrc = "c"\ndest = "{tmp_path}/alias/app.conf"\n')  # same file
+    write(confd / "d.toml", f'[template]\nsrc = "d"\ndest = "{tmp_path}/out/other.conf"\n')
+    resources, errors = load_resources(tmp_path)
+    assert [r.name for r in resources] == ["d.toml"]
+    assert [str(e) for e in errors] == [
+        f"{confd / 'a.toml'}: dest {tmp_path}/out/app.conf is also the dest of {confd / 'b.toml'}, "
+        f"{confd / 'c.toml'}: two resources must not write one file (none of them is applied)"
+    ]

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from confpy.errors import CommandError, ConfigError, WriteError
-from confpy.writer import Outcome, Target, WriteResult, write_config
+from confpy.errors import CommandError, ConfigError, TemplateError, WriteError
+from confpy.writer import Outcome, Target, WriteResult, remove_stale_stages, write_config
 
 NAME = "app.toml"
 
@@ -483,6 +483,8 @@ def test_dest_is_old_or_new_when_the_writer_is_killed_at_any_moment(tmp_path: Pa
         proc.stdout.close()
         assert dest.read_text() in valid
     assert _mode(dest) == 0o644
+    remove_stale_stages(Target(dest=dest, name=NAME))  # what every start does
+    assert _stage_files(tmp_path) == []
 
 
 # --- logging ------------------------------------------------------------------------------------
@@ -499,3 +501,166 @@ def test_messages_start_with_the_resource_name(
     assert f"app.toml: {existing} is in sync" in messages
     assert any(m.startswith("app.toml: keeping stage file ") for m in messages)
     assert all(m.startswith("app.toml: ") for m in messages)
+
+
+# --- stage files: nameless while rendering, closed before the rename, stale ones removed -------
+
+
+def test_stage_file_has_no_name_while_rendering(existing: Path, tmp_path: Path) -> None:
+    """O_TMPFILE: a kill during the render (most of a write's time) can leave nothing behind."""
+    seen: list[list[str]] = []
+
+    def render(write: Any) -> None:
+        write("port = 81\n")
+        seen.append(_stage_files(tmp_path))
+
+    assert write_config(_target(existing), render).outcome is Outcome.UPDATED
+    assert seen == [[]]
+    assert existing.read_text() == "port = 81\n" and _stage_files(tmp_path) == []
+
+
+def test_check_cmd_gets_a_named_stage_file(existing: Path, tmp_path: Path) -> None:
+    """check_cmd needs a path: the stage file is linked under confpy's pattern just for it."""
+    seen = tmp_path / "seen"
+    write_config(
+        _target(existing, check_cmd=f"basename {{{{.src}}}} > {seen}; cat {{{{.src}}}} >> {seen}"), "x\n"
+    )
+    name, content = seen.read_text().split("\n", 1)
+    assert re.fullmatch(rf"\.app\.conf\.confpy-{os.getpid()}-[0-9a-f]{{8}}-[0-9a-f]{{8}}", name)
+    assert content == "x\n" and existing.read_text() == "x\n"
+    assert _stage_files(tmp_path) == []
+
+
+_IN_CLOSE_WRITE, _IN_MOVED_TO = 0x8, 0x80
+
+
+def _inotify_events(directory: Path, action: Any) -> list[tuple[int, str]]:
+    """(mask, name) of the close-write and moved-to events in `directory` while `action` runs."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    try:
+        assert libc.inotify_add_watch(fd, os.fsencode(directory), _IN_CLOSE_WRITE | _IN_MOVED_TO) >= 0
+        action()
+        data = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    events, offset = [], 0
+    while offset < len(data):
+        _wd, mask, _cookie, length = struct.unpack_from("iIII", data, offset)
+        name = data[offset + 16 : offset + 16 + length].rstrip(b"\0").decode()
+        events.append((mask & (_IN_CLOSE_WRITE | _IN_MOVED_TO), name))
+        offset += 16 + length
+    return events
+
+
+@pytest.mark.parametrize("check_cmd", [None, "true"])
+def test_stage_file_is_closed_before_the_rename(
+    existing: Path, tmp_path: Path, check_cmd: str | None
+) -> None:
+    """A reader woken by IN_MOVED_TO on dest must not see the writer close it afterwards."""
+    events = _inotify_events(tmp_path, lambda: write_config(_target(existing, check_cmd=check_cmd), "new\n"))
+    moved = [i for i, (mask, name) in enumerate(events) if mask == _IN_MOVED_TO and name == existing.name]
+    closed = [i for i, (mask, _) in enumerate(events) if mask == _IN_CLOSE_WRITE]
+    assert len(moved) == 1 and closed, events
+    assert max(closed) < moved[0], events
+
+
+def _stale_name(pid: int, run: str = "0badc0de") -> str:
+    return f".app.conf.confpy-{pid}-{run}-12345678"
+
+
+def test_stale_stage_files_of_gone_processes_are_removed(
+    existing: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        names = {
+            "gone": _stale_name(gone.pid),
+            "earlier run, same pid": _stale_name(os.getpid()),  # confpy as pid 1 of a restarted container
+            "alive": _stale_name(alive.pid),
+            "not the pattern": ".app.conf.confpy-1-x",
+            "another dest": f".other.conf.confpy-{gone.pid}-0badc0de-12345678",
+            "user's backup": ".app.conf.bak",
+        }
+        for name in names.values():
+            (tmp_path / name).write_text("partial")
+        caplog.set_level(logging.INFO, logger="confpy")
+        remove_stale_stages(_target(existing))
+    finally:
+        alive.kill()
+        alive.wait()
+    kept = {k for k, v in names.items() if (tmp_path / v).exists()}
+    assert kept == {"alive", "not the pattern", "another dest", "user's backup"}
+    removed = [r.getMessage() for r in caplog.records if "removed stale stage file" in r.getMessage()]
+    assert len(removed) == 2 and all(m.startswith("app.toml: ") for m in removed)
+
+
+def test_stage_files_of_this_run_are_not_stale(existing: Path, tmp_path: Path) -> None:
+    """The names this process gives its own stage files are never taken for leftovers."""
+    write_config(_target(existing), "port = 81\n", keep_stage_file=False)
+
+    def render(write: Any) -> None:
+        write("x\n")
+
+    with pytest.raises(CommandError):
+        write_config(_target(existing, check_cmd="false"), render, keep_stage_file=True)
+    (kept,) = _stage_files(tmp_path)
+    remove_stale_stages(_target(existing))
+    assert _stage_files(tmp_path) == [kept]
+
+
+# --- size limit and streaming -------------------------------------------------------------------
+
+
+def test_output_past_the_size_limit_fails_and_leaves_dest(existing: Path, tmp_path: Path) -> None:
+    def render(write: Any) -> None:
+        for _ in range(10_000):
+            write("y" * 1000)
+
+    with pytest.raises(TemplateError) as info:
+        write_config(_target(existing, max_size=1_000_000), render, keep_stage_file=True)
+    assert str(info.value) == (
+        "app.toml: the output is larger than max_output_size (1000000 bytes): "
+        f"rendering stopped, {existing} not changed"
+    )
+    assert existing.read_text() == "port = 80\n" and _stage_files(tmp_path) == []
+
+
+def test_output_of_exactly_the_size_limit_is_written(existing: Path) -> None:
+    content = "é" * 512  # 1 KiB in UTF-8: the limit counts bytes, not characters
+    assert write_config(_target(existing, max_size=1024), content).outcome is Outcome.UPDATED
+    with pytest.raises(TemplateError, match=r"larger than max_output_size \(1 KiB\)"):
+        write_config(_target(existing, max_size=1024), content + "!")
+
+
+def test_large_streamed_output_is_compared_in_chunks(existing: Path) -> None:
+    def render(write: Any) -> None:
+        for i in range(3000):
+            write(f"{i:07d} " + "z" * 991 + "\n")
+
+    assert write_config(_target(existing), render).outcome is Outcome.UPDATED
+    assert existing.stat().st_size == 3_000_000
+    assert write_config(_target(existing), render).outcome is Outcome.IN_SYNC
+
+
+# --- a dest that is a symlink (confd renames over the link) ------------------------------------
+
+
+def test_symlink_dest_is_replaced_by_a_file(tmp_path: Path) -> None:
+    real = tmp_path / "real.conf"
+    real.write_text("old\n")
+    dest = tmp_path / "app.conf"
+    dest.symlink_to(real)
+    in_sync = write_config(_target(dest), "old\n")
+    assert in_sync == WriteResult(Outcome.IN_SYNC) and dest.is_symlink()  # compared through the link
+    result = write_config(_target(dest), "new\n")
+    assert result.outcome is Outcome.UPDATED and result.symlink == str(real)
+    assert not dest.is_symlink() and dest.read_text() == "new\n"
+    assert real.read_text() == "old\n"
+    assert write_config(_target(dest), "newer\n").symlink is None

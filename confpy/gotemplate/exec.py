@@ -952,12 +952,19 @@ class GoTemplate:
     def execute(self, funcs: Mapping[str, Callable[..., Any]], data: Any = None) -> str:
         """Render with confd's functions `funcs` and `data` as dot (confd passes nil)."""
         out: list[str] = []
-        ctx = _Ctx(funcs, self._templates, out.append)
+        self.stream(out.append, funcs, data)
+        return "".join(out)
+
+    def stream(
+        self, write: Callable[[str], Any], funcs: Mapping[str, Callable[..., Any]], data: Any = None
+    ) -> None:
+        """Render as `execute` does, handing each piece of output to `write` as it is made (as
+        Go's Execute writes to an io.Writer: confd renders straight into its stage file)."""
+        ctx = _Ctx(funcs, self._templates, write)
         try:
             self._templates[self.name].run(ctx, data)
         except ExecFailure as failure:
             raise TemplateError(self._format(failure)) from (failure.__cause__ or None)
-        return "".join(out)
 
     def _format(self, failure: ExecFailure) -> str:
         """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`."""
