@@ -42,8 +42,7 @@ def load_processors(
     renderer = Renderer(settings.templates_dir)
     processors = [ResourceProcessor(r, renderer, settings) for r in resources]
     if not settings.noop:
-        for processor in processors:
-            remove_stale_stages(processor.target)
+        remove_stale_stages(p.target for p in processors)
     return processors, errors
 
 

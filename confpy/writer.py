@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import functools
 import logging
 import os
 import re
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -49,7 +50,7 @@ DEFAULT_MAX_OUTPUT_SIZE = 64 * 1024 * 1024
 _FLUSH_AT = 1 << 16  # characters of output buffered before they go to the stage file
 _CHUNK = 1 << 20  # bytes read at a time to compare or copy files
 _RUN = secrets.token_hex(4)  # this process's mark in its stage files' names
-_STAGE_SUFFIX = re.compile(r"(\d+)-([0-9a-f]{8})-[0-9a-f]{8}")
+_STAGE_NAME = re.compile(r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}")  # dest's name, pid, run
 _PROC_FD = Path("/proc/self/fd")
 
 Producer: TypeAlias = Callable[[Callable[[str], None]], None]
@@ -244,33 +245,37 @@ def write_config(
             _remove(stage.path)
 
 
-def remove_stale_stages(target: Target) -> None:
-    """Remove the stage files of `target.dest` that a confpy killed mid-write left behind.
+def remove_stale_stages(targets: Iterable[Target]) -> None:
+    """Remove the stage files of these targets' dests that a confpy killed mid-write left behind.
 
-    Only names of confpy's own pattern for this dest, made by a process that is gone (or by an
-    earlier process with this pid: confpy is often pid 1 in a container), are touched.
+    Only names of confpy's own pattern for one of these dests, made by a process that is gone (or
+    by an earlier process with this pid: confpy is often pid 1 in a container), are touched. One
+    scan per directory, however many resources write into it.
     """
-    name = target.name or str(target.dest)
-    prefix = f".{target.dest.name}.confpy-"
-    try:
-        entries = [e for e in os.scandir(target.dest.parent) if e.name.startswith(prefix)]
-    except OSError:
-        return  # no directory yet, or not readable: writing will say so
-    for entry in entries:
-        match = _STAGE_SUFFIX.fullmatch(entry.name[len(prefix) :])
-        if match is None or not entry.is_file(follow_symlinks=False):
-            continue
-        pid, run = int(match[1]), match[2]
-        if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
-            continue
+    by_directory: dict[Path, dict[str, str]] = {}
+    for target in targets:
+        by_directory.setdefault(target.dest.parent, {})[target.dest.name] = target.name or str(target.dest)
+    for directory, names in by_directory.items():
         try:
-            os.unlink(entry.path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("%s: cannot remove stale stage file %s: %s", name, entry.path, exc.strerror)
-            continue
-        log.info("%s: removed stale stage file %s (left by a confpy that was killed)", name, entry.path)
+            entries = [e for e in os.scandir(directory) if ".confpy-" in e.name]
+        except OSError:
+            continue  # no directory yet, or not readable: writing will say so
+        for entry in entries:
+            match = _STAGE_NAME.fullmatch(entry.name)
+            if match is None or match[1] not in names or not entry.is_file(follow_symlinks=False):
+                continue
+            pid, run = int(match[2]), match[3]
+            if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
+                continue
+            name = names[match[1]]
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("%s: cannot remove stale stage file %s: %s", name, entry.path, exc.strerror)
+                continue
+            log.info("%s: removed stale stage file %s (left by a confpy that was killed)", name, entry.path)
 
 
 def _alive(pid: int) -> bool:
@@ -447,7 +452,7 @@ def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, Path | None]:
     """A stage file in dest's directory, never readable by more than mode allows: an O_TMPFILE
     (no name: None) where the filesystem and /proc allow one, else a new file of its own name."""
     try:
-        if _PROC_FD.is_dir():
+        if _has_proc_fd():
             try:
                 return os.open(dest.parent, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, mode & 0o600), None
             except OSError as exc:
@@ -460,6 +465,12 @@ def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, Path | None]:
                 return os.open(stage, flags, mode & 0o600), stage
     except OSError as exc:
         raise WriteError(f"{name}: cannot create a stage file in {dest.parent}: {exc.strerror}") from exc
+
+
+@functools.cache
+def _has_proc_fd() -> bool:
+    """An O_TMPFILE is linked through /proc/self/fd: without /proc, stage files are named."""
+    return _PROC_FD.is_dir()
 
 
 def _link_stage(fd: int, dest: Path, name: str) -> Path:
