@@ -24,6 +24,7 @@ from gogen import DATA, STORE
 SEED = 20261201
 COUNT = 3000
 ROWS = Path(__file__).parent / "gojudge" / "rows.json"
+CONFD_CALLS = Path(__file__).parent / "gotemplate" / "golden" / "confd_calls.jsonl"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("go") is None, reason="go not installed (Debian's golang-go; `make system-deps`)"
@@ -42,12 +43,6 @@ class Known:
         seen = f"{c.kind}\n{c.case.text}\n{c.go.err}\n{c.confpy.err}\n{c.go.out!r}\n{c.confpy.out!r}"
         return re.search(self.pattern, seen, re.S) is not None
 
-
-_CONFD = (
-    r"(base|split|join|json|jsonArray|dir|map|getenv|toUpper|toLower|contains|replace|trimSuffix|"
-    r"base64Encode|base64Decode|parseBool|reverse|sortByLength|sortKVByLength|add|sub|mul|div|mod|seq|"
-    r"atoi|fileExists|exists|ls|lsdir|get|gets|getv|getvs|datetime)"
-)
 
 KNOWN: list[Known] = [
     Known("eq/ne: a non-comparable argument is printed with %s", "goharness", r"non-comparable type"),
@@ -94,6 +89,19 @@ def test_go_test_rows(judge: GoJudge) -> None:
     rows = json.loads(ROWS.read_text())
     store = tuple(sorted(STORE.items()))
     _check(judge, compare(judge, [Case(row["text"], DATA, store, row.get("name", "t.tmpl")) for row in rows]))
+
+
+def test_confd_function_calls(judge: GoJudge) -> None:
+    """Calls of confd's functions (gotemplate/golden/confd_calls.jsonl, which test_confd checks
+    without Go): argument counts and types, the piped value, result types, the functions' errors,
+    time.Time's and memkv.KVPairs' methods; each the same in Go now as when it was recorded."""
+    header, *rows = (json.loads(line) for line in CONFD_CALLS.read_text().splitlines())
+    store = tuple(sorted(header["store"].items()))
+    cases = [Case(row["text"], row.get("data"), store, "t") for row in rows]
+    recorded = [(True, row["out"]) if "out" in row else (False, row["err"]) for row in rows]
+    go = [(r.ok, r.out.decode() if r.ok else r.err) for r in judge.render_many(cases)]
+    assert go == recorded
+    _check(judge, compare(judge, cases))
 
 
 def test_the_judge_is_real_go(judge: GoJudge) -> None:

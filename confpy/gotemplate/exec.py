@@ -79,7 +79,7 @@ _UNSET: Any = type("_Unset", (), {"__slots__": (), "__repr__": lambda self: "<un
 class _Ctx:
     """One execution's state: the output, the functions, the templates, the depth."""
 
-    __slots__ = ("depth", "funcs", "templates", "write")
+    __slots__ = ("at", "depth", "funcs", "templates", "write")
 
     def __init__(
         self,
@@ -91,6 +91,7 @@ class _Ctx:
         self.templates = templates
         self.depth = 0
         self.write = write
+        self.at: n.Node | None = None  # where Go's executor is after an and/or (see _short_circuit)
 
 
 class _Compiled:
@@ -136,6 +137,25 @@ def last_node(node: n.Node) -> n.Node:
         return last_node(first)
     if isinstance(node, n.ChainNode):
         return last_node(node.node)
+    return node
+
+
+def error_at(node: n.Node) -> n.Node | None:
+    """last_node(node), or None where it is an and/or's argument: which one Go's executor visited
+    last depends on where it short-circuited, so _short_circuit records it in _Ctx.at."""
+    if isinstance(node, n.PipeNode):
+        return error_at(node.cmds[-1])
+    if isinstance(node, n.CommandNode):
+        first = node.args[0]
+        if len(node.args) > 1 and isinstance(first, n.IdentifierNode) and first.ident in ("and", "or"):
+            return None
+        if len(node.args) > 1 and isinstance(
+            first, (n.IdentifierNode, n.FieldNode, n.ChainNode, n.VariableNode)
+        ):
+            return error_at(node.args[-1])
+        return error_at(first)
+    if isinstance(node, n.ChainNode):
+        return error_at(node.node)
     return node
 
 
@@ -544,10 +564,10 @@ class _Compiler:
         args = [self.typed_arg(a, sig.param(i), keep) for i, a in enumerate(arg_nodes)]
         final_check = None
         if prev is not None and sig.param(len(arg_nodes)) is not ANY:
-            at = last_node(arg_nodes[-1]) if arg_nodes else ident
+            at = error_at(arg_nodes[-1]) if arg_nodes else ident
             final_check = _checker(sig.param(len(arg_nodes)), at, tree)
         if name in ("and", "or") and name in self.builtins:
-            return _short_circuit(args, prev, name == "or")
+            return _short_circuit(args, [error_at(a) for a in arg_nodes], ident, prev, name == "or")
         return _call(
             target,
             name,
@@ -572,7 +592,7 @@ class _Compiler:
             return self.compile_arg(node, keep)
         if isinstance(node, _EVALUATED):
             ev = self.compile_arg(node, keep=True)
-            return _then_check(ev, _checker(typ, last_node(node), self.tree))
+            return _then_check(ev, _checker(typ, error_at(node), self.tree))
         try:
             return _constant(constant_arg(node, typ))
         except GoError as err:
@@ -619,29 +639,32 @@ def constant_arg(node: n.Node, typ: GoType) -> Any:
     return value if typ.new is None else typ.new(value)
 
 
-def _checker(typ: GoType, at: n.Node, tree: str) -> Callable[[Any], Any]:
-    """validateType for one parameter type, failing at node `at`; a string's check is one `is`."""
+def _checker(typ: GoType, at: n.Node | None, tree: str) -> Callable[[Any, _Ctx], Any]:
+    """validateType for one parameter type, failing at node `at` (None: where an and/or stopped);
+    a string's check is one `is`."""
 
-    def check(value: Any) -> Any:
+    def check(value: Any, ctx: _Ctx) -> Any:
         if type(value) is cls:
             return value
+        node = at or ctx.at
+        assert node is not None
         if type(value) is Iface:
             if value.value is None:
-                raise ExecFailure(at, tree, f"wrong type for value; expected {typ}; got interface {{}}")
+                raise ExecFailure(node, tree, f"wrong type for value; expected {typ}; got interface {{}}")
             value = value.value
             if type(value) is cls:
                 return value
         try:
             return validate(value, typ)
         except GoError as err:
-            raise ExecFailure(at, tree, str(err)) from None
+            raise ExecFailure(node, tree, str(err)) from None
 
     cls = {STRING: str, INT: int, BOOL: bool}.get(typ, typ.new)
     return check
 
 
-def _then_check(ev: Eval, check: Callable[[Any], Any]) -> Eval:
-    return lambda ctx, frame, dot: check(ev(ctx, frame, dot))
+def _then_check(ev: Eval, check: Callable[[Any, _Ctx], Any]) -> Eval:
+    return lambda ctx, frame, dot: check(ev(ctx, frame, dot), ctx)
 
 
 def _dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -737,7 +760,7 @@ def _call(
     tree: str,
     builtin: bool,
     ident: n.Node | None = None,
-    final_check: Callable[[Any], Any] | None = None,
+    final_check: Callable[[Any, _Ctx], Any] | None = None,
     result: Callable[[Any], Any] | None = None,
 ) -> Eval:
     """A function call. `target` is a builtin, or a name looked up in the execution's functions.
@@ -785,20 +808,30 @@ def _call(
         fn = resolve(ctx)
         values = [a(ctx, frame, dot) for a in args]
         if prev is not None:
-            values.append(final if final_check is None else final_check(final))
+            values.append(final if final_check is None else final_check(final, ctx))
         return invoke(fn, tuple(values))
 
     return call
 
 
-def _short_circuit(args: list[Eval], prev: Eval | None, is_or: bool) -> Eval:
-    """and/or: the first argument that decides, else the last one (the piped value, if any)."""
+def _short_circuit(
+    args: list[Eval], ats: list[n.Node | None], ident: n.Node, prev: Eval | None, is_or: bool
+) -> Eval:
+    """and/or: the first argument that decides, else the last one (the piped value, if any).
+
+    Records in ctx.at the node of the last argument evaluated (`ats`; None where that argument's
+    own and/or recorded it), as an error after the call names it in Go.
+    """
+    steps = list(zip(args, ats, strict=True))
 
     def call(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
         final = prev(ctx, frame, dot) if prev is not None else None
+        ctx.at = ident
         v = None
-        for a in args:
+        for a, at in steps:
             v = a(ctx, frame, dot)
+            if at is not None:
+                ctx.at = at
             if is_true(v) == is_or:
                 return v
         return final if prev is not None else v
@@ -873,8 +906,8 @@ def _field(
             for i, (a, ev) in enumerate(zip(arg_nodes, args, strict=True))
         ]
         if final is not _NO_FINAL:
-            at = last_node(arg_nodes[-1]) if arg_nodes else error_node
-            typed.append(_checker(sig.param(len(arg_nodes)), at, tree)(final))
+            at = error_at(arg_nodes[-1]) if arg_nodes else error_node
+            typed.append(_checker(sig.param(len(arg_nodes)), at, tree)(final, ctx))
         try:
             return adopt(sig.result, impl(receiver, *typed))
         except GoError as err:
@@ -911,7 +944,7 @@ def _method_arg(node: n.Node, ev: Eval, typ: GoType, tree: str, ctx: _Ctx, frame
     if typ is ANY:
         return ev(ctx, frame, dot)
     if isinstance(node, _EVALUATED):
-        return _checker(typ, last_node(node), tree)(ev(ctx, frame, dot))
+        return _checker(typ, error_at(node), tree)(ev(ctx, frame, dot), ctx)
     try:
         return constant_arg(node, typ)
     except GoError as err:

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path"
 	"sort"
@@ -146,7 +147,7 @@ func funcMap(store memkv.Store) template.FuncMap {
 		"datetime": time.Now, "toUpper": strings.ToUpper, "toLower": strings.ToLower,
 		"contains": strings.Contains, "replace": strings.Replace, "trimSuffix": strings.TrimSuffix,
 		"lookupIP": noLookup, "lookupIPV4": noLookup, "lookupIPV6": noLookup,
-		"lookupSRV":  func(service, proto, name string) []interface{} { return []interface{}{} },
+		"lookupSRV":  func(service, proto, name string) []*net.SRV { return []*net.SRV{} },
 		"fileExists": fileExists, "base64Encode": b64encode, "base64Decode": b64decode,
 		"parseBool": strconv.ParseBool, "reverse": reverse, "sortByLength": sortByLength,
 		"sortKVByLength": sortKVByLength,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.gotemplate.gotime import METHODS, format_time, time_string
+from confpy.gotemplate.gotime import METHODS, format_time, now, time_string
 from confpy.gotemplate.strconv import unquote
 
 CET = datetime.timezone(datetime.timedelta(hours=1), "CET")
@@ -46,3 +46,17 @@ def test_methods() -> None:
     assert time_string(call("UTC")) == "2009-11-10 22:04:05.123456 +0000 UTC"  # type: ignore[arg-type]
     assert format_time(call("AddDate", 0, 3, 25), "2006-01-02") == "2010-03-07"  # type: ignore[arg-type]
     assert call("Before", TIMES["utc"]) is True
+
+
+@pytest.mark.parametrize(
+    ("tz", "name"), [(None, "Local"), ("UTC", "UTC"), ("Europe/Paris", "Europe/Paris"), ("", "UTC")]
+)
+def test_local_is_named_as_go_names_it(tz: str | None, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """time.Local's name (zoneinfo_unix.go initLocal), as Go 1.19 printed {{datetime.Location}}."""
+    if tz is None:
+        monkeypatch.delenv("TZ", raising=False)
+    else:
+        monkeypatch.setenv("TZ", tz)
+    impl, _ = METHODS["Location"]
+    assert impl(now()).String() == name
+    assert impl(METHODS["UTC"][0](now())).String() == "UTC"

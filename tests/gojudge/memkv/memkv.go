@@ -20,6 +20,11 @@ type KVPair struct {
 // KVPairs is what gets returns (a named slice type: confd's reverse leaves it unchanged).
 type KVPairs []KVPair
 
+// KVPairs is a sort.Interface (kvpair.go), so templates can call .Len, .Less and .Swap on it.
+func (ks KVPairs) Len() int           { return len(ks) }
+func (ks KVPairs) Less(i, j int) bool { return ks[i].Key < ks[j].Key }
+func (ks KVPairs) Swap(i, j int)      { ks[i], ks[j] = ks[j], ks[i] }
+
 // ErrNotExist is the reason get/getv give for a missing key.
 var ErrNotExist = errors.New("key does not exist")
 
