@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy.functions import make_functions
-from confpy.gotemplate import gotime
+from confpy.gotemplate import gosort, gotime
 from confpy.gotemplate.gotypes import (
     ANY,
     BOOL,
@@ -102,14 +102,15 @@ def _reverse(values: Any) -> Any:
 
 
 def _sort_by_length(values: StringSlice) -> StringSlice:
-    """confd's SortByLength: sorts the []string it is given in place (sort.Sort) and returns it."""
-    values.sort(key=_byte_len)
+    """confd's SortByLength: sorts the []string it is given in place and returns it, with Go's
+    sort.Sort, so strings of equal length end in the order confd's end in."""
+    gosort.sort(values, lambda a, b: _byte_len(a) < _byte_len(b))
     return values
 
 
 def _sort_kv_by_length(values: list[KVPair]) -> list[KVPair]:
-    """confd's SortKVByLength: sorts the pairs in place by the byte length of their keys."""
-    values.sort(key=lambda pair: _byte_len(pair.Key))
+    """confd's SortKVByLength: sorts the pairs in place by the byte length of their keys (sort.Sort)."""
+    gosort.sort(values, lambda a, b: _byte_len(a.Key) < _byte_len(b.Key))
     return values
 
 
