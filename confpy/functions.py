@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from confpy.errors import FunctionError, TemplateError
-from confpy.store import KeyStore, KVPair, path_base, path_dir
+from confpy.store import KeyStore, KVPair, path_base, path_dir, string_argument
 
 __all__ = ["FILTER_NAMES", "SEQ_LIMIT", "SRV", "make_functions"]
 
@@ -56,12 +56,7 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _str(func: str, position: int, value: object) -> str:
-    if not isinstance(value, str):
-        raise TemplateError(
-            f"{func}: argument {position} must be a string, got {_type_name(value)} {value!r}"
-        )
-    return value
+_str = string_argument
 
 
 def _int(func: str, position: int, value: object) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
-from confpy.errors import FunctionError, KeyNotFoundError
+from confpy.errors import FunctionError, KeyNotFoundError, TemplateError
 
 __all__ = [
     "KVPair",
@@ -24,6 +24,7 @@ __all__ = [
     "path_join",
     "path_match",
     "path_under",
+    "string_argument",
 ]
 
 
@@ -32,6 +33,15 @@ class KVPair(NamedTuple):
 
     Key: str
     Value: str
+
+
+def string_argument(func: str, position: int, value: object) -> str:
+    """A template function's string argument; anything else is the template's mistake, named."""
+    if not isinstance(value, str):
+        raise TemplateError(
+            f"{func}: argument {position} must be a string, got {type(value).__name__} {value!r}"
+        )
+    return value
 
 
 def path_clean(path: str) -> str:
@@ -240,13 +250,19 @@ class KeyStore:
 
     def get(self, key: str) -> KVPair:
         """The pair at `key`; a missing key is an error, as in confd."""
+        if type(key) is not str:
+            string_argument("get", 1, key)
         try:
             return KVPair(key, self._data[key])
         except KeyError:
             raise KeyNotFoundError(key) from None
 
     def getv(self, key: str, *default: str) -> str:
-        """The value at `key`, or the default if one is given."""
+        """The value at `key`, or the default if one is given (a string, as Go's ...string)."""
+        if type(key) is not str:
+            string_argument("getv", 1, key)
+        if default and type(default[0]) is not str:
+            string_argument("getv", 2, default[0])
         if key in self._data:
             return self._data[key]
         if default:
@@ -256,15 +272,21 @@ class KeyStore:
     def gets(self, pattern: str) -> list[KVPair]:
         """Pairs whose key matches the path.Match pattern, sorted by key."""
         data = self._data
+        if type(pattern) is not str:
+            string_argument("gets", 1, pattern)
         return [KVPair(k, data[k]) for k in self._matching(pattern)]
 
     def getvs(self, pattern: str) -> list[str]:
         """Values whose key matches the pattern, sorted by value."""
         data = self._data
+        if type(pattern) is not str:
+            string_argument("getvs", 1, pattern)
         return sorted(data[k] for k in self._matching(pattern))
 
     def exists(self, key: str) -> bool:
         """True for a key; a directory (a prefix of keys) is not a key."""
+        if type(key) is not str:
+            string_argument("exists", 1, key)
         return key in self._data
 
     def ls(self, path: str) -> list[str]:
@@ -274,6 +296,8 @@ class KeyStore:
         compared element by element after cleaning, so "/foo" never lists "/foobar/x" and
         "/foo/", "/foo" and "/foo//" list the same names.
         """
+        if type(path) is not str:
+            string_argument("ls", 1, path)
         prefix = _terms(path)
         depth = len(prefix)
         names: set[str] = set()
@@ -288,6 +312,8 @@ class KeyStore:
 
     def lsdir(self, path: str) -> list[str]:
         """Sorted names of the sub-directories right below `path` that hold keys (memkv's ListDir)."""
+        if type(path) is not str:
+            string_argument("lsdir", 1, path)
         prefix = _terms(path)
         depth = len(prefix)
         names: set[str] = set()

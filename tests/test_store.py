@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from confpy.errors import KeyNotFoundError, TemplateError
@@ -528,3 +530,22 @@ def test_store_copies_its_input() -> None:
 def test_path_under_is_confds_key_selection(key: str, root: str, want: bool) -> None:
     """backends/etcdv3/client.go GetValues: k == key || strings.HasPrefix(k, key+"/")."""
     assert path_under(key, root) is want
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.lsdir({"a": 1}), "lsdir: argument 1 must be a string, got dict {'a': 1}"),
+        (lambda s: s.ls(["/a"]), "ls: argument 1 must be a string, got list ['/a']"),
+        (lambda s: s.gets({}), "gets: argument 1 must be a string, got dict {}"),
+        (lambda s: s.getvs(1), "getvs: argument 1 must be a string, got int 1"),
+        (lambda s: s.get(None), "get: argument 1 must be a string, got NoneType None"),
+        (lambda s: s.getv("/a", 5), "getv: argument 2 must be a string, got int 5"),
+        (lambda s: s.exists(1.5), "exists: argument 1 must be a string, got float 1.5"),
+    ],
+)
+def test_store_functions_refuse_what_is_not_a_string(call: Any, message: str) -> None:
+    """memkv's functions take strings (Go checks the type); a map or list is the template's mistake."""
+    with pytest.raises(TemplateError) as info:
+        call(KeyStore({"/a": "1"}))
+    assert str(info.value) == message
