@@ -188,6 +188,8 @@ _FIELDS = [
     ".n.x",
     ".m.e.x",
 ]
+#: Strings that are not UTF-8 (Go strings are bytes) and a byte.
+_BYTES = ['(slice "é" 1)', '(slice "日本" 1 4)', '(slice "é" 0 1)', '(index "é" 1)']
 _VERBS = [
     "%v",
     "%+v",
@@ -318,6 +320,7 @@ class Generator:
             (1, lambda: "."),
             (2, self.variable),
             (0.5, lambda: "$" + self.pick(_FIELDS)),
+            (0.4, lambda: self.pick(_BYTES)),
         ]
         if depth < _MAX_DEPTH:
             options += [

@@ -45,15 +45,20 @@ class Known:
 
 
 KNOWN: list[Known] = [
-    Known("eq/ne: a non-comparable argument is printed with %s", "goharness", r"non-comparable type"),
-    Known("printf %b of a float", "goharness", r'printf "[^"]*%b'),
     Known(
-        "lexer: a lone '.' at the end of the text", "goharness", r'unexpected "\." in operand|syntax: "\."'
+        "atoi/parseBool quote with their own _go_quote (control chars, non-UTF-8 bytes), not strconv.quote",
+        "gofuncs",
+        r"error-text\n.*error calling (atoi|parseBool): strconv\.\w+: parsing",
     ),
     Known(
-        "and/or: an error after them names the argument that decided",
+        'ls "/": memkv List lists only the keys directly below "/" (path.Clean("/") splits into two terms)',
+        "gofuncs",
+        r'ls "/"',
+    ),
+    Known(
+        "slice within a JSON array's spare capacity: Go's decoder grows it by append, a list has none",
         "goharness",
-        r"error-text\n.*\b(and|or)\b",
+        r"error calling slice: index out of range",
     ),
 ]
 
@@ -64,7 +69,14 @@ def judge() -> Iterator[GoJudge]:
         yield j
 
 
-def _check(judge: GoJudge, comparisons: list[Comparison]) -> None:
+#: which KNOWN entries matched a difference, and which runs fed that (for the staleness check)
+_matched: set[str] = set()
+_runs: set[str] = set()
+
+
+def _check(judge: GoJudge, comparisons: list[Comparison], run: str) -> None:
+    _runs.add(run)
+    _matched.update(k.label for k in KNOWN for c in comparisons if c.kind != "same" and k.matches(c))
     unexplained = [
         c
         for c in comparisons
@@ -76,19 +88,28 @@ def _check(judge: GoJudge, comparisons: list[Comparison]) -> None:
 
 
 def test_random_templates(judge: GoJudge) -> None:
-    comparisons = compare(judge, random_cases(SEED, COUNT))
-    _check(judge, comparisons)
-    stale = [k.label for k in KNOWN if not any(k.matches(c) for c in comparisons if c.kind != "same")]
-    assert not stale, f"KNOWN entries that no longer match a difference (remove them): {stale}"
+    _check(judge, compare(judge, random_cases(SEED, COUNT)), "random")
 
 
 def test_go_test_rows(judge: GoJudge) -> None:
-    """The rows of Go's exec_test.go, parse_test.go and multi_test.go, over DATA."""
-    if not ROWS.exists():
-        pytest.skip("rows.json not written yet")
-    rows = json.loads(ROWS.read_text())
+    """The rows of Go's exec_test.go, parse_test.go, multi_test.go and lex_test.go (rows.json),
+    over tVal as JSON, with nil data, and over gogen's data."""
+    doc = json.loads(ROWS.read_text())
     store = tuple(sorted(STORE.items()))
-    _check(judge, compare(judge, [Case(row["text"], DATA, store, row.get("name", "t.tmpl")) for row in rows]))
+    cases = [
+        Case(row["text"], data, store, row["name"].replace("/", "_"))
+        for row in doc["rows"]
+        for data in (doc["data"], None, DATA)
+    ]
+    _check(judge, compare(judge, cases), "rows")
+
+
+def test_known_differences_still_happen() -> None:
+    """KNOWN only shrinks: an entry that no run matched is fixed, and must go."""
+    if _runs != {"random", "rows"}:
+        pytest.skip("needs both differential runs in this session")
+    stale = [k.label for k in KNOWN if k.label not in _matched]
+    assert not stale, f"KNOWN entries that no longer match a difference (remove them): {stale}"
 
 
 def test_confd_function_calls(judge: GoJudge) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from confpy.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
 from confpy.gotemplate.gotypes import ANY, STRING, GoError, GoSlice, GoType, Iface, Signature, Uint8, unwrap
+from confpy.gotemplate.strconv import is_raw_byte
 
 __all__ = ["BUILTINS", "SEES_INTERFACE", "GoError", "basic_kind", "eq", "is_true", "lt"]
 
@@ -89,7 +90,7 @@ def eq(arg1: Any, *arg2: Any) -> bool:
                     f"{type_name(arg)}: {sprint(arg)}"
                 )
             if not _comparable(arg):
-                raise GoError(f"non-comparable type {sprint(arg)}: {type_name(arg)}")
+                raise GoError(f"non-comparable type {sprintf('%s', arg)}: {type_name(arg)}")
             truth = arg1 == arg
         if truth:
             return True
@@ -110,6 +111,8 @@ def lt(arg1: Any, arg2: Any) -> bool:
         raise GoError("incompatible types for comparison")
     if k1 in ("bool", "complex"):
         raise GoError("invalid type for comparison")
+    if k1 == "string" and not (arg1.isascii() and arg2.isascii()):  # Go compares the bytes
+        return arg1.encode("utf-8", "surrogateescape") < arg2.encode("utf-8", "surrogateescape")
     return bool(arg1 < arg2)
 
 
@@ -261,7 +264,7 @@ def _js_char(c: str) -> str:
         return _JS[code]
     if code < 0x20:
         return f"\\u00{code:02X}"
-    if code < 0x80 or c.isprintable():
+    if code < 0x80 or c.isprintable() or is_raw_byte(c):  # a byte that is not UTF-8 is kept
         return c
     return f"\\u{code:04X}"
 
@@ -274,7 +277,7 @@ def js(*args: Any) -> str:
 
 def urlquery(*args: Any) -> str:
     """url.QueryEscape of the textual representation of the arguments."""
-    return urllib.parse.quote_plus(eval_args(args), safe="")
+    return urllib.parse.quote_plus(eval_args(args).encode("utf-8", "surrogateescape"), safe="")
 
 
 def _builtin(*params: GoType, variadic: bool = True, result: GoType = ANY) -> Signature:

@@ -306,8 +306,8 @@ class _Lexer:
             return self.lex_variable
         elif c == "'":
             return self.lex_char
-        elif c == "." and not (self.pos < len(self.input) and "0" <= self.input[self.pos] <= "9"):
-            return self.lex_field
+        elif c == "." and self.pos < len(self.input) and not "0" <= self.input[self.pos] <= "9":
+            return self.lex_field  # a '.' that ends the text starts a number, as in lex.go
         elif c in ".+-" or "0" <= c <= "9":
             self.backup()
             return self.lex_number

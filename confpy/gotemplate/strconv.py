@@ -7,12 +7,14 @@ Go strings are bytes; ours are `str`. A `\\xHH` escape for a byte >= 0x80 decode
 from __future__ import annotations
 
 import math
+import struct
 from decimal import Decimal
 
 __all__ = [
     "SyntaxErr",
     "can_backquote",
     "format_float",
+    "is_raw_byte",
     "quote",
     "quote_rune",
     "unquote",
@@ -63,9 +65,14 @@ def quote_rune(code: int, ascii_only: bool = False) -> str:
     return "'" + _escape_rune(chr(code), "'", ascii_only) + "'"
 
 
+def is_raw_byte(c: str) -> bool:
+    """Go strings are bytes: one that is not UTF-8 is a surrogate escape in confpy's str (PEP 383)."""
+    return "\udc80" <= c <= "\udcff"
+
+
 def can_backquote(s: str) -> bool:
     """strconv.CanBackquote: s can be a raw string literal without change."""
-    return all((c >= " " and c not in "`\x7f\ufeff") or c == "\t" for c in s)
+    return all(((c >= " " and c not in "`\x7f\ufeff") or c == "\t") and not is_raw_byte(c) for c in s)
 
 
 def unquote_char(s: str, i: int, quote_char: str) -> tuple[int, bool, int]:
@@ -182,8 +189,21 @@ def _fmt_x(v: float, upper: bool) -> str:
     return out.upper() if upper else out
 
 
+def _fmt_b(v: float) -> str:
+    """strconv's fmtB: the binary form -ddddp±ddd, the exact mantissa and exponent of the float64."""
+    bits = struct.unpack("<Q", struct.pack("<d", v))[0]
+    mant, exp = bits & ((1 << 52) - 1), (bits >> 52) & 0x7FF
+    if exp == 0:
+        exp = 1  # denormal
+    else:
+        mant |= 1 << 52
+    return f"{'-' if bits >> 63 else ''}{mant}p{exp - 1075:+d}"
+
+
 def format_float(v: float, verb: str, prec: int) -> str:
-    """strconv.FormatFloat(v, verb, prec, 64) for verbs e E f g G x X; prec < 0 means shortest."""
+    """strconv.FormatFloat(v, verb, prec, 64) for verbs b e E f g G x X; prec < 0 means shortest."""
+    if verb == "b":  # before Inf and NaN: the bits are printed as they are
+        return _fmt_b(v)
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
     if math.isnan(v):
