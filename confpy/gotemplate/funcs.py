@@ -112,7 +112,7 @@ def lt(arg1: Any, arg2: Any) -> bool:
     if k1 in ("bool", "complex"):
         raise GoError("invalid type for comparison")
     if k1 == "string" and not (arg1.isascii() and arg2.isascii()):  # Go compares the bytes
-        return arg1.encode("utf-8", "surrogateescape") < arg2.encode("utf-8", "surrogateescape")
+        return bool(arg1.encode("utf-8", "surrogateescape") < arg2.encode("utf-8", "surrogateescape"))
     return bool(arg1 < arg2)
 
 
