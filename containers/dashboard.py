@@ -28,10 +28,10 @@ __all__ = ["LOG_FORMAT", "Dashboard", "missing_requirements"]
 # The line the central agent writes: `sinatra-1 127.0.0.1 [2026-12-01T22:10:00.123Z] "GET /" 200`
 # (the app as virtual host, the address that connected to it, its UTC time, the request, status).
 LOG_FORMAT = '%v %h [%dT%t.%^] "%m %U" %s'
-# Panels that this line has nothing for (no user agent, referrer, user, ...), and visitors per
-# day, one point for a demo.
+# Panels that this line has nothing for (no user agent, referrer, user, ...), and the client
+# hosts: the apps' one client is nginx.
 _IGNORED_PANELS = (
-    "VISITORS",
+    "HOSTS",
     "OS",
     "BROWSERS",
     "REFERRERS",

@@ -305,11 +305,16 @@ def test_demo_runs_the_story_shows_its_traffic_and_cleans_up(tmp_path: Path) -> 
 
         def searched() -> set[str]:
             """The apps the search node has events from (none before the first is indexed)."""
-            answer = subprocess.run(query, shell=True, capture_output=True, text=True, timeout=10, check=True)
+            try:
+                answer = subprocess.run(
+                    query, shell=True, capture_output=True, text=True, timeout=20, check=True
+                )
+            except subprocess.TimeoutExpired:
+                return set()  # on a busy machine the first search of a new index took 15 s
             found = json.loads(answer.stdout).get("aggregations", {"apps": {"buckets": []}})
             return {bucket["key"] for bucket in found["apps"]["buckets"]}
 
-        wait_for(lambda: searched() == set(APPS), 15.0, "the search node's answer naming every app", 0.5)
+        wait_for(lambda: searched() >= set(APPS), 45.0, "the search node's answer naming every app", 0.5)
         url = output.wait_for(r"look +traffic dashboard: (http://127\.0\.0\.1:\d+/)$", 5)[1]
 
         with Chromium(tmp_path / "chromium") as browser:
