@@ -50,9 +50,10 @@ _FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodTy
 
 
 class ExecFailure(Exception):
-    """An execution error at a node of the named template; formatted by GoTemplate.execute."""
+    """An execution error at a node of the named template; formatted by GoTemplate.execute.
+    A node of None is where an and/or stopped (error_at): the execution's _Ctx.at."""
 
-    def __init__(self, node: n.Node, tree: str, message: str) -> None:
+    def __init__(self, node: n.Node | None, tree: str, message: str) -> None:
         super().__init__(message)
         self.node = node
         self.tree = tree
@@ -124,25 +125,10 @@ def print_value(v: Any) -> str:
     return sprint(v)
 
 
-def last_node(node: n.Node) -> n.Node:
-    """The node Go's executor last visits evaluating `node`: errors after it name this node."""
-    if isinstance(node, n.PipeNode):
-        return last_node(node.cmds[-1])
-    if isinstance(node, n.CommandNode):
-        first = node.args[0]
-        if len(node.args) > 1 and isinstance(
-            first, (n.IdentifierNode, n.FieldNode, n.ChainNode, n.VariableNode)
-        ):
-            return last_node(node.args[-1])
-        return last_node(first)
-    if isinstance(node, n.ChainNode):
-        return last_node(node.node)
-    return node
-
-
 def error_at(node: n.Node) -> n.Node | None:
-    """last_node(node), or None where it is an and/or's argument: which one Go's executor visited
-    last depends on where it short-circuited, so _short_circuit records it in _Ctx.at."""
+    """The node Go's executor last visits evaluating `node`: errors after it name this node. None
+    where that is an and/or's argument: which one depends on where it short-circuited, so
+    _short_circuit records it in _Ctx.at."""
     if isinstance(node, n.PipeNode):
         return error_at(node.cmds[-1])
     if isinstance(node, n.CommandNode):
@@ -178,7 +164,7 @@ class _Compiler:
         self.scope: list[tuple[str, int]] = [("$", 0)]
         self.frame_size = 1
 
-    def failing(self, node: n.Node, message: str) -> Eval:
+    def failing(self, node: n.Node | None, message: str) -> Eval:
         """An expression that fails when (and only when) it is evaluated, as Go's checks do."""
 
         def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -299,7 +285,7 @@ class _Compiler:
         pushed = slice(first, self.frame_size)
         popped = (_UNSET,) * (self.frame_size - first)
         loops = _has_loop_control(node.list)
-        error_node = last_node(node.pipe)
+        error_node = error_at(node.pipe)
         tree = self.tree
 
         def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
@@ -374,7 +360,7 @@ class _Compiler:
         ev = self.compile_command(pipe.cmds[0], None, pipe)
         for before, cmd in zip(pipe.cmds, pipe.cmds[1:], strict=False):
             # the previous value is this command's last argument
-            ev = self.compile_command(cmd, ev, last_node(before))
+            ev = self.compile_command(cmd, ev, error_at(before))
         if not pipe.decl:
             return ev
         tree = self.tree
@@ -383,7 +369,7 @@ class _Compiler:
             for name, candidates in targets:
                 if not candidates:
                     self.declare(name)  # the parser lets later actions use the name
-            node = last_node(pipe)
+            node = error_at(pipe)
 
             def assign(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
                 value = ev(ctx, frame, dot)
@@ -415,7 +401,7 @@ class _Compiler:
 
         return set_all
 
-    def compile_command(self, cmd: n.CommandNode, prev: Eval | None, at: n.Node) -> Eval:
+    def compile_command(self, cmd: n.CommandNode, prev: Eval | None, at: n.Node | None) -> Eval:
         """A command; `prev`, the previous command of the pipeline, supplies its last argument.
 
         `at` is the node Go's executor was last at when the command starts (for its errors).
@@ -430,7 +416,7 @@ class _Compiler:
             if isinstance(first.node, n.NilNode):
                 return self.failing(first, f"indirection through explicit nil in {first}")
             head = self.compile_arg(first.node)
-            return self.compile_fields(first, head, first.field, args, prev, last_node(first.node))
+            return self.compile_fields(first, head, first.field, args, prev, error_at(first.node))
         if isinstance(first, n.VariableNode):
             head = self.compile_variable(first.ident[0], first)
             if len(first.ident) > 1:
@@ -445,6 +431,8 @@ class _Compiler:
         if args or prev is not None:
             where = at if isinstance(first, n.PipeNode) else first
             fail = self.failing(where, f"can't give argument to non-function {first}")
+            if isinstance(first, n.VariableNode):  # evalVariableNode looks the variable up first
+                fail = _then(value, fail)
             return fail if prev is None else _then(prev, fail)
         return value
 
@@ -512,7 +500,7 @@ class _Compiler:
         names: list[str],
         arg_nodes: list[n.Node],
         prev: Eval | None,
-        error_node: n.Node,
+        error_node: n.Node | None,
         keep: bool = False,
     ) -> Eval:
         """receiver.A.B.C, the last possibly a method called with arguments; with `keep` a map
@@ -839,7 +827,7 @@ def _short_circuit(
     return call
 
 
-def _simple_field(receiver: Eval, name: str, tree: str, node: n.Node, error_node: n.Node) -> Eval:
+def _simple_field(receiver: Eval, name: str, tree: str, node: n.Node, error_node: n.Node | None) -> Eval:
     """receiver.Name without arguments: the common case, with fast paths for maps and NamedTuples."""
 
     def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -873,7 +861,7 @@ def _field(
     call_args: tuple[list[Eval], Any, list[n.Node]] | None,
     tree: str,
     node: n.Node,
-    error_node: n.Node,
+    error_node: n.Node | None,
     ctx: _Ctx,
     frame: Frame,
     dot: Any,
@@ -997,10 +985,13 @@ class GoTemplate:
         try:
             self._templates[self.name].run(ctx, data)
         except ExecFailure as failure:
+            if failure.node is None:
+                failure.node = ctx.at
             raise TemplateError(self._format(failure)) from (failure.__cause__ or None)
 
     def _format(self, failure: ExecFailure) -> str:
         """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`."""
+        assert failure.node is not None, "an and/or recorded where it stopped"
         before = self.text[: failure.node.pos]
         line = before.count("\n") + 1
         column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogateescape"))
