@@ -15,7 +15,6 @@ import functools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -128,13 +127,12 @@ class Dashboard:
     def _ready(self, html: Path, log: Path) -> bool:
         assert self._proc is not None
         if self._proc.poll() is not None:
-            output = log.read_text(encoding="utf-8", errors="replace").strip()
-            raise RuntimeError(f"goaccess exited with status {self._proc.returncode}: {output}")
-        if not html.exists():
-            return False
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.ws_port), 0.5):
-            return True
-        return False
+            # Its last line says why ("Unable to set bind: Address already in use.").
+            lines = log.read_text(encoding="utf-8", errors="replace").split("\n")
+            reason = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
+            raise RuntimeError(f"goaccess exited with status {self._proc.returncode}: {reason} (see {log})")
+        # Its own word, not a connection: something else may listen on the port.
+        return html.exists() and b"WebSocket server ready" in log.read_bytes()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop goaccess (TERM, then KILL) and the page's server."""

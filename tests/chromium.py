@@ -24,11 +24,13 @@ from typing import Any
 
 __all__ = ["FLAGS", "Chromium", "ChromiumError"]
 
-# No sandbox (tests run as root), no GPU, and nothing that talks to the network on its own.
+# No sandbox (tests run as root), no GPU, /tmp rather than a container's small /dev/shm, and
+# nothing that talks to the network on its own.
 FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
@@ -83,6 +85,13 @@ class Chromium:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 pass_fds=(commands, answers),
+                # Its crash database and dconf go under HOME and the XDG directories, not the user's.
+                env={
+                    **os.environ,
+                    "HOME": str(self.profile),
+                    "XDG_CONFIG_HOME": str(self.profile / "config"),
+                    "XDG_CACHE_HOME": str(self.profile / "cache"),
+                },
                 start_new_session=True,
             )
         os.close(commands)
