@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from confpy import __version__
 from confpy.backends import open_backend
 from confpy.config import Settings, load_settings
 from confpy.errors import ConfigError, ConfpyError
-from confpy.log import setup_logging
+from confpy.log import LOG_FORMATS, hold_logging, setup_logging
 from confpy.processor import ResourceProcessor, RunReport, run_once
 from confpy.render import Renderer
-from confpy.resource import TemplateResource, load_resources
+from confpy.resource import TemplateResource, load_resources, resource_dir
 from confpy.writer import remove_stale_stages
 
-__all__ = ["load_processors", "run_from_flags", "run_settings"]
+__all__ = ["configure", "load_processors", "run_from_flags", "run_settings"]
 
 log = logging.getLogger("confpy")
 
@@ -29,6 +31,8 @@ def load_processors(
     `running` (by file) are the resources a reload replaces: a file that no longer loads keeps
     its running version until it is fixed, as README promises for a broken new configuration.
     Stage files that a killed confpy left next to their dests are removed here, at every start.
+    Says at INFO what is starting (confd's "Starting confd" and "Backend set to ..." in one
+    line), so that even a run that changes nothing leaves a trace; warns when conf.d is empty.
     """
     resources, errors = load_resources(settings.confdir, global_prefix=settings.prefix)
     for error in errors:
@@ -39,11 +43,48 @@ def load_processors(
             log.error("%s; the previous version of %s keeps running until it is fixed", error, previous.name)
             resources.append(previous)
     resources.sort(key=lambda r: r.path)
+    if not resources and not errors:
+        log.warning("%s: found no template resources (*.toml files)", resource_dir(settings.confdir))
+    _announce(_start_line(settings, len(resources), len(errors)))
     renderer = Renderer(settings.templates_dir)
     processors = [ResourceProcessor(r, renderer, settings) for r in resources]
     if not settings.noop:
         remove_stale_stages(p.target for p in processors)
     return processors, errors
+
+
+_announced: list[str] = []
+
+
+def _announce(line: str) -> None:
+    """The start line at INFO, unless it was the last said: watch mode retries a failed start."""
+    if _announced[-1:] == [line]:
+        log.debug("%s", line)
+        return
+    _announced[:] = [line]
+    log.info("%s", line)
+
+
+def _start_line(settings: Settings, loaded: int, failed: int) -> str:
+    if settings.backend == "file":
+        source = f" (files {', '.join(settings.files)})"
+    elif settings.backend_nodes:
+        source = f" (nodes {', '.join(settings.backend_nodes)})"
+    else:
+        source = ""
+    if settings.onetime:
+        mode = "onetime"
+    elif settings.watch:
+        mode = "watch"
+    else:
+        mode = f"interval {settings.poll_interval:g} s"
+    count = f"{loaded} template resource{'' if loaded == 1 else 's'}"
+    if failed:
+        count += f" ({failed} more did not load)"
+    return (
+        f"starting confpy {__version__}: backend {settings.backend}{source}, "
+        f"confdir {settings.confdir}, {count}, {mode}"
+    )
 
 
 def _once(settings: Settings) -> RunReport:
@@ -53,7 +94,11 @@ def _once(settings: Settings) -> RunReport:
 
 
 def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
-    """Run in the mode `settings` ask for; the exit status. `reload` re-reads them on SIGHUP."""
+    """Run in the mode `settings` ask for; the exit status. `reload` re-reads them on SIGHUP.
+
+    A missing conf.d is a ConfigError at once, in every mode: there is nothing to run.
+    """
+    resource_dir(settings.confdir)
     if settings.onetime:
         if settings.watch:
             # confd.go's main checks OneTime first; its own integration scripts pass both.
@@ -67,17 +112,37 @@ def run_settings(settings: Settings, reload: Callable[[], Settings] | None = Non
     return run_service(settings, reload or (lambda: settings))
 
 
-def run_from_flags(flags: Mapping[str, Any]) -> int:
-    """Parse settings from flags, the environment and confd.toml, then run; errors become messages."""
+def configure(flags: Mapping[str, Any]) -> Settings:
+    """Settings from flags, the environment and confd.toml, with the log set up as they say.
+
+    What reading them logs (confd.toml's warnings) waits until the format is known. On a
+    ConfigError the log is set up first, in the format the flags or environment ask for.
+    """
+    hold_logging()
     try:
         settings = load_settings(flags)
+    except ConfigError:
+        fmt = flags.get("log_format") or os.environ.get("CONFPY_LOG_FORMAT")
+        setup_logging("info", fmt if fmt in LOG_FORMATS else "text")
+        raise
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _reloaded(flags: Mapping[str, Any]) -> Settings:
+    """Settings for SIGHUP: a conf.d gone meanwhile refuses the reload, as bad settings do."""
+    settings = load_settings(flags)
+    resource_dir(settings.confdir)
+    return settings
+
+
+def run_from_flags(flags: Mapping[str, Any]) -> int:
+    """Configure from flags, then run; errors become one message: 2 for configuration, else 1."""
+    try:
+        return run_settings(configure(flags), lambda: _reloaded(flags))
     except ConfigError as exc:
-        setup_logging("info")
         log.error("%s", exc)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
-    try:
-        return run_settings(settings, lambda: load_settings(flags))
     except ConfpyError as exc:
         log.error("%s", exc)
         return 1

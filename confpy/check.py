@@ -420,7 +420,10 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
             prefix = settings.prefix
         except ConfigError as exc:
             problems.append(_config_problem(exc, confdir / "confd.toml"))
-        resources, errors = load_resources(confdir, global_prefix=prefix)
+        try:
+            resources, errors = load_resources(confdir, global_prefix=prefix)
+        except ConfigError as exc:  # no conf.d at all
+            resources, errors = [], [exc]
     problems.extend(_config_problem(e, confdir / "conf.d") for e in errors)
     if not resources and not errors:
         problems.append(Problem(str(confdir / "conf.d"), None, "no template resources (*.toml) found"))

@@ -7,7 +7,6 @@ and `confpy -version` answer at once.
 from __future__ import annotations
 
 import atexit
-import difflib
 import inspect
 import logging
 import os
@@ -21,7 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from confpy import __version__
-from confpy.errors import ConfigError, ConfpyError
+from confpy.errors import ConfigError, ConfpyError, closest, did_you_mean
 
 if TYPE_CHECKING:
     from confpy.config import Settings
@@ -61,16 +60,37 @@ class _Command(_ConfdFlags, TyperCommand):
 
 
 def _unknown_flag_error(exc: Exception, ctx: Any, args: list[str]) -> Exception | None:
-    """click's NoSuchOption for a short option, redone for the single-dash flag that caused it."""
-    short: str = getattr(exc, "option_name", "")
+    """click's NoSuchOption or missing value, redone in the words of Go's flag package.
+
+    Go names the unknown flag whole and with one dash, however many were typed (`-v`, `-nodes`,
+    `--foo` all read `flag provided but not defined: -NAME`); confpy adds the closest known flag.
+    """
+    option: str = getattr(exc, "option_name", "") or ""
     # Matched by name: recent typer vendors click (typer._click), older ones that confpy also
     # allows use click itself, so the class lives in one module or the other.
-    if type(exc).__name__ != "NoSuchOption" or short.startswith("--"):
+    kind = type(exc).__name__
+    if kind == "BadOptionUsage" and "requires an argument" in str(getattr(exc, "message", "")):
+        return type(exc)(option, f"flag needs an argument: -{option.lstrip('-')}", ctx=ctx)  # type: ignore[call-arg]
+    if kind != "NoSuchOption" or not option:
         return None
     takes_no_value: dict[str, bool] = {}
     for param in ctx.command.get_params(ctx):
         for opt in (*param.opts, *param.secondary_opts):
             takes_no_value[opt] = bool(getattr(param, "is_flag", False) or getattr(param, "count", False))
+    name = option if option.startswith("--") else _short_option_arg(option, args, takes_no_value)
+    if name is None:
+        return None
+    flag = "-" + name.lstrip("-")
+    known = [opt for opt in takes_no_value if not opt.startswith("--")]
+    # `-v` is too short to be near any flag by spelling, but begins only one.
+    starting = [k for k in known if k.startswith(flag)]
+    close = closest(flag, known) or (starting[0] if len(starting) == 1 else None)
+    message = f"flag provided but not defined: {flag}{did_you_mean(close)}"
+    return type(exc)(flag, message=message, ctx=ctx)  # type: ignore[call-arg]
+
+
+def _short_option_arg(short: str, args: list[str], takes_no_value: dict[str, bool]) -> str | None:
+    """The argument that click split into the short options of which `short` is unknown."""
     value_next = False
     for arg in args:
         if arg == "--":
@@ -81,12 +101,8 @@ def _unknown_flag_error(exc: Exception, ctx: Any, args: list[str]) -> Exception 
         name, sep, _ = arg.partition("=")
         if name in takes_no_value:
             value_next = not takes_no_value[name] and not sep
-        elif arg.startswith(short) and len(name) > 2 and not arg.startswith("--"):
-            known = [opt for opt in takes_no_value if not opt.startswith("--")]
-            message = f"flag provided but not defined: {name}"
-            for close in difflib.get_close_matches(name, known, n=1):
-                message += f" (did you mean {close}?)"
-            return type(exc)(name, message=message, ctx=ctx)  # type: ignore[call-arg]
+        elif arg.startswith(short) and not arg.startswith("--"):
+            return name
     return None
 
 
@@ -215,23 +231,39 @@ def run(
 
 
 @app.command(cls=_Command)
-def convert(template: Annotated[Path, typer.Argument(help="a confd Go template (.tmpl)")]) -> None:
-    """Translate a Go template into Jinja2 on stdout; what cannot be translated goes to stderr."""
+def convert(
+    template: Annotated[Path, typer.Argument(help="a confd Go template (.tmpl)")],
+    log_format: Annotated[
+        str | None, _option("log-format", "text (confd's) or json [text]", "FORMAT")
+    ] = None,
+) -> None:
+    """Translate a Go template into Jinja2 on stdout; what cannot be translated is logged (exit 1)."""
     from confpy.convert import convert as translate
+    from confpy.log import setup_logging
 
+    log = logging.getLogger("confpy")
+    try:
+        setup_logging("info", log_format or os.environ.get("CONFPY_LOG_FORMAT") or "text")
+    except ConfigError as exc:
+        setup_logging("info")
+        log.error("%s", exc)
+        raise typer.Exit(2) from None
     try:
         text = template.read_text(encoding="utf-8")
     except OSError as exc:
-        typer.echo(f"confpy: {template}: {exc.strerror}", err=True)
+        log.error("%s: %s", template, exc.strerror)
+        raise typer.Exit(1) from None
+    except UnicodeDecodeError as exc:
+        log.error("%s: not UTF-8 text (byte %d is 0x%02x)", template, exc.start, exc.object[exc.start])
         raise typer.Exit(1) from None
     try:
         result = translate(text, template.name)
     except ConfpyError as exc:
-        typer.echo(f"confpy: {exc}", err=True)
+        log.error("%s: %s", template, exc)
         raise typer.Exit(1) from None
     sys.stdout.write(result.text)
     for line, message in result.problems:
-        typer.echo(f"{template}:{line}: {message}", err=True)
+        log.error("%s:%d: %s", template, line, message)
     raise typer.Exit(1 if result.problems else 0)
 
 
@@ -298,17 +330,13 @@ def _with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., 
 def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
     """Settings from the options, `CONFPY_*` variables and confd.toml, as the main command reads
     them; then `command`. Exit 2 for bad flags or configuration, 1 for any other error."""
-    from confpy.config import load_settings
-    from confpy.log import setup_logging
+    from confpy.app import configure
 
     log = logging.getLogger("confpy")
     flags = {_RENAMED.get(k, k): (v or None) if k in _RENAMED else v for k, v in options.items()}
     try:
-        settings = load_settings(flags)
-        setup_logging(settings.log_level, settings.log_format)
-        status = command(settings)
+        status = command(configure(flags))
     except ConfigError as exc:
-        setup_logging("info")
         log.error("%s", exc)
         status = 2
     except ConfpyError as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from confpy.duration import Wait, parse_duration, parse_wait
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, closest, did_you_mean
 from confpy.size import parse_size
 from confpy.writer import DEFAULT_MAX_OUTPUT_SIZE
 
@@ -191,7 +191,10 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
     for key, value in document.items():
         name = _FILE_KEYS.get(key)
         if name is None:
-            logging.getLogger("confpy").warning("%s: unknown setting %r is ignored", path, key)
+            hint = did_you_mean(closest(key, _FILE_KEYS))
+            logging.getLogger("confpy").warning(
+                "%s: unknown setting %r is ignored%s", path, key, hint, extra={"resource": None}
+            )
             continue
         found[name] = _coerce(name, value, str(path))
     return found
@@ -225,6 +228,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("-interval must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if settings.render_timeout <= 0:
         raise ConfigError("-render-timeout must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
+    if BACKENDS[backend] == "etcdv3":
+        from confpy.backends.etcd import parse_node  # the one parser of -node, also used to connect
+
+        for node in settings.nodes:
+            parse_node(node)
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file")
     if bool(settings.client_cert) != bool(settings.client_key):

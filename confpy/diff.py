@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-__all__ = ["masked_diff", "unified_diff"]
+__all__ = ["colorize", "masked_diff", "unified_diff"]
 
 _NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -47,3 +47,24 @@ def masked_diff(old: str, new: str, *, label: str) -> str:
         f"@@ sensitive: {removed} line{'' if removed == 1 else 's'} removed, "
         f"{added} line{'' if added == 1 else 's'} added (values hidden) @@\n"
     )
+
+
+# git's colours: headers bold, hunk lines cyan, removals red, additions green.
+_COLOURS = (
+    ("--- ", "\033[1m"),
+    ("+++ ", "\033[1m"),
+    ("@@", "\033[36m"),
+    ("-", "\033[31m"),
+    ("+", "\033[32m"),
+)
+_RESET = "\033[0m"
+
+
+def colorize(diff: str) -> str:
+    """`diff` with git's colours, for a terminal; every line keeps its text and newline."""
+    out: list[str] = []
+    for line in diff.splitlines(keepends=True):
+        body = line.removesuffix("\n")
+        colour = next((c for start, c in _COLOURS if body.startswith(start)), None)
+        out.append(f"{colour}{body}{_RESET}{line[len(body) :]}" if colour else line)
+    return "".join(out)

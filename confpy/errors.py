@@ -15,6 +15,8 @@ Each message names what the user has to look at: the file and line, the key, or 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -28,6 +30,9 @@ __all__ = [
     "TemplateError",
     "ValueDecodeError",
     "WriteError",
+    "closest",
+    "did_you_mean",
+    "reason",
 ]
 
 
@@ -74,8 +79,8 @@ class BackendError(ConfpyError):
 class ValueDecodeError(BackendError):
     """A stored value is not valid UTF-8 text."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(f"value of key {key} is not valid UTF-8")
+    def __init__(self, key: str, resource: str | None = None) -> None:
+        super().__init__(f"{resource + ': ' if resource else ''}value of key {key} is not valid UTF-8")
         self.key = key
 
 
@@ -97,3 +102,31 @@ class CommandError(ConfpyError):
 
 class WriteError(ConfpyError):
     """The stage file could not be written or the destination could not be replaced."""
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name that `name` most likely misspells, for a message's "did you mean": the same
+    name in another case or with `-` for `_`, else the nearest by difflib's ratio (0.6 and up)."""
+    forms = {k.lower().replace("-", "_"): k for k in known}
+    form = name.lower().replace("-", "_")
+    if form in forms:
+        return forms[form]
+    matches = difflib.get_close_matches(form, list(forms), n=1)
+    return forms[matches[0]] if matches else None
+
+
+def did_you_mean(close: str | None) -> str:
+    """The hint that ends a message about an unknown name: ` (did you mean X?)`, or nothing."""
+    return f" (did you mean {close}?)" if close else ""
+
+
+def reason(exc: BaseException) -> str:
+    """The exception's message, or what it means when it has none (a MemoryError says nothing)."""
+    return str(exc) or _SILENT.get(type(exc), type(exc).__name__)
+
+
+_SILENT: dict[type[BaseException], str] = {
+    MemoryError: "out of memory",
+    RecursionError: "too deeply nested",
+    TimeoutError: "timed out",
+}

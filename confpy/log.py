@@ -3,7 +3,8 @@
 Text (confd's): `TIMESTAMP HOST confpy[PID]: LEVEL message`.
 JSON: one object per line, `{"time", "level", "msg", "host", "pid"}`, plus `resource` when the
 record is about one (given as `extra={"resource": name}`, or read from a message that starts with
-`<name>.toml: `, as confpy's messages about a resource do).
+`<name>.toml: `, as confpy's messages about a resource do; `extra={"resource": None}` says that a
+message about another file, such as confd.toml, is about no resource).
 
 Values from the backend are secrets as far as logging goes: they appear only at `-log-level trace`.
 That is up to the callers; nothing here filters messages.
@@ -22,7 +23,7 @@ import time
 
 from confpy.errors import ConfigError
 
-__all__ = ["LOG_FORMATS", "TRACE", "logger", "setup_logging"]
+__all__ = ["LOG_FORMATS", "TRACE", "hold_logging", "logger", "setup_logging"]
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -78,7 +79,7 @@ class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         resource = getattr(record, "resource", None)
-        if resource is None:
+        if not hasattr(record, "resource"):
             match = _RESOURCE_PREFIX.match(message)
             if match:
                 resource, message = match.group(1), message[match.end() :]
@@ -100,14 +101,39 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _Held(logging.Handler):
+    """Keeps records until `setup_logging` knows the level and format to show them in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def hold_logging() -> None:
+    """Keep what is logged until the next `setup_logging`, which shows it in the format chosen.
+
+    confd.toml is read before the log is set up, and may itself set the format: its warnings wait.
+    """
+    logger.handlers[:] = [_Held()]
+    logger.setLevel(TRACE)
+    logger.propagate = False
+
+
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
     """Route confpy's log to stderr at `level` (confd's level names, plus trace) in `fmt`."""
     if level.lower() not in _LEVELS:
         raise ConfigError(f"unknown log level {level!r} (use one of {', '.join(_LEVELS)})")
     if fmt not in LOG_FORMATS:
         raise ConfigError(f"unknown log format {fmt!r} (use one of {', '.join(LOG_FORMATS)})")
+    held = [r for h in logger.handlers if isinstance(h, _Held) for r in h.records]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _ConfdFormatter())
     logger.handlers[:] = [handler]
     logger.setLevel(_LEVELS[level.lower()])
     logger.propagate = False
+    for record in held:
+        if logger.isEnabledFor(record.levelno):
+            handler.handle(record)

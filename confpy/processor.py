@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from confpy.backends.base import Backend
 from confpy.commands import expand_command, run_command
 from confpy.config import Settings
 from confpy.deadline import RenderTimeout, deadline
+from confpy.diff import colorize
 from confpy.duration import format_duration
-from confpy.errors import CommandError, ConfpyError, TemplateError
+from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError
 from confpy.log import TRACE
 from confpy.redact import redact
 from confpy.render import Renderer
@@ -39,6 +41,11 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def _colour_terminal() -> bool:
+    """Colour only on a terminal, and not when NO_COLOR is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 class ResourceProcessor:
@@ -108,7 +115,7 @@ class ResourceProcessor:
         elif result.outcome is Outcome.WOULD_UPDATE:
             log.warning("%s: noop mode: %s will not be modified (%s)", name, dest, ", ".join(result.changes))
             if result.diff:
-                sys.stdout.write(result.diff)
+                sys.stdout.write(colorize(result.diff) if _colour_terminal() else result.diff)
                 sys.stdout.flush()
         else:
             log.debug("%s: target config %s in sync", name, dest)
@@ -149,8 +156,7 @@ def run_once(
 ) -> RunReport:
     """Every resource from one consistent snapshot; a failing resource does not stop the others."""
     report = RunReport(updated=[], errors=list(errors))
-    prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
-    values = backend.read(prefixes).values if prefixes else {}
+    processors, values = _snapshot(backend, processors, report)
     ordered = sorted(values)
     for processor in processors:
         resource = processor.resource
@@ -162,3 +168,23 @@ def run_once(
             log.error("%s", exc)
             report.errors.append(exc)
     return report
+
+
+def _snapshot(
+    backend: Backend, processors: Sequence[ResourceProcessor], report: RunReport
+) -> tuple[Sequence[ResourceProcessor], dict[str, str]]:
+    """One read for every resource. A value that is not UTF-8 fails the resources that read it,
+    each named, and the others are read again without them."""
+    while True:
+        prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
+        try:
+            return processors, backend.read(prefixes).values if prefixes else {}
+        except ValueDecodeError as exc:
+            readers = [p for p in processors if p.resource.owns(exc.key)]
+            if not readers:
+                raise
+            for processor in readers:
+                error = ValueDecodeError(exc.key, processor.resource.name)
+                log.error("%s", error)
+                report.errors.append(error)
+            processors = [p for p in processors if p not in readers]

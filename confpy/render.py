@@ -8,6 +8,8 @@ variable, so one environment and its compiled-template cache serve every resourc
 from __future__ import annotations
 
 import functools
+import os
+import re
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError
+from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError, closest, did_you_mean, reason
 from confpy.filters import VALIDATING_FILTERS
 from confpy.functions import FILTER_NAMES, make_functions
 from confpy.jsonnumber import json_numbers
@@ -33,6 +35,11 @@ __all__ = ["Renderer"]
 
 _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
 _BATCH = 256  # pieces of Jinja output joined before they are written
+
+
+# Jinja's wording for a name it does not know, at render time and at compile time.
+_UNDEFINED = re.compile(r"'([^']+)' is undefined")
+_NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
 
 
 class _ActiveStore(KeyStore):
@@ -114,15 +121,9 @@ class Renderer:
         try:
             return self.env.get_template(resource.src)
         except jinja2.TemplateNotFound as exc:
-            missing = exc.name if exc.name != resource.src else resource.src
-            raise TemplateError(
-                f"{resource.name}: missing template: {self.templates_dir / str(missing)}"
-            ) from None
+            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(
-                f"{resource.name}: {exc.filename or resource.src}:{exc.lineno}: "
-                f"template syntax error: {exc.message}"
-            ) from None
+            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
 
     def load_go(self, resource: TemplateResource) -> GoTemplate:
         """The parsed Go template, re-parsed only when its file changes."""
@@ -181,13 +182,9 @@ class Renderer:
                 while batch := list(islice(pieces, _BATCH)):
                     write("".join(batch))
         except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
-            raise TemplateError(
-                f"{resource.name}: {exc.filename}:{exc.lineno}: template syntax error: {exc.message}"
-            ) from None
+            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(
-                f"{resource.name}: missing template: {self.templates_dir / str(exc.name)}"
-            ) from None
+            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
         except KeyNotFoundError as exc:
             raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {exc}") from exc
         except (
@@ -197,14 +194,48 @@ class Renderer:
             LookupError,
             TypeError,
             ValueError,
+            MemoryError,
+            RecursionError,
         ) as exc:
-            message = str(exc) if isinstance(exc, ConfpyError) else f"{type(exc).__name__}: {exc}"
-            raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {message}") from exc
+            raise TemplateError(
+                f"{resource.name}: {self._where(exc, resource)}: {self._reason(exc)}"
+            ) from exc
+
+    def _reason(self, exc: BaseException) -> str:
+        """What went wrong in the user's words: Jinja's own error classes are not named."""
+        if isinstance(exc, ConfpyError):
+            return str(exc)
+        if isinstance(exc, jinja2.UndefinedError) and (match := _UNDEFINED.fullmatch(str(exc))):
+            name = match.group(1)
+            return f"unknown function or variable {name!r}{did_you_mean(closest(name, self.env.globals))}"
+        if isinstance(exc, jinja2.TemplateError):
+            return str(exc)
+        return f"{type(exc).__name__}: {reason(exc)}"
+
+    def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> str:
+        message = exc.message or ""
+        if match := _NO_FILTER.fullmatch(message):
+            kind, name = match.groups()
+            known = self.env.filters if kind == "filter" else self.env.tests
+            message = f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
+        path = self._named(exc.filename or "") or self._path(resource.src)
+        return f"{path}:{exc.lineno}: template syntax error: {message}"
+
+    def _path(self, name: str) -> Path:
+        """How messages name a template: its path under the confdir, as `confpy check` names it."""
+        return self.templates_dir / name
+
+    def _named(self, filename: str) -> Path | None:
+        """A file Jinja loaded (its own path, or the resolved one), named as `_path` names it."""
+        for base in (str(self.templates_dir), str(self.templates_dir.resolve())):
+            if filename.startswith(base + os.sep):
+                return self._path(filename[len(base) + 1 :])
+        return None
 
     def _where(self, exc: BaseException, resource: TemplateResource) -> str:
         """`file:line` of the innermost template frame in the traceback (Jinja maps frames to lines)."""
-        root = str(self.templates_dir.resolve())
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            if frame.filename.startswith(root) or frame.filename.startswith(str(self.templates_dir)):
-                return f"{Path(frame.filename).name}:{frame.lineno}"
-        return resource.src
+            named = self._named(frame.filename)
+            if named is not None:
+                return f"{named}:{frame.lineno}"
+        return str(self._path(resource.src))

@@ -19,11 +19,11 @@ from typing import Any
 
 from confpy.commands import expand_command
 from confpy.duration import Wait, parse_duration, parse_wait
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, closest, did_you_mean
 from confpy.size import parse_size
 from confpy.store import path_join, path_under
 
-__all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode"]
+__all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode", "resource_dir"]
 
 log = logging.getLogger("confpy")
 
@@ -51,6 +51,11 @@ _KNOWN_FIELDS = frozenset(
         "max_output_size",
     }
 )
+
+
+# Fields whose loss makes the output less safe: a misspelling is refused rather than ignored, since
+# ignoring `chek_cmd` would put an unchecked file live and ignoring `modee` a secret world-readable.
+_SAFETY_FIELDS = frozenset({"check_cmd", "mode", "uid", "gid", "owner", "group", "sensitive"})
 
 
 @dataclass(frozen=True)
@@ -232,13 +237,21 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: no [template] table")
     for unknown in sorted(set(table) - _KNOWN_FIELDS):
-        log.warning("%s: unknown field %r in [template] is ignored", where, unknown)
+        close = closest(unknown, _KNOWN_FIELDS)
+        if close in _SAFETY_FIELDS:
+            raise ConfigError(
+                f"{where}: unknown field {unknown!r} in [template]: did you mean {close}? "
+                "(a misspelt safety field is refused, not ignored)"
+            )
+        log.warning("%s: unknown field %r in [template] is ignored%s", where, unknown, did_you_mean(close))
     for unknown in sorted(set(document) - {"template"}):
         log.warning("%s: unknown table or key %r is ignored", where, unknown)
 
     src = _string(table, "src", where, required=True)
     dest = _string(table, "dest", where, required=True)
     assert src is not None and dest is not None
+    if not os.path.isabs(dest):
+        raise ConfigError(f"{where}: dest must be an absolute path, got {dest!r}")
     prefix = _string(table, "prefix", where) or ""
     rooted = path_join("/", global_prefix, prefix)
     # A trailing "/" as written stays: confd strips the prefix text as it is (see template_key).
@@ -282,11 +295,9 @@ def load_resources(
     """Every `*toml` file under `<confdir>/conf.d`, recursively, in lexical order.
 
     A broken file does not stop the others (confd aborted the whole run): its error is returned
-    beside the resources that did load.
+    beside the resources that did load. A missing conf.d raises: nothing can run.
     """
-    confd = confdir / "conf.d"
-    if not confd.is_dir():
-        return [], [ConfigError(f"{confd}: template resource directory does not exist")]
+    confd = resource_dir(confdir)
     resources: list[TemplateResource] = []
     errors: list[ConfigError] = []
     for path in _resource_files(confd):
@@ -321,6 +332,14 @@ def _refuse_shared_dests(
         )
     refused = {id(r) for group in shared for r in group}
     return [r for r in resources if id(r) not in refused], errors
+
+
+def resource_dir(confdir: Path) -> Path:
+    """`<confdir>/conf.d`; a ConfigError when it is missing (confd only warned and rendered nothing)."""
+    confd = confdir / "conf.d"
+    if not confd.is_dir():
+        raise ConfigError(f"{confd}: template resource directory does not exist")
+    return confd
 
 
 def _resource_files(confd: Path) -> Sequence[Path]:

@@ -13,8 +13,10 @@ __all__ = ["ConfpyProcess", "make_confdir", "run_confpy", "wait_until"]
 
 
 def make_confdir(root: Path, resources: Mapping[str, str], templates: Mapping[str, str]) -> Path:
-    """A confdir with `conf.d/<name>` resource files and `templates/<name>` templates."""
+    """A confdir with `conf.d/<name>` resource files and `templates/<name>` templates (both folders
+    exist even when empty)."""
     confdir = root / "confdir"
+    (confdir / "conf.d").mkdir(parents=True, exist_ok=True)  # without it a run is a configuration error
     for name, text in resources.items():
         path = confdir / "conf.d" / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -120,14 +120,24 @@ def test_two_resources_with_one_dest(tmp_path: Path) -> None:
     ]
 
 
-def test_unknown_fields_are_warnings_only(tmp_path: Path) -> None:
+def test_unknown_fields_are_warnings_unless_a_safety_field_is_misspelt(tmp_path: Path) -> None:
     confdir = _good(tmp_path)
     path = confdir / "conf.d" / "upstream.toml"
-    path.write_text(path.read_text() + 'chek_cmd = "nginx -t"\n')
+    text = path.read_text()
+    path.write_text(text + 'reload_cmdd = "true"\n')
     status, out, err = _check(confdir)
     assert status == 0
-    assert err == [f"{path}:8: warning: unknown field 'chek_cmd' in [template] is ignored"]
+    assert err == [
+        f"{path}:8: warning: unknown field 'reload_cmdd' in [template] is ignored (did you mean reload_cmd?)"
+    ]
     assert out.startswith("ok: ")
+    path.write_text(text + 'chek_cmd = "nginx -t"\n')
+    status, out, err = _check(confdir)
+    assert status == 1
+    assert err == [
+        f"{path}:8: unknown field 'chek_cmd' in [template]: did you mean check_cmd? "
+        "(a misspelt safety field is refused, not ignored)"
+    ]
 
 
 def test_template_syntax_error(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,13 +34,17 @@ def test_unknown_flags_are_named_whole_as_go_names_them() -> None:
             "flag provided but not defined: -nodez (did you mean -node?)",
         ),
         # The value of -prefix is not a flag, even when it starts with a dash; -x is the unknown one.
-        (["-prefix", "-nodes", "-x"], "No such option: -x"),
+        (["-prefix", "-nodes", "-x"], "flag provided but not defined: -x\n"),
+        # Two-letter and double-dash flags read the same (click said "No such option: -v").
+        (["-v"], "flag provided but not defined: -v (did you mean -version?)"),
+        (["--foo"], "flag provided but not defined: -foo (did you mean -noop?)"),
+        (["-onetime", "-node"], "flag needs an argument: -node"),
     ]
     for args, message in cases:
         result = run_confpy(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
-        assert "Try 'confpy" in result.stderr
+        assert "Try 'confpy" in result.stderr and "No such option" not in result.stderr
 
 
 def test_help_lists_the_help_flags_in_one_order_whatever_the_hash_seed() -> None:
@@ -77,6 +83,27 @@ def test_convert_prints_jinja_and_reports_problems(tmp_path: Path) -> None:
     result = run_confpy("convert", str(broken))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "broken.tmpl" in result.stderr
+
+
+def test_convert_reports_in_the_log_format(tmp_path: Path) -> None:
+    # It printed bare lines ("confpy: ...", "FILE:LINE: ..."), and a traceback for a file not UTF-8.
+    hard = tmp_path / "hard.tmpl"
+    hard.write_text("{{range $i := seq 1 3}}{{if eq $i 2}}{{break}}{{end}}{{$i}}{{end}}\n")
+    binary = tmp_path / "binary.tmpl"
+    binary.write_bytes(b"\xff{{.}}")
+    cases = [
+        (hard, f"{hard}:1: "),
+        (binary, f"{binary}: not UTF-8 text (byte 0 is 0xff)"),
+        (tmp_path / "no", "no: "),
+    ]
+    for path, message in cases:
+        result = run_confpy("convert", str(path))
+        assert result.returncode == 1
+        (line,) = [line for line in result.stderr.splitlines() if line]
+        assert re.match(r"^\S+ \S+ confpy\[\d+\]: ERROR ", line) and message in line, line
+        result = run_confpy("convert", "-log-format", "json", str(path))
+        record = json.loads(result.stderr)
+        assert record["level"] == "error" and message in record["msg"], result.stderr
 
 
 def test_check_command(tmp_path: Path) -> None:

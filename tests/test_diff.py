@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confpy.diff import masked_diff, unified_diff
+from confpy.diff import colorize, masked_diff, unified_diff
 
 
 def test_unified_diff_labels_both_sides_with_the_path() -> None:
@@ -40,3 +40,12 @@ def test_masked_diff_counts_lines_and_shows_no_values() -> None:
 def test_masked_diff_singular_and_newline_only_change() -> None:
     assert "1 line removed, 1 line added" in masked_diff("k = v", "k = v\n", label="f")
     assert "0 lines removed, 1 line added" in masked_diff("", "k = v\n", label="f")
+
+
+def test_colorize_keeps_every_line_and_colours_it_as_git_does() -> None:
+    diff = unified_diff("a\nb\n", "a\nc", label="/etc/x")
+    coloured = colorize(diff)
+    assert coloured.count("\n") == diff.count("\n")
+    assert "\033[31m-b\033[0m\n" in coloured and "\033[32m+c\033[0m\n" in coloured
+    assert coloured.startswith("\033[1m--- /etc/x\033[0m\n\033[1m+++ /etc/x\033[0m\n\033[36m@@")
+    assert " a\n" in coloured and "\\ No newline at end of file\n" in coloured  # context stays plain

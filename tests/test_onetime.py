@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +137,10 @@ def keep_old(stack: dict[str, Any], template: str, toml_extra: str = "") -> tupl
 
 def test_undefined_key_names_key_resource_and_line(stack: dict[str, Any]) -> None:
     result, _ = keep_old(stack, 'a\n{{ getv("/app/port") }}\n{{ getv("/app/nope") }}\n')
-    assert "svc.toml: svc.j2:3: key does not exist: /app/nope" in result.stderr
+    assert (
+        "svc.toml: " in result.stderr
+        and "/templates/svc.j2:3: key does not exist: /app/nope" in result.stderr
+    )
 
 
 def test_template_syntax_error_names_file_and_line(stack: dict[str, Any]) -> None:
@@ -154,7 +161,18 @@ def test_hanging_check_cmd_is_killed(stack: dict[str, Any]) -> None:
 def test_value_that_is_not_utf8(stack: dict[str, Any]) -> None:
     stack["client"].put(f"{stack['prefix']}/app/blob", b"\xff\xfe")
     result, _ = keep_old(stack, "{{ getv('/app/port') }}\n")
-    assert f"{stack['prefix']}/app/blob" in result.stderr and "UTF-8" in result.stderr
+    assert f"ERROR svc.toml: value of key {stack['prefix']}/app/blob is not valid UTF-8" in result.stderr
+
+
+def test_value_that_is_not_utf8_fails_only_the_resources_that_read_it(stack: dict[str, Any]) -> None:
+    # The error named neither resource, and no resource ran.
+    stack["client"].put(f"{stack['prefix']}/other/blob", b"\xff\xfe")
+    other = f'[template]\nsrc = "upstream.conf.j2"\ndest = "{stack["out"]}/o"\nprefix = "{stack["prefix"]}"\n'
+    result = onetime(stack, upstream_confdir(stack, **{"other.toml": other + 'keys = ["/other"]\n'}))
+    assert result.returncode == 1
+    assert f"ERROR other.toml: value of key {stack['prefix']}/other/blob is not valid UTF-8" in result.stderr
+    assert "upstream.toml: target config" in result.stderr and (stack["out"] / "upstream.conf").exists()
+    assert "1 of the template resources failed" in result.stderr
 
 
 def test_missing_and_unwritable_dest_dir(stack: dict[str, Any]) -> None:
@@ -203,7 +221,44 @@ def test_noop_prints_a_diff_and_writes_nothing(stack: dict[str, Any]) -> None:
     assert result.returncode == 0, result.stderr
     assert dest.read_text() == "upstream app {\n}\n"
     assert "+    server 10.0.0.1:8080; # a" in result.stdout
+    assert "\033[" not in result.stdout  # a pipe: plain text
     assert "will not be modified" in result.stderr
+
+
+def test_noop_diff_is_coloured_on_a_terminal(stack: dict[str, Any]) -> None:
+    dest = stack["out"] / "upstream.conf"
+    dest.write_text("upstream app {\n}\n")
+    args = ("-onetime", "-noop", "-node", stack["url"], "-confdir", str(upstream_confdir(stack)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_", "NO_COLOR"))}
+    main, terminal = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "confpy", *args],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+        )
+        os.close(terminal)
+        terminal = -1
+        output = b""
+        while select.select([main], [], [], 0)[0]:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        os.close(main)
+        if terminal >= 0:
+            os.close(terminal)
+    assert proc.returncode == 0, proc.stderr
+    text = output.decode().replace("\r\n", "\n")
+    assert "\033[32m+    server 10.0.0.1:8080; # a\033[0m\n" in text
+    assert "\033[1m--- " in text and "\033[36m@@ " in text
+    assert dest.read_text() == "upstream app {\n}\n"
 
 
 def test_sync_only_runs_no_commands(stack: dict[str, Any]) -> None:

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -48,14 +49,16 @@ def test_include_and_import_see_the_functions(tmp_path: Path) -> None:
 
 def test_missing_key_names_key_resource_and_line(tmp_path: Path) -> None:
     renderer, resource = setup(tmp_path, {"t.j2": "a\nb\n{{ getv('/app/missing') }}\n"}, "t.j2")
-    with pytest.raises(TemplateError, match=r"^r.toml: t.j2:3: key does not exist: /app/missing$"):
+    where = re.escape(f"{renderer.templates_dir}/t.j2")
+    with pytest.raises(TemplateError, match=rf"^r.toml: {where}:3: key does not exist: /app/missing$"):
         renderer.render(resource, STORE)
 
 
 def test_error_inside_an_include_names_that_file(tmp_path: Path) -> None:
     templates = {"main.j2": "x\n{% include 'inc.j2' %}\n", "inc.j2": "\n\n{{ get('/zzz').Value }}"}
     renderer, resource = setup(tmp_path, templates, "main.j2")
-    with pytest.raises(TemplateError, match=r"r.toml: inc.j2:3: key does not exist: /zzz"):
+    where = re.escape(f"{renderer.templates_dir}/inc.j2")
+    with pytest.raises(TemplateError, match=rf"r.toml: {where}:3: key does not exist: /zzz"):
         renderer.render(resource, STORE)
 
 
@@ -73,8 +76,50 @@ def test_missing_template(tmp_path: Path) -> None:
 
 def test_function_error_is_a_template_error(tmp_path: Path) -> None:
     renderer, resource = setup(tmp_path, {"t.j2": "{{ div(1, 0) }}"}, "t.j2")
-    with pytest.raises(TemplateError, match=r"r.toml: t.j2:1: .*divide by zero"):
+    with pytest.raises(TemplateError, match=r"r.toml: .*/templates/t.j2:1: .*divide by zero"):
         renderer.render(resource, STORE)
+
+
+def test_every_message_names_a_template_by_its_path_under_the_confdir(tmp_path: Path) -> None:
+    # Before, a render error said `t.j2:1`, a syntax error and a missing template the full path.
+    cases = {
+        "{{ getv('/nope') }}": "t.j2:1: key does not exist: /nope",
+        "{% if %}": "t.j2:1: template syntax error: ",
+        "{% include 'gone.j2' %}": "missing template: {dir}/gone.j2",
+        "{{ div(1, 0) }}": "t.j2:1: ",
+    }
+    for text, expected in cases.items():
+        renderer, resource = setup(tmp_path / str(len(text)), {"t.j2": text}, "t.j2")
+        with pytest.raises(TemplateError) as info:
+            renderer.render(resource, STORE)
+        message = expected.format(dir=renderer.templates_dir)
+        if not message.startswith("missing"):
+            message = f"{renderer.templates_dir}/{message}"
+        assert str(info.value).startswith(f"r.toml: {message}"), (text, str(info.value))
+
+
+def test_unknown_names_are_said_in_the_users_words_with_the_close_name(tmp_path: Path) -> None:
+    # Jinja said "UndefinedError: 'toupper' is undefined" and "No filter named 'toupper'."
+    cases = {
+        "{{ toupper('a') }}": "unknown function or variable 'toupper' (did you mean toUpper?)",
+        "{{ 'a' | toupper }}": "template syntax error: unknown filter 'toupper' (did you mean toUpper?)",
+        "{{ 1 is oddd }}": "template syntax error: unknown test 'oddd' (did you mean odd?)",
+        "{{ zzzz() }}": "unknown function or variable 'zzzz'",
+    }
+    for text, expected in cases.items():
+        renderer, resource = setup(tmp_path / str(len(text)), {"t.j2": text}, "t.j2")
+        with pytest.raises(TemplateError) as info:
+            renderer.render(resource, STORE)
+        assert str(info.value) == f"r.toml: {renderer.templates_dir}/t.j2:1: {expected}"
+
+
+def test_an_error_without_a_message_still_gives_a_reason(tmp_path: Path) -> None:
+    # A string that cannot be allocated anywhere: a MemoryError, whose message is empty. It went
+    # past the renderer as a traceback.
+    renderer, resource = setup(tmp_path, {"t.j2": "{{ 'x' * 10**15 }}"}, "t.j2")
+    with pytest.raises(TemplateError) as info:
+        renderer.render(resource, STORE)
+    assert str(info.value) == f"r.toml: {renderer.templates_dir}/t.j2:1: MemoryError: out of memory"
 
 
 def test_go_engine_by_extension_and_by_field(tmp_path: Path) -> None:

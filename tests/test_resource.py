@@ -147,11 +147,45 @@ def test_missing_template_table(tmp_path: Path) -> None:
         load_resource(write(tmp_path / "a.toml", 'src = "a"\n'), name="a.toml")
 
 
-def test_unknown_field_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nownr = "root"\n')
+def test_unknown_field_warns_and_names_the_close_field(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nreload_cmdd = "x"\nzzz = 1\n')
     with caplog.at_level(logging.WARNING, logger="confpy"):
         load_resource(path, name="a.toml")
-    assert f"{path}: unknown field 'ownr'" in caplog.text
+    assert (
+        f"{path}: unknown field 'reload_cmdd' in [template] is ignored (did you mean reload_cmd?)"
+        in caplog.text
+    )
+    assert f"{path}: unknown field 'zzz' in [template] is ignored\n" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("typo", "field"),
+    [
+        ("chek_cmd", "check_cmd"),
+        ("modee", "mode"),
+        ("ownr", "owner"),
+        ("Mode", "mode"),
+        ("sensitiv", "sensitive"),
+    ],
+)
+def test_a_misspelt_safety_field_is_refused(tmp_path: Path, typo: str, field: str) -> None:
+    # Ignoring it would put an unchecked, or world-readable, or wrongly owned file live.
+    path = write(tmp_path / "a.toml", f'[template]\nsrc = "a"\ndest = "/a"\n{typo} = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_resource(path, name="a.toml")
+    assert str(info.value) == (
+        f"{path}: unknown field {typo!r} in [template]: did you mean {field}? "
+        "(a misspelt safety field is refused, not ignored)"
+    )
+
+
+def test_a_relative_dest_is_refused(tmp_path: Path) -> None:
+    # confd writes it relative to wherever it was started; the message was "directory does not exist".
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "etc/app.conf"\n')
+    with pytest.raises(ConfigError, match=r"a.toml: dest must be an absolute path, got 'etc/app.conf'$"):
+        load_resource(path, name="a.toml")
 
 
 def test_load_resources_walks_recursively_in_order_and_keeps_going(tmp_path: Path) -> None:
@@ -167,8 +201,8 @@ def test_load_resources_walks_recursively_in_order_and_keeps_going(tmp_path: Pat
 
 
 def test_missing_conf_d(tmp_path: Path) -> None:
-    resources, errors = load_resources(tmp_path)
-    assert resources == [] and "conf.d" in str(errors[0])
+    with pytest.raises(ConfigError, match=r"conf.d: template resource directory does not exist"):
+        load_resources(tmp_path)
 
 
 def test_command_placeholders_are_checked_at_load(tmp_path: Path) -> None:

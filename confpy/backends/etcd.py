@@ -502,6 +502,13 @@ class EtcdBackend(Backend):
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
             return BackendError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
+        if "failed parsing http/2" in lowered or code == codes.UNIMPLEMENTED:
+            # Something answered, in another protocol (a web server) or without etcd's API: no
+            # retry changes that.
+            return BackendError(
+                f"{url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API "
+                f"(give etcd's client URL to -node, by default port {DEFAULT_PORT})"
+            )
         if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED):
             self._failover(index)
             if code == codes.DEADLINE_EXCEEDED:

@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from confpy.errors import TemplateError
+from confpy.errors import TemplateError, reason
 from confpy.gotemplate import nodes as n
 from confpy.gotemplate.fmt import is_struct, sort_keys, sprint, type_name
 from confpy.gotemplate.funcs import BUILTINS, SEES_INTERFACE, is_true
@@ -736,7 +736,8 @@ def _call_error(name: str, fn: Callable[..., Any], args: list[Any], err: Excepti
                 ]
                 want = f"at least {len(fixed)}" if len(sig.parameters) > len(fixed) else str(len(fixed))
                 return f"wrong number of args for {name}: want {want} got {len(args)}"
-    return f"error calling {name}: {getattr(err, 'go_error', err)}"  # a function's own Go wording
+    # A function's own Go wording, else the exception's (an empty one is explained).
+    return f"error calling {name}: {getattr(err, 'go_error', None) or reason(err)}"
 
 
 def _call(
