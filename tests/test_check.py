@@ -275,7 +275,6 @@ def test_variables_declared_in_an_including_template_are_known(tmp_path: Path) -
 
 def test_no_resources_is_a_problem(tmp_path: Path) -> None:
     confdir = _confdir(tmp_path, {}, {})
-    (confdir / "conf.d").mkdir()
     status, _, err = _check(confdir)
     assert status == 1
     assert err == [f"{confdir}/conf.d: no template resources (*.toml) found"]
