@@ -109,10 +109,12 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class _Current:
+    """The dest as found: open for the comparison, and its mode and owner."""
+
+    fd: int
     mode: int
     uid: int
     gid: int
-    size: int
 
 
 class _Abort(BaseException):
@@ -199,11 +201,28 @@ def write_config(
         text = _render_in_memory(produce, target, name)
         return _would_update(target, None, text, (f"new directory {dest.parent}", "new file"), None)
     current = _read_current(dest, name)
+    try:
+        return _stage_and_replace(target, name, produce, current, noop, sync_only, keep_stage_file)
+    finally:
+        if current is not None:
+            os.close(current.fd)
+
+
+def _stage_and_replace(
+    target: Target,
+    name: str,
+    produce: Producer,
+    current: _Current | None,
+    noop: bool,
+    sync_only: bool,
+    keep_stage_file: bool,
+) -> WriteResult:
+    """write_config's work once the directory is there and the current dest is known."""
+    dest = target.dest
     link = _symlink_target(dest)
     mode = target.mode if target.mode is not None else (current.mode if current else DEFAULT_MODE)
     uid = target.uid if target.uid is not None else os.geteuid()
     gid = target.gid if target.gid is not None else os.getegid()
-
     stage = _Stage(target, mode, name)
     rendered = renamed = False
     try:
@@ -217,14 +236,16 @@ def write_config(
             _set_owner_and_mode(stage.fd, uid, gid, mode, name)
         except OSError as exc:
             raise stage.error(exc) from exc
-        changes = _changes(current, _same_content(stage, dest, name), mode, uid, gid)
+        same = current is not None and _same_content(stage, current.fd, dest, name)
+        changes = _changes(current, same, mode, uid, gid)
         if not changes:
             log.debug("%s: %s is in sync", name, dest)
             return WriteResult(Outcome.IN_SYNC)
         log.debug("%s: %s differs: %s", name, dest, ", ".join(changes))
         if noop:
             text = stage.read().decode("utf-8")
-            return _would_update(target, _read_text(dest, name) if current else None, text, changes, link)
+            old = _read_text(current.fd, dest, name) if current else None
+            return _would_update(target, old, text, changes, link)
         if target.check_cmd and not sync_only:
             command = expand_command(target.check_cmd, src=str(stage.link()), dest=str(dest))
             run_command(command, timeout=target.check_timeout, what=f"check_cmd for {name}")
@@ -380,15 +401,12 @@ def _open_dest(dest: Path, name: str) -> int | None:
 
 
 def _read_current(dest: Path, name: str) -> _Current | None:
-    """Mode, owner and size of the current dest (through a symlink, as confd compares), or None."""
+    """The current dest (through a symlink, as confd compares), open, or None if there is none."""
     fd = _open_dest(dest, name)
     if fd is None:
         return None
-    try:
-        info = os.fstat(fd)
-    finally:
-        os.close(fd)
-    return _Current(stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_size)
+    info = os.fstat(fd)
+    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
 
 
 def _symlink_target(dest: Path) -> str | None:
@@ -399,11 +417,8 @@ def _symlink_target(dest: Path) -> str | None:
         return None
 
 
-def _same_content(stage: _Stage, dest: Path, name: str) -> bool:
-    """Whether dest holds exactly the stage file's bytes, compared a chunk at a time."""
-    fd = _open_dest(dest, name)
-    if fd is None:
-        return False
+def _same_content(stage: _Stage, fd: int, dest: Path, name: str) -> bool:
+    """Whether the dest open as `fd` holds exactly the stage file's bytes, a chunk at a time."""
     try:
         if os.fstat(fd).st_size != stage.size:
             return False
@@ -416,8 +431,6 @@ def _same_content(stage: _Stage, dest: Path, name: str) -> bool:
         return True
     except OSError as exc:
         raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
 
 
 def _read_fd(fd: int, size: int) -> bytes:
@@ -431,17 +444,12 @@ def _read_fd(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_text(dest: Path, name: str) -> str:
+def _read_text(fd: int, dest: Path, name: str) -> str:
     """The current dest as text, for noop's diff."""
-    fd = _open_dest(dest, name)
-    if fd is None:
-        return ""
     try:
         return _read_fd(fd, os.fstat(fd).st_size).decode("utf-8", errors="replace")
     except OSError as exc:
         raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
 
 
 def _stage_path(dest: Path) -> Path:
