@@ -48,7 +48,7 @@ def load_processors(
     _announce(_start_line(settings, len(resources), len(errors)))
     renderer = Renderer(settings.templates_dir)
     processors = [ResourceProcessor(r, renderer, settings) for r in resources]
-    if not settings.noop:
+    if not (settings.noop or settings.keep_stage_file):  # kept ones are there to be read
         remove_stale_stages(p.target for p in processors)
     return processors, errors
 

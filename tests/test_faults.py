@@ -172,6 +172,26 @@ def test_a_double_sigterm_during_check_leaves_a_stage_file_the_next_start_remove
     assert dest.read_text() == big("1") and stage_files(out) == []
 
 
+def test_kept_stage_files_stay_until_a_run_without_keep_stage_file(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/v", "1")
+    out = tmp_path / "out"
+    out.mkdir()
+    dest = out / "app.conf"
+    failing = resource(dest, "ok.j2", etcd_prefix, 'check_cmd = "false"\n')
+    confdir = make_confdir(tmp_path, {"app.toml": failing}, {"ok.j2": OK_J2})
+    for runs in (1, 2):
+        assert onetime(confdir, etcd.url, "-keep-stage-file").returncode == 1
+        kept = stage_files(out)
+        assert len(kept) == runs and all(name.startswith(".app.conf.confpy-") for name in kept)
+    assert onetime(confdir, etcd.url, "-noop").returncode == 0 and stage_files(out) == kept
+    (confdir / "conf.d" / "app.toml").write_text(resource(dest, "ok.j2", etcd_prefix))
+    result = onetime(confdir, etcd.url)
+    assert result.returncode == 0 and stage_files(out) == [], result.stderr
+    assert result.stderr.count("removed stale stage file") == 2
+
+
 # --- runaway templates ------------------------------------------------------------------------
 
 NEVER_J2 = "{% for i in range(10**12) %}{% endfor %}"
