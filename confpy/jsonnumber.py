@@ -3,9 +3,9 @@
 confd's `json` and `jsonArray` decode every number into a float64 and Go prints a whole one
 without a fraction (`5432`, `-12`, `1e+06`). A Python float prints `5432.0`, so the Jinja
 functions hand out `JsonNumber`s instead: floats in every respect (arithmetic, comparisons,
-`|int`, `|round`), whose `str()` (what `{{ x }}`, `|string`, `~` and `|join` call) and empty
-`format()` follow Go's `%v` (strconv.FormatFloat(f, 'g', -1, 64)). Arithmetic keeps the type, so
-`{{ port + 1 }}` prints `5433`. Go templates keep plain floats: their engine prints them itself.
+`|int`), whose `str()` (what `{{ x }}`, `|string`, `~` and `|join` call) and empty
+`format()` follow Go's `%v` (strconv.FormatFloat(f, 'g', -1, 64)). Arithmetic and `|round` keep the
+type, so `{{ port + 1 }}` prints `5433`. Go templates keep plain floats: their engine prints them itself.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ for _name in (
     "__neg__",
     "__pos__",
     "__abs__",
+    "__round__",
 ):
     setattr(JsonNumber, _name, _keeping_type(getattr(float, _name)))
 

@@ -52,6 +52,11 @@ def test_stays_a_float_for_arithmetic_comparison_and_formatting() -> None:
     assert str(port**2) == "2.9506624e+07" and str(2 ** JsonNumber(3.0)) == "8"
     assert type(port + 1) is JsonNumber and type(port + 0.5) is JsonNumber
     assert int(port) == 5432 and round(JsonNumber(2.6)) == 3 and math.floor(port) == 5432
+    assert (
+        type(round(port)) is int
+        and str(round(port, 0)) == "5432"
+        and str(round(JsonNumber(0.25), 1)) == "0.2"
+    )
     assert f"{port:.2f}" == "5432.00" and "%d|%s" % (port, port) == "5432|5432"  # noqa: UP031 - what Jinja's |format does
     assert hash(port) == hash(5432) and {port: 1}[5432] == 1
 
