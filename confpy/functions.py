@@ -48,8 +48,11 @@ SEQ_LIMIT = 1_000_000
 
 
 def _go_quote(text: str) -> str:
-    """Roughly Go's %q, as strconv's error messages show the input."""
-    return _json.dumps(text, ensure_ascii=False)
+    """Go's strconv.Quote, as strconv's errors show the input; imported on this error path only, so
+    a Jinja-only run does not load the Go engine."""
+    from confpy.gotemplate.strconv import quote
+
+    return quote(text)
 
 
 def _type_name(value: object) -> str:
@@ -133,14 +136,22 @@ def _lower_char(c: str) -> str:
     return lower if len(lower) == 1 else lower[0]
 
 
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _to_upper(s: object) -> str:
     s = _str("toUpper", 1, s)
-    return s.upper() if s.isascii() else "".join(map(_upper_char, s))
+    return s.upper() if s.isascii() else "".join(map(_upper_char, _valid_runes(s)))
 
 
 def _to_lower(s: object) -> str:
     s = _str("toLower", 1, s)
-    return s.lower() if s.isascii() else "".join(map(_lower_char, s))
+    return s.lower() if s.isascii() else "".join(map(_lower_char, _valid_runes(s)))
+
+
+def _valid_runes(s: str) -> str:
+    """strings.Map's input: a byte that is not UTF-8 (a Go template's, surrogate-escaped) is U+FFFD."""
+    return _INVALID_BYTE.sub("\ufffd", s)
 
 
 def _contains(s: object, substr: object) -> bool:

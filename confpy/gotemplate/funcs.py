@@ -154,13 +154,13 @@ def index(item: Any, *indexes: Any) -> Any:
         if isinstance(item, str):
             data = item.encode("utf-8", "surrogateescape")
             x = _index_arg(i, len(data))
-            if x == len(data):
-                raise GoError(f"index out of range: {x}")
+            if x == len(data):  # indexArg allows it; reflect's Index panics
+                raise GoError("reflect: string index out of range")
             item = Uint8(data[x])
         elif _is_slice(item):
             x = _index_arg(i, len(item))
-            if x == len(item):
-                raise GoError(f"index out of range: {x}")
+            if x == len(item):  # indexArg allows it; reflect's Index panics
+                raise GoError("reflect: slice index out of range")
             item = item[x]
         elif isinstance(item, dict):
             if i is None:
