@@ -84,8 +84,9 @@ class TemplateResource:
     """Resources in one group share one reload, run once after all of them have settled."""
     sensitive: bool = False
     """Secrets: the -noop diff shows only how many lines changed."""
-    engine: str = "jinja"
-    """"go" (confd's Go templates, for a src ending in .tmpl) or "jinja"; `engine = ...` overrides."""
+    engine: str = ""
+    """"go" (confd's Go templates) or "jinja"; "" decides by src: Go for a src ending in `.tmpl`
+    (confd's convention), Jinja2 otherwise. Rendering and `confpy check` both read this field."""
     render_timeout: float | None = None
     """Seconds a render may take before it is stopped; None: the global -render-timeout applies."""
     max_output_size: int | None = None
@@ -94,6 +95,8 @@ class TemplateResource:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefixed_keys", tuple(path_join(self.prefix, k) for k in self.keys))
+        if not self.engine:
+            object.__setattr__(self, "engine", "go" if self.src.endswith(".tmpl") else "jinja")
 
     def template_key(self, key: str) -> str:
         """The key as templates see it: the prefix text stripped, then rooted at "/".
@@ -204,11 +207,11 @@ def _keys(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _engine(table: Mapping[str, Any], src: str, where: str) -> str:
-    """Go templates by confd's convention (`.tmpl`), Jinja2 otherwise; the `engine` field decides first."""
+def _engine(table: Mapping[str, Any], where: str) -> str:
+    """The `engine` field as written ("" if absent: TemplateResource decides by src)."""
     engine = table.get("engine")
     if engine is None:
-        return "go" if src.endswith(".tmpl") else "jinja"
+        return ""
     if engine not in ("go", "jinja"):
         raise ConfigError(f'{where}: engine must be "go" or "jinja", got {engine!r}')
     return str(engine)
@@ -279,7 +282,7 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         sensitive=_bool(table, "sensitive", where),
         wait=parse_wait(table.get("wait"), f"{where}: wait"),
         reload_group=_string(table, "reload_group", where),
-        engine=_engine(table, src, where),
+        engine=_engine(table, where),
         render_timeout=_render_timeout(table, where),
         max_output_size=(
             parse_size(table["max_output_size"], f"{where}: max_output_size")

@@ -238,3 +238,32 @@ def test_two_resources_with_one_dest_are_both_refused(tmp_path: Path) -> None:
         f"{confd / 'a.toml'}: dest {tmp_path}/out/app.conf is also the dest of {confd / 'b.toml'}, "
         f"{confd / 'c.toml'}: two resources must not write one file (none of them is applied)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("src", "engine", "want"),
+    [
+        ("a.tmpl", "", "go"),
+        ("a.conf.tmpl", "", "go"),
+        ("a.j2", "", "jinja"),
+        ("a.conf", "", "jinja"),
+        ("a.tmpl", "jinja", "jinja"),
+        ("a.conf", "go", "go"),
+    ],
+)
+def test_the_engine_is_decided_by_the_resource_itself(src: str, engine: str, want: str) -> None:
+    """One rule wherever a resource comes from (a file, or a library user's own): render and check read it."""
+    resource = TemplateResource(
+        name="a", path=Path("a.toml"), src=src, dest=Path("/tmp/a"), keys=(), engine=engine
+    )
+    assert resource.engine == want
+
+
+def test_the_engine_field_is_validated(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "go"\n')
+    assert load_resource(path, name="a.toml").engine == "go"
+    path.write_text('[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "jinja"\n')
+    assert load_resource(path, name="a.toml").engine == "jinja"
+    path.write_text('[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "erb"\n')
+    with pytest.raises(ConfigError, match='engine must be "go" or "jinja", got \'erb\''):
+        load_resource(path, name="a.toml")
