@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import make_confdir, wait_until
+from helpers import ConfpyProcess, make_confdir, wait_until
 
 from confpy.app import load_processors
 from confpy.backends.base import Backend, Event
@@ -192,3 +193,41 @@ def test_a_sibling_read_by_another_resource_reaches_it_through_the_shared_watch(
     assert dict(mirror.stores["dbx.toml"].items()) == {"/app/dbx/host": "x"}
     assert mirror.apply("/app/db", [Event("/app/dbx/host", "x2", 2)]) == {"dbx.toml"}
     assert mirror.stores["dbx.toml"].getv("/app/dbx/host") == "x2"
+
+
+def test_confpy_watch_reloads_nothing_for_a_sibling_key(
+    tmp_path: Path, etcd: Any, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The command as users run it: a put to /app/dbx/host runs no reload_cmd of a /app/db reader."""
+    out = tmp_path / "out"
+    out.mkdir()
+    resources = {
+        "db.toml": RESOURCES["db.toml"].replace("{out}", str(out))
+        + f'reload_cmd = "echo r >> {out}/db.reloads"\n',
+        "marker.toml": RESOURCES["marker.toml"].replace("{out}", str(out)),
+    }
+    confdir = make_confdir(tmp_path, resources, TEMPLATES)
+    etcd_client.put(f"{etcd_prefix}/app/db/host", "h")
+    args = (
+        "-watch",
+        "-backend",
+        "etcdv3",
+        "-node",
+        etcd.url,
+        "-confdir",
+        str(confdir),
+        "-prefix",
+        etcd_prefix,
+    )
+    with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
+        wait_until(lambda: _read(tmp_path, "marker.conf") == "-\n", what="first render")
+        assert _read(tmp_path, "db.reloads") == "r\n"
+        etcd_client.put(f"{etcd_prefix}/app/dbx/host", "x")
+        etcd_client.put(f"{etcd_prefix}/marker", "1")
+        wait_until(lambda: _read(tmp_path, "marker.conf") == "1\n", what="the marker's render")
+        etcd_client.put(f"{etcd_prefix}/app/db/host", "h2")
+        wait_until(lambda: _read(tmp_path, "db.reloads") == "r\nr\n", what="db's second reload")
+        assert _read(tmp_path, "db.conf") == "host=h2 self=- sibling=-\n"
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    assert _read(tmp_path, "db.reloads") == "r\nr\n"
