@@ -108,17 +108,19 @@ class Comparison:
             for label, pattern in NEWER_GO.items():
                 if pattern.search(go.err):
                     return "newer-go: " + label
-        if (go.ok, go.out, go.err) != (py.ok, py.out, py.err):
+        if go.ok and py.ok:
+            kind = "same" if go.out == py.out else "output"
+        elif go.ok:
+            kind = "confpy-fails"
+        elif py.ok:
+            kind = "go-fails"
+        else:
+            kind = "same" if go.err == py.err else "error-text"
+        if kind != "same":
             for label, pattern in DELIBERATE.items():
                 if pattern.search(self.case.text):
                     return "deliberate: " + label
-        if go.ok and py.ok:
-            return "same" if go.out == py.out else "output"
-        if go.ok:
-            return "confpy-fails"
-        if py.ok:
-            return "go-fails"
-        return "same" if go.err == py.err else "error-text"
+        return kind
 
     @property
     def excluded(self) -> bool:
