@@ -106,6 +106,29 @@ def test_confd_function_calls(judge: GoJudge) -> None:
     _check(judge, compare(judge, cases), "confd")
 
 
+#: The classes issue 11 names, each as one template (and its neighbours), against Go.
+ISSUE_CASES = [
+    "{{$x := 2}}{{$x = 3}}{{$x}}",
+    "{{$x := 0}}{{if false}}{{$x := 1}}{{else}}{{$x}}{{end}}",
+    "{{if false}}{{$x := 1}}{{else}}{{$x}}{{end}}",
+    "{{range $i, $e := .strs}}{{if $i}}{{$y}}{{else}}{{$y := 5}}{{end}}{{end}}",
+    '{{slice "é" 1 | urlquery}}{{slice "é" 1 | js}}{{printf "%#q" (slice "é" 1)}}',
+    '{{printf "%b %b %b %b" 1.5 0.0 -2.0 5e-324}}',
+    "{{mul 1e3 2}}",
+    "{{range .list}}{{.x}}{{end}}",
+    "{{.m.e.x}}{{.missing.x}}",
+    '{{slice "abc" .m.a}}',
+    '{{range or 0 "" 3.5}}{{end}}',
+    '{{define "a"}}{{template "a"}}{{end}}{{template "a"}}',
+]
+
+
+def test_issue_examples(judge: GoJudge) -> None:
+    store = tuple(sorted(STORE.items()))
+    for c in compare(judge, [Case(t, d, store) for t in ISSUE_CASES for d in (DATA, None)]):
+        assert c.kind == "same", c.describe()
+
+
 def test_the_judge_is_real_go(judge: GoJudge) -> None:
     """The judge is Go 1.19 and tells outputs from errors (a judge agreeing with anything is none)."""
     assert judge.version.startswith("go1.19"), judge.version
