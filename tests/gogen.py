@@ -187,6 +187,9 @@ _FIELDS = [
     ".list.x",
     ".n.x",
     ".m.e.x",
+    ".Key",
+    ".Value",
+    ".Key.x",
 ]
 #: Strings that are not UTF-8 (Go strings are bytes) and a byte.
 _BYTES = ['(slice "é" 1)', '(slice "日本" 1 4)', '(slice "é" 0 1)', '(index "é" 1)']
@@ -249,6 +252,15 @@ _VERBS = [
 _TEXTS = ["a", " ", "\n", "x y", "é", "<>&", "  \n  ", "\t", "}", "{", "日本", "{ {", "-", "}}"]
 _JSON_OBJECTS = ['(getv "/app/json")', '"{}"', '"[1]"', '"{bad"', '"null"']
 _JSON_ARRAYS = ['(getv "/app/array")', '"[]"', '"{}"', '"[1, [2]]"']
+#: Store and confd results to range over (dot becomes a memkv.KVPair, a string, an int).
+_STORE_LISTS = [
+    'gets "/app/*"',
+    'getvs "/app/hosts/*"',
+    'ls "/app"',
+    'lsdir "/app"',
+    "seq 1 3",
+    'split "a,b" ","',
+]
 _COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
 _STRING_FUNCS = [
     "toUpper",
@@ -480,7 +492,8 @@ class Generator:
                 self.variables.extend(x.strip() for x in names.split(","))
                 head = f"range {names} := {self.pipeline(depth)}"
             elif keyword == "range":
-                head = f"range {self.pick(_FIELDS) if self.chance(0.6) else self.pipeline(depth)}"
+                source = self.pick([*_FIELDS, *_STORE_LISTS]) if self.chance(0.6) else self.pipeline(depth)
+                head = f"range {source}"
             else:
                 head = f"{keyword} {self.declaring_pipeline(depth)}"
             self.in_range += keyword == "range"
