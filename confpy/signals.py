@@ -59,7 +59,8 @@ class SignalRelay:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         for signum, old in self._old_handlers.items():
-            signal.signal(signum, old)
+            if old is not None:  # None: a handler installed outside Python, which cannot be restored
+                signal.signal(signum, old)
         signal.set_wakeup_fd(self._old_fd)
         with contextlib.suppress(OSError):
             self._writer.send(_STOP)

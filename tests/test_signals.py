@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 from etcd_server import EtcdServer
 from helpers import ConfpyProcess, make_confdir, wait_until
+
+from confpy.signals import SignalRelay
 
 TEMPLATE = "{% for kv in gets('/*') %}{{ kv.Key }}={{ kv.Value }}\n{% endfor %}"
 
@@ -76,3 +80,20 @@ def test_a_second_sigterm_to_another_thread_exits_during_the_graceful_stop(
         tgkill(proc.proc.pid, other_thread(proc.proc.pid, signal.SIGTERM), signal.SIGTERM)
         assert proc.wait(10) == 128 + signal.SIGTERM
     assert not dest.exists()
+
+
+def test_the_relay_handles_a_signal_sent_to_another_thread_and_restores_the_handler() -> None:
+    got: queue.SimpleQueue[tuple[int, str]] = queue.SimpleQueue()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with SignalRelay([signal.SIGUSR1], lambda n: got.put((n, threading.current_thread().name))):
+            assert other.ident is not None
+            signal.pthread_kill(other.ident, signal.SIGUSR1)
+            # The main thread sleeps in a lock wait that no signal interrupts; the relay acts anyway.
+            assert got.get(timeout=5) == (signal.SIGUSR1, "confpy-signals")
+    finally:
+        release.set()
+        other.join()
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
