@@ -7,6 +7,7 @@ machine, met or missed, and writes all of it as JSON (`--json`, default benchmar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -71,6 +72,7 @@ TARGETS = [
     Target("idle", "rss_mib", 60, 33, "RSS MiB, 20,000 keys / 50 resources"),
     Target("idle", "idle_cpu_percent", 0.5, 0, "idle CPU %, 20,000 keys"),
     Target("memory_big", "rss_mib", 150, None, "RSS MiB, 100,000 keys / 500 resources"),
+    Target("soak", "stale_resources", 0, None, "soak: dest files not at the last put's state"),
 ]
 
 
@@ -160,9 +162,17 @@ def _print_targets(rows: list[dict[str, Any]]) -> None:
         print(f"{row['target']:<52} {value:>10} {limit:>8} {confd:>7} {ratio:>8}  {met}")
 
 
-def run(names: list[str], quick: bool, repeat: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    names: list[str],
+    quick: bool,
+    repeat: int = 1,
+    log: Callable[[str], None] = print,
+    soak_seconds: float | None = None,
+) -> dict[str, Any]:
     """Every scenario `repeat` times (round after round); each figure is the median of the rounds."""
     sizes = QUICK if quick else FULL
+    if soak_seconds is not None:
+        sizes = dataclasses.replace(sizes, soak_seconds=soak_seconds)
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     errors: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="confpy-bench-") as tmp:
@@ -216,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, help="results file (default benchmarks/results.json; --quick: a temp file)"
     )
+    parser.add_argument(
+        "--soak-seconds", type=float, help="how long the soak scenario runs [600; --quick: 3]"
+    )
     args = parser.parse_args(argv)
     names = args.only or list(SCENARIOS)
     if args.python:
@@ -224,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.json or default or Path(__file__).resolve().parent / "results.json"
     started = time.time()
     machine = _machine()
-    outcome = run(names, args.quick, max(1, args.repeat))
+    outcome = run(names, args.quick, max(1, args.repeat), soak_seconds=args.soak_seconds)
     rows = evaluate(outcome["results"], args.quick)
     _print_targets(rows)
     document = {

@@ -17,6 +17,7 @@ from etcd_local import LocalEtcd
 from inprocess import render, stages
 from probe import FileProbe, cpu_seconds, rss_kib, summarize, thread_count
 from sizes import Sizes
+from soak import soak
 from workload import (
     Layout,
     WatchProcess,
@@ -473,4 +474,5 @@ SCENARIOS: dict[str, Callable[[Sizes, Path], Result]] = {
     "fanout": fanout,
     "render": render,
     "stages": stages,
+    "soak": soak,
 }

@@ -29,6 +29,10 @@ class Sizes:
     fanout_puts: int
     render_upstreams: int
     render_runs: int
+    soak: tuple[int, int]  # (resources, keys per resource)
+    soak_rate: float  # puts per second
+    soak_seconds: float  # `run.py --soak-seconds` overrides it
+    soak_sample: float  # seconds between samples of RSS, threads and fds
 
 
 FULL = Sizes(
@@ -52,6 +56,10 @@ FULL = Sizes(
     fanout_puts=20,
     render_upstreams=200,
     render_runs=200,
+    soak=(50, 100),
+    soak_rate=200.0,
+    soak_seconds=600.0,
+    soak_sample=5.0,
 )
 
 QUICK = Sizes(
@@ -75,4 +83,8 @@ QUICK = Sizes(
     fanout_puts=3,
     render_upstreams=20,
     render_runs=5,
+    soak=(3, 10),
+    soak_rate=50.0,
+    soak_seconds=3.0,
+    soak_sample=0.5,
 )

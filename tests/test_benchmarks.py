@@ -32,6 +32,7 @@ SCENARIOS = [
     "fanout",
     "render",
     "stages",
+    "soak",
 ]
 
 
@@ -162,3 +163,15 @@ def test_in_process_render_and_stages(report: dict[str, Any]) -> None:
     assert stages["keys"] == QUICK.watch_large[0] * QUICK.watch_large[1]
     assert latency_ok(stages["end_to_end_ms"])
     assert stages["stage_fsync_ms"] > 0 and stages["render_ms"] > 0
+
+
+def test_soak_samples_and_converges(report: dict[str, Any]) -> None:
+    soak = report["results"]["soak"]
+    assert soak["keys"] == QUICK.soak[0] * QUICK.soak[1]
+    assert soak["duration_s"] >= QUICK.soak_seconds and soak["puts"] > 0
+    assert soak["samples"] >= 2
+    for series in ("rss_mib", "threads", "fds"):
+        figures = soak[series]
+        assert 0 < figures["min"] <= figures["last"] <= figures["max"]
+        assert math.isfinite(figures["growth_per_hour"])
+    assert soak["stale_resources"] == 0
