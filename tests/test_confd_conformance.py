@@ -531,6 +531,15 @@ ROWS = [
         messages=("key does not exist: /nope",),
     ),
     _one(
+        "funcs/gets-bad-pattern",
+        "memkv GetAll: path.Match's ErrBadPattern fails the render; dest not written",
+        '{{range gets "/x/[a"}}{{.Key}}{{end}}\n',
+        None,
+        keys={"/x/a": "1"},
+        status=1,
+        messages=("syntax error in pattern",),
+    ),
+    _one(
         "funcs/fileExists",
         "template_funcs.go isFileExist (util.IsFileExist: os.Stat)",
         '{{fileExists "/"}} {{fileExists "/confpy-row-nonexistent"}}\n',
