@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confpy.gotemplate import gotime
-from confpy.gotemplate.gotypes import type_of
+from confpy.gotemplate.gotypes import ByteSlice, type_of
 from confpy.gotemplate.strconv import can_backquote, format_float, quote, quote_rune
 
 __all__ = [
@@ -293,6 +293,13 @@ class _Printer:
         else:
             self.bad_verb(verb, s)
 
+    def fmt_bytes(self, v: list[int], verb: str) -> None:
+        """fmtBytes: a []byte prints as text for %s %q %x %X, and as []byte{0x..} for %#v."""
+        if verb in "vd":
+            self.buf.append("[]byte{" + ", ".join(f"0x{c:x}" for c in v) + "}")
+        else:
+            self.fmt_string_verb(bytes(v).decode("utf-8", "surrogateescape"), verb)
+
     def print_arg(self, arg: Any, verb: str, erroring: bool = False) -> None:
         if arg is None:
             if verb in "Tv":
@@ -306,7 +313,12 @@ class _Printer:
         self.print_value(arg, verb, 0, erroring)
 
     def handle_methods(self, arg: Any, verb: str) -> bool:
-        if self.sharp_v or verb not in "vsxXq":
+        if self.sharp_v:  # a fmt.GoStringer: of confd's values, time.Time
+            if isinstance(arg, datetime.datetime):
+                self.fmt_s(gotime.go_string(arg))
+                return True
+            return False
+        if verb not in "vsxXq":
             return False
         method = _stringer(arg)
         if method is None:
@@ -353,6 +365,8 @@ class _Printer:
                     self.buf.append(name + ":")
                 self.print_value(value, verb, depth + 1)
             self.buf.append("}")
+        elif type(v) is ByteSlice and (self.sharp_v or verb in "sqxX"):
+            self.fmt_bytes(v, verb)
         elif isinstance(v, (list, tuple)):
             self.buf.append(type_name(v) + "{" if self.sharp_v else "[")
             for i, item in enumerate(v):

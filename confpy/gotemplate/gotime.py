@@ -390,7 +390,7 @@ def _is_dst(dt: datetime.datetime) -> bool:
     return dt.tzinfo is LOCAL_ZONE and time.localtime(dt.timestamp()).tm_isdst > 0
 
 
-def _go_string(dt: datetime.datetime) -> str:
+def go_string(dt: datetime.datetime) -> str:
     """time.Time.GoString, as %#v prints a time."""
     name = _location(dt).name
     loc = (
@@ -455,7 +455,7 @@ METHODS: dict[str, tuple[Callable[..., Any], Signature]] = {
     "Day": (lambda dt: dt.day, _method(INT)),
     "Equal": (lambda dt, u: dt == u, _method(BOOL, TIME)),
     "Format": (format_time, _method(STRING, STRING)),
-    "GoString": (_go_string, _method(STRING)),
+    "GoString": (go_string, _method(STRING)),
     "GobEncode": (_marshal_binary, _method(BYTE_SLICE, errors=True)),
     "Hour": (lambda dt: dt.hour, _method(INT)),
     "ISOWeek": (lambda dt: None, _method(INT, results=2)),

@@ -31,6 +31,7 @@ __all__ = [
     "STRING",
     "STRING_SLICE",
     "TIME",
+    "ByteSlice",
     "GoError",
     "GoSlice",
     "GoType",
