@@ -505,7 +505,7 @@ def _file_exists(path: object) -> bool:
 
 
 def _base64_encode(data: object) -> str:
-    return base64.b64encode(_str("base64Encode", 1, data).encode()).decode("ascii")
+    return base64.b64encode(_str("base64Encode", 1, data).encode("utf-8", "surrogateescape")).decode("ascii")
 
 
 _BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")

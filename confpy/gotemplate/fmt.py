@@ -249,7 +249,11 @@ class _Printer:
         self.buf.append(")")
 
     def fmt_int_verb(self, v: int, verb: str) -> None:
-        if verb in "vd":
+        if verb == "v" and self.sharp_v and type(v) is not int and type_name(v).startswith("uint"):
+            old_sharp, self.sharp = self.sharp, True  # %#v of an unsigned integer: fmt0x64
+            self.fmt_integer(v, 16, "x")
+            self.sharp = old_sharp
+        elif verb in "vd":
             self.fmt_integer(v, 10, verb)
         elif verb == "b":
             self.fmt_integer(v, 2, verb)
@@ -374,8 +378,8 @@ class _Printer:
                     self.buf.append(", " if self.sharp_v else " ")
                 self.print_value(item, verb, depth + 1)
             self.buf.append("}" if self.sharp_v else "]")
-        elif isinstance(v, int):  # an int subclass without String(), e.g. an IntEnum
-            self.fmt_int_verb(int(v), verb)
+        elif isinstance(v, int):  # an int subclass without String() (uint8, int64): its type in errors
+            self.fmt_int_verb(v, verb)
         elif isinstance(v, str):
             self.fmt_string_verb(str(v), verb)
         else:
