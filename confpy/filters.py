@@ -25,6 +25,7 @@ import shlex
 from collections.abc import Callable
 
 from confpy.errors import TemplateError
+from confpy.jsonnumber import JsonNumber
 
 __all__ = [
     "VALIDATING_FILTERS",
@@ -53,10 +54,11 @@ def _show(value: object) -> str:
 
 
 def _text(name: str, value: object) -> str:
-    """The value as text: a string, or an integer (a port from a JSON document, say)."""
+    """The value as text: a string, an integer, or a JSON number as confd prints it (a port from a
+    JSON document: 5432 is "5432"; 5432.5 or 1e+06 then fail the filter's own check)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, JsonNumber) or (isinstance(value, int) and not isinstance(value, bool)):
         return str(value)
     raise TemplateError(f"{name}: expected a string, got {type(value).__name__} {_show(value)}")
 

@@ -27,6 +27,7 @@ from confpy.filters import (
     port,
     shell_quote,
 )
+from confpy.jsonnumber import JsonNumber
 
 
 @pytest.mark.parametrize(
@@ -252,6 +253,15 @@ def test_nginx_str_refuses_or_neutralises(value: str, reason: str | None) -> Non
 def test_non_text_values_are_refused(name: str) -> None:
     with pytest.raises(TemplateError, match=rf"^{name}: expected a string, got list"):
         VALIDATING_FILTERS[name](["10.0.0.1"])
+
+
+def test_a_json_number_is_taken_as_confd_prints_it() -> None:
+    """`(getv("/db") | json).port | port`: JSON numbers are floats, printed as Go prints them."""
+    assert port(JsonNumber(5432.0)) == "5432"
+    assert hostport(f"db:{JsonNumber(5432.0)}") == "db:5432"
+    for bad in (JsonNumber(5432.5), JsonNumber(1e6), JsonNumber(-1.0), 5432.0):
+        with pytest.raises(TemplateError, match=r"^port: "):
+            port(bad)
 
 
 def test_filters_work_in_a_jinja_template() -> None:
