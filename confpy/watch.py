@@ -322,14 +322,16 @@ class WatchEngine:
             else:
                 self._queue.put(_Batch(stream.prefix, generation, batch))
 
+        # Read before the watch starts: its first events may be applied before watch() returns.
+        after = stream.applied
         try:
-            stream.watch = self.backend.watch(stream.prefix, stream.applied + 1, deliver)
+            stream.watch = self.backend.watch(stream.prefix, after + 1, deliver)
         except BackendError as exc:
             return exc
+        stream.opened_at, stream.opened_after = time.monotonic(), after
         if stream.lost_since is not None:
-            log.info("watch on %s resumed from revision %d", stream.prefix, stream.applied + 1)
+            log.info("watch on %s resumed from revision %d", stream.prefix, after + 1)
         stream.lost_since = None
-        stream.opened_at, stream.opened_after = time.monotonic(), stream.applied
         return None
 
     @staticmethod
