@@ -48,7 +48,7 @@ class Known:
 KNOWN: list[Known] = [
     Known(
         "slice within a JSON array's spare capacity: Go's decoder grows it by append, a list has none",
-        "goharness",
+        "documented (README, Go templates)",
         r"error calling slice: index out of range",
     ),
 ]
