@@ -145,6 +145,7 @@ class GoJudge:
             "GOCACHE": str(workdir / "gocache"),
             "GOPATH": str(workdir / "gopath"),
             "GOTOOLCHAIN": "local",
+            "GOENV": "off",  # no user config file: the build sees only what is set here
             "GOPROXY": "off",
             "GOFLAGS": "",
             "CGO_ENABLED": "0",
