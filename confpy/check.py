@@ -403,6 +403,8 @@ def _render_all(
             problems.append(_render_problem(exc, resource, renderer, data))
             continue
         out.write(f"==> {resource.dest} ({resource.name}) <==\n")
+        # bytes that are not UTF-8 (a Go template's, base64Decode's) show as U+FFFD on a terminal
+        content = content.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         out.write(content if content.endswith("\n") or not content else content + "\n")
     return problems
 

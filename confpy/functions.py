@@ -6,14 +6,14 @@ Unicode case mapping, int64 arithmetic. Arguments are type-checked as Go's templ
 wrong one is a TemplateError naming the function, so a mistake is reported instead of rendering junk.
 
 Where confd is weak confpy does better: `reverse` reverses any list (confd silently returns
-anything but []string and []KVPair unchanged), base64Decode refuses bytes that are not UTF-8 text,
-and fileExists is false for a path below a regular file.
+anything but []string and []KVPair unchanged), and fileExists is false for a path below a regular
+file. A string holds Go's bytes that are not UTF-8 as surrogate escapes (as Python's
+"surrogateescape" does), so base64Decode of binary data writes those bytes, as confd's does.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as _datetime
 import importlib
 import ipaddress
@@ -546,7 +546,7 @@ def _base64_corrupt_at(data: bytes) -> int | None:
 
 
 def _base64_decode(data: object) -> str:
-    """base64.StdEncoding.DecodeString: padding required, newlines ignored; the result must be text."""
+    """base64.StdEncoding.DecodeString: padding required, newlines ignored; any bytes, as Go's string."""
     text = _str("base64Decode", 1, data)
     shown = text if len(text) <= 60 else text[:57] + "..."
     corrupt = _base64_corrupt_at(text.encode("utf-8", "surrogateescape"))
@@ -556,10 +556,7 @@ def _base64_decode(data: object) -> str:
             "(A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
             f"illegal base64 data at input byte {corrupt}",
         )
-    try:
-        return base64.b64decode(text.replace("\r", "").replace("\n", "")).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise TemplateError(f"base64Decode: {shown!r} does not decode to UTF-8 text") from None
+    return base64.b64decode(text.replace("\r", "").replace("\n", "")).decode("utf-8", "surrogateescape")
 
 
 # --- conversions and lists ----------------------------------------------------------------------

@@ -148,7 +148,7 @@ class _Stage:
             self.flush()
 
     def flush(self) -> None:
-        data = "".join(self._pending).encode("utf-8")
+        data = "".join(self._pending).encode("utf-8", "surrogateescape")  # Go's non-UTF-8 bytes
         self._pending.clear()
         self._chars = 0
         self.size += len(data)
@@ -243,7 +243,7 @@ def _stage_and_replace(
             return WriteResult(Outcome.IN_SYNC)
         log.debug("%s: %s differs: %s", name, dest, ", ".join(changes))
         if noop:
-            text = stage.read().decode("utf-8")
+            text = stage.read().decode("utf-8", errors="replace")
             old = _read_text(current.fd, dest, name) if current else None
             return _would_update(target, old, text, changes, link)
         if target.check_cmd and not sync_only:
@@ -323,7 +323,7 @@ def _render_in_memory(produce: Producer, target: Target, name: str) -> str:
 
     def write(text: str) -> None:
         nonlocal size
-        size += len(text.encode("utf-8"))
+        size += len(text.encode("utf-8", "surrogateescape"))
         if size > target.max_size:
             raise _Abort(_too_large(name, target.max_size, target.dest))
         pieces.append(text)

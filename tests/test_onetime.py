@@ -339,3 +339,19 @@ def test_resource_file_mode_is_kept_without_mode(stack: dict[str, Any]) -> None:
     confdir = make_confdir(stack["tmp"], {"svc.toml": toml}, {"svc.j2": "new\n"})
     assert onetime(stack, confdir).returncode == 0
     assert dest.read_text() == "new\n" and stat.S_IMODE(dest.stat().st_mode) == 0o600
+
+
+def test_go_template_bytes_that_are_not_utf8_are_written_as_confd_writes_them(stack: dict[str, Any]) -> None:
+    """Go strings are bytes: slicing a multibyte character, or base64Decode of binary data (a
+    keystore kept in etcd), writes those bytes; -noop shows them as U+FFFD. (Was a traceback.)"""
+    stack["client"].put(f"{stack['prefix']}/app/blob", "/+8=")
+    dest = stack["out"] / "blob.bin"
+    toml = f'[template]\nsrc = "blob.tmpl"\ndest = "{dest}"\nprefix = "{stack["prefix"]}"\nkeys = ["/app"]\n'
+    template = '{{slice "é" 1}}|{{base64Decode (getv "/app/blob")}}'
+    confdir = make_confdir(stack["tmp"], {"blob.toml": toml}, {"blob.tmpl": template})
+    result = onetime(stack, confdir, "-noop")
+    assert result.returncode == 0, result.stderr
+    assert "+\ufffd|\ufffd\ufffd" in result.stdout
+    result = onetime(stack, confdir)
+    assert result.returncode == 0, result.stderr
+    assert dest.read_bytes() == b"\xa9|\xff\xef"
