@@ -299,7 +299,7 @@ class ExecSupervisor:
         except ConfpyError as exc:
             log.error("%s", exc)
             self.child.send(signal.SIGTERM)
-            return 1
+            return 2 if isinstance(exc, ConfigError) else 1  # README: 2 for bad configuration
         finally:
             self.stopping = True
             if engine is not None:

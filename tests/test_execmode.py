@@ -176,6 +176,17 @@ def test_bad_commands_and_flags(tmp_path: Path, etcd: EtcdServer, etcd_prefix: s
     assert result.returncode == 2 and "unknown signal 'NOPE'" in result.stderr
     result = run_confpy(*base, "-backend", "env", "-register", "/k=v", "--", "true")
     assert result.returncode == 2 and "needs the etcd backend" in result.stderr
+    # A confdir without conf.d is bad configuration too (it exited 1), and the command never starts.
+    marker = tmp_path / "started"
+    result = run_confpy(
+        "exec", "-backend", "env", "-confdir", str(tmp_path / "nope"), "--", "touch", str(marker)
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and "conf.d: template resource directory does not exist" in result.stderr
+    )
+    assert not marker.exists()
     # The command's own arguments are never taken for confpy's (`-watch=true` is not rewritten).
     result = run_confpy(*base, "--", "sh", "-c", 'test "$1" = -watch=true', "sh", "-watch=true")
     assert result.returncode == 0, result.stderr

@@ -214,7 +214,8 @@ def test_errors_quote_values_only_at_trace_level(
     toml = f'[template]\nsrc = "t.j2"\ndest = "{dest}"\nprefix = "{etcd_prefix}"\nkeys = ["/db"]\n'
     toml += 'check_cmd = "cat {{.src}}; exit 1"\n'
     templates = {"t.j2": "{{ getv('/db/host') }}\n", "f.j2": "{{ getv('/db/host') | ip }}\n"}
-    confdir = make_confdir(tmp_path, {"t.toml": toml, "f.toml": toml.replace("t.j2", "f.j2")}, templates)
+    other = toml.replace("t.j2", "f.j2").replace("out.conf", "other.conf")  # one dest per resource
+    confdir = make_confdir(tmp_path, {"t.toml": toml, "f.toml": other}, templates)
     result = run_confpy("-onetime", "-node", etcd.url, "-confdir", str(confdir), "-log-level", level)
     assert result.returncode == 1
     assert "check_cmd" in result.stderr and "is not an IP address" in result.stderr
