@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from confpy.backends.base import Backend, Event, Watch
 from confpy.backoff import Backoff
 from confpy.duration import Wait
-from confpy.errors import BackendError, ConfpyError, RevisionCompactedError
+from confpy.errors import BackendError, ConfpyError, RevisionCompactedError, ValueDecodeError
 from confpy.mirror import Mirror
 from confpy.processor import ResourceProcessor
 from confpy.worker import ReloadGroup, ResourceWorker, RunRecord
@@ -133,7 +133,11 @@ class WatchEngine:
     def start(self) -> None:
         """Read the snapshot, render everything once, then start the watches."""
         prefixes = self.mirror.prefixes
-        snapshot = self.backend.read(prefixes)
+        try:
+            snapshot = self.backend.read(prefixes)
+        except ValueDecodeError as exc:  # say which resources read it
+            readers = [n for n, w in self.workers.items() if w.processor.resource.owns(exc.key)]
+            raise ValueDecodeError(exc.key, ", ".join(readers)) from None
         self.mirror.load(snapshot.values, snapshot.revision)
         for stream in self._streams.values():
             stream.applied = snapshot.revision

@@ -142,6 +142,18 @@ def test_watch_follows_changes_and_stops_gracefully(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_value_that_is_not_utf8_at_start_names_the_resource(
+    tmp_path: Path, etcd: EtcdServer, etcd_client: Any, etcd_prefix: str
+) -> None:
+    # The error named only the key, as the whole start failed.
+    etcd_client.put(f"{etcd_prefix}/blob", b"\xff\xfe")
+    confdir, _ = confdir_for(tmp_path, etcd_prefix)
+    with watcher(tmp_path, confdir, etcd.url) as proc:
+        proc.wait_log(f"ERROR kv.toml: value of key {etcd_prefix}/blob is not valid UTF-8")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+
+
 def test_survives_etcd_sigkill_while_a_writer_keeps_putting(
     tmp_path: Path, fresh_etcd: EtcdServer, etcd_prefix: str
 ) -> None:
