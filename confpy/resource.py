@@ -246,9 +246,12 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
                 f"{where}: unknown field {unknown!r} in [template]: did you mean {close}? "
                 "(a misspelt safety field is refused, not ignored)"
             )
-        log.warning("%s: unknown field %r in [template] is ignored%s", where, unknown, did_you_mean(close))
+        hint = did_you_mean(close)
+        log.warning(
+            "%s: unknown field %r in [template] is ignored%s", where, unknown, hint, extra={"resource": name}
+        )
     for unknown in sorted(set(document) - {"template"}):
-        log.warning("%s: unknown table or key %r is ignored", where, unknown)
+        log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"resource": name})
 
     src = _string(table, "src", where, required=True)
     dest = _string(table, "dest", where, required=True)

@@ -137,3 +137,16 @@ def test_a_reload_without_conf_d_is_refused_and_the_running_config_kept(tmp_path
         assert proc.proc.poll() is None
         proc.signal(signal.SIGTERM)
         assert proc.wait() == 0
+
+
+def test_json_log_names_a_resource_the_same_way_when_it_loads_and_when_it_runs(tmp_path: Path) -> None:
+    # Load messages gave the file's path as `resource` ("/x/confdir/conf.d/a.toml"), run messages "a.toml".
+    toml = '[template]\nsrc = "a.j2"\ndest = "/tmp/never-written"\nreload_cmdd = "x"\n'
+    confdir = make_confdir(
+        tmp_path, {"a.toml": toml, "sub/b.toml": "[template\n"}, {"a.j2": "{{ nosuch() }}"}
+    )
+    result = run_confpy("-onetime", "-backend", "env", "-confdir", str(confdir), "-log-format", "json")
+    assert result.returncode == 1
+    records = [json.loads(line) for line in lines(result.stderr)]
+    about = [(r["level"], r.get("resource")) for r in records if "resource" in r]
+    assert about == [("warning", "a.toml"), ("error", "sub/b.toml"), ("error", "a.toml")], records
