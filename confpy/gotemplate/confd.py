@@ -30,6 +30,7 @@ from confpy.gotemplate.gotypes import (
     TIME,
     GoError,
     GoType,
+    IntSlice,
     KVPairs,
     KVPairSlice,
     Signature,
@@ -142,6 +143,17 @@ KVPAIRS.methods.update(
 )
 
 
+def _nil_when_empty(seq: Callable[[Any, Any], list[int]]) -> Callable[[Any, Any], IntSlice]:
+    """confd's Seq appends to a nil []int: with no numbers it returns nil (eq and %#v tell)."""
+
+    def call(first: Any, last: Any) -> IntSlice:
+        numbers = IntSlice(seq(first, last))
+        numbers.nil = not numbers
+        return numbers
+
+    return call
+
+
 def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     """confd's function map for a Go template reading `store`."""
     functions = make_functions(store)
@@ -149,4 +161,5 @@ def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     functions["reverse"] = _reverse
     functions["sortByLength"] = _sort_by_length
     functions["sortKVByLength"] = _sort_kv_by_length
+    functions["seq"] = _nil_when_empty(functions["seq"])
     return functions

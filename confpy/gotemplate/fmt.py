@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confpy.gotemplate import gotime
-from confpy.gotemplate.gotypes import ByteSlice, type_of
+from confpy.gotemplate.gotypes import ByteSlice, GoSlice, type_of
 from confpy.gotemplate.strconv import can_backquote, format_float, quote, quote_rune
 
 __all__ = [
@@ -371,6 +371,8 @@ class _Printer:
             self.buf.append("}")
         elif type(v) is ByteSlice and (self.sharp_v or verb in "sqxX"):
             self.fmt_bytes(v, verb)
+        elif self.sharp_v and isinstance(v, GoSlice) and v.nil:
+            self.buf.append(type_name(v) + "(nil)")
         elif isinstance(v, (list, tuple)):
             self.buf.append(type_name(v) + "{" if self.sharp_v else "[")
             for i, item in enumerate(v):

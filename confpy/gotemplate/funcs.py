@@ -68,6 +68,10 @@ def _comparable(v: Any) -> bool:
     return kind == "struct"
 
 
+def _is_nil(v: Any) -> bool:
+    return isinstance(v, GoSlice) and v.nil
+
+
 def eq(arg1: Any, *arg2: Any) -> bool:
     """arg1 == arg2[0] || arg1 == arg2[1] ... with Go's rules for mixing kinds."""
     if not arg2:
@@ -83,6 +87,8 @@ def eq(arg1: Any, *arg2: Any) -> bool:
             truth = arg1 == arg
         elif arg1 is None or arg is None:
             truth = arg1 is None and arg is None
+        elif _kind(arg1) == _kind(arg) and (_is_nil(arg1) or _is_nil(arg)):
+            truth = _is_nil(arg1) == _is_nil(arg)  # nil slices compare (funcs.go isNil)
         else:
             if _kind(arg1) != _kind(arg):
                 raise GoError(

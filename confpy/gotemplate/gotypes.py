@@ -128,9 +128,11 @@ def go_class(cls: _T) -> _T:
 
 
 class GoSlice(list[Any]):
-    """A list whose Go type is not []interface {}: each subclass names its slice type."""
+    """A list whose Go type is not []interface {}: each subclass names its slice type. `nil`
+    marks Go's nil slice (reflect.Zero), which prints as empty but is nil to eq and %#v."""
 
     go_type: ClassVar[GoType]
+    nil = False
 
 
 @go_class
@@ -223,9 +225,11 @@ def adopt(typ: GoType, value: Any) -> Any:
 
 
 def zero(typ: GoType) -> Any:
-    """reflect.Zero of a nil-able type, as a Python value (a nil slice is an empty one)."""
+    """reflect.Zero of a nil-able type, as a Python value (a nil slice: an empty one marked nil)."""
     if typ.kind == "slice" and typ.new is not None:
-        return typ.new()
+        value = typ.new()
+        value.nil = True
+        return value
     return {} if typ.kind == "map" else None
 
 

@@ -420,10 +420,11 @@ class _Tree:
         token = self.next_non_space()
         name = self.parse_template_name(token, context)
         pipe = self.pipeline(context, ItemType.RIGHT_DELIM)
+        header = self.p.token[0].line  # Go's outer tree still holds its last token, the header's }}
         block = _Tree(name, self.p)
         block.root, end = block.item_list()
         if not isinstance(end, _End):
-            raise self.errorf(f"unexpected {end} in {context}")
+            raise ParseError(f"template: {self.p.parse_name}:{header}: unexpected {end} in {context}")
         self.p.add(block)
         node = n.TemplateNode(token.pos, token.line, name, pipe)
         node.block = True
