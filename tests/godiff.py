@@ -17,7 +17,6 @@ import argparse
 import base64
 import json
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -50,14 +49,14 @@ __all__ = [
 
 JUDGE_SOURCE = Path(__file__).parent / "gojudge"
 
-#: What confpy deliberately does as newer Go does and Go 1.19 refuses: excluded from the
-#: comparison, and listed in README ("Go templates"). Each is recognised by Go 1.19's error.
 #: confd behaviour confpy changes on purpose (README, "Differences from confd"), recognised in the
 #: template's text: a case that uses it and differs is excluded and counted as NEWER_GO's are.
 DELIBERATE: dict[str, re.Pattern[str]] = {
     'ls "/" and lsdir "/" list the root (confd issue #725)': re.compile(r'\b(ls|lsdir) "/+"'),
 }
 
+#: What confpy deliberately does as newer Go does and Go 1.19 refuses: excluded from the
+#: comparison, and listed in README ("Go templates"). Each is recognised by Go 1.19's error.
 NEWER_GO: dict[str, re.Pattern[str]] = {
     # Go 1.22: {{range N}} over an integer
     "range over int (Go 1.22)": re.compile(r"range can't iterate over -?\d+$"),
@@ -350,5 +349,4 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    random.seed()
     sys.exit(_main(sys.argv[1:]))

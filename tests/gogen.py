@@ -541,8 +541,12 @@ class Generator:
 
     def definition(self) -> str:
         name = self.pick(["T", "a", "b", "x y", "é"])
-        # a definition calls only templates defined before it: no unbounded recursion
-        body = self.scoped(lambda: (self.variables.clear(), self.variables.append("$"), self.items(1))[2])
+        # a definition sees only its own $, and calls only templates defined before it (no recursion)
+        outer, self.variables = self.variables, ["$"]
+        try:
+            body = self.items(1)
+        finally:
+            self.variables = outer
         self.defined.append(name)
         if self.chance(0.3):
             return self.delim(f'block "{name}" {self.pipeline()}') + body + self.delim("end")
