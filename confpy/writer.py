@@ -51,6 +51,9 @@ _FLUSH_AT = 1 << 16  # characters of output buffered before they go to the stage
 _CHUNK = 1 << 20  # bytes read at a time to compare or copy files
 _RUN = secrets.token_hex(4)  # this process's mark in its stage files' names
 _STAGE_NAME = re.compile(r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}")  # dest's name, pid, run
+# The names earlier confpy versions gave their stage files: `.<dest>.<8 random hex digits>`. One of
+# the digits must be a letter, so that a user's `.app.conf.20261201` is never taken for one.
+_OLD_STAGE_NAME = re.compile(r"\.(.+)\.(?=[0-9]*[a-f])[0-9a-f]{8}")
 _PROC_FD = Path("/proc/self/fd")
 
 Producer: TypeAlias = Callable[[Callable[[str], None]], None]
@@ -270,24 +273,26 @@ def remove_stale_stages(targets: Iterable[Target]) -> None:
     """Remove the stage files of these targets' dests that a confpy killed mid-write left behind.
 
     Only names of confpy's own pattern for one of these dests, made by a process that is gone (or
-    by an earlier process with this pid: confpy is often pid 1 in a container), are touched. One
-    scan per directory, however many resources write into it.
+    by an earlier process with this pid: confpy is often pid 1 in a container), are touched, and
+    those of earlier confpy versions (which name no process). One scan per directory, however many
+    resources write into it.
     """
     by_directory: dict[Path, dict[str, str]] = {}
     for target in targets:
         by_directory.setdefault(target.dest.parent, {})[target.dest.name] = target.name or str(target.dest)
     for directory, names in by_directory.items():
         try:
-            entries = [e for e in os.scandir(directory) if ".confpy-" in e.name]
+            entries = [e for e in os.scandir(directory) if e.name.startswith(".")]
         except OSError:
             continue  # no directory yet, or not readable: writing will say so
         for entry in entries:
-            match = _STAGE_NAME.fullmatch(entry.name)
+            match = _STAGE_NAME.fullmatch(entry.name) or _OLD_STAGE_NAME.fullmatch(entry.name)
             if match is None or match[1] not in names or not entry.is_file(follow_symlinks=False):
                 continue
-            pid, run = int(match[2]), match[3]
-            if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
-                continue
+            if match.re is _STAGE_NAME:
+                pid, run = int(match[2]), match[3]
+                if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
+                    continue
             name = names[match[1]]
             try:
                 os.unlink(entry.path)

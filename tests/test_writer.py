@@ -587,6 +587,8 @@ def test_stale_stage_files_of_gone_processes_are_removed(
             "not the pattern": ".app.conf.confpy-1-x",
             "another dest": f".other.conf.confpy-{gone.pid}-0badc0de-12345678",
             "user's backup": ".app.conf.bak",
+            "an earlier confpy's": ".app.conf.1a2b3c4d",
+            "user's dated backup": ".app.conf.20261201",
         }
         for name in names.values():
             (tmp_path / name).write_text("partial")
@@ -596,9 +598,9 @@ def test_stale_stage_files_of_gone_processes_are_removed(
         alive.kill()
         alive.wait()
     kept = {k for k, v in names.items() if (tmp_path / v).exists()}
-    assert kept == {"alive", "not the pattern", "another dest", "user's backup"}
+    assert kept == {"alive", "not the pattern", "another dest", "user's backup", "user's dated backup"}
     removed = [r.getMessage() for r in caplog.records if "removed stale stage file" in r.getMessage()]
-    assert len(removed) == 2 and all(m.startswith("app.toml: ") for m in removed)
+    assert len(removed) == 3 and all(m.startswith("app.toml: ") for m in removed)
 
 
 def test_stage_files_of_this_run_are_not_stale(existing: Path, tmp_path: Path) -> None:
