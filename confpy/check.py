@@ -7,7 +7,8 @@ and string-literal keys read with get/getv/gets/getvs/exists/ls/lsdir that the r
 declare (its store holds only the declared keys, so such a read always fails or finds nothing).
 
 With sample data (YAML or JSON, flattened as the file backend does, keys as they are stored in the
-backend, prefixes included) every resource is rendered and printed.
+backend, prefixes included) every resource is rendered and printed; a render that runs past its
+render_timeout is stopped and reported, so a runaway template cannot hang a CI step.
 
 Each problem is one line, `FILE:LINE: message`, on `err`; warnings (unknown fields, say) are
 printed too but do not fail the check. Exit status 1 if there was any problem, else 0.
@@ -28,7 +29,9 @@ import jinja2
 from jinja2 import nodes
 
 from confpy.backends.file import load_file
-from confpy.config import load_settings
+from confpy.config import Settings, load_settings
+from confpy.deadline import RenderTimeout, deadline
+from confpy.duration import format_duration
 from confpy.errors import ConfigError, ConfpyError, TemplateError
 from confpy.render import Renderer
 from confpy.resource import TemplateResource, load_resources
@@ -389,18 +392,27 @@ def _render_problem(
 
 
 def _render_all(
-    resources: Sequence[TemplateResource], renderer: Renderer, data: Path, out: TextIO
+    resources: Sequence[TemplateResource], renderer: Renderer, data: Path, out: TextIO, timeout: float
 ) -> list[Problem]:
+    """Render each resource with the sample data; a render is stopped after its render_timeout."""
     try:
         values = load_file(str(data))
     except ConfpyError as exc:
         return [_data_problem(exc, data)]
     problems = []
     for resource in resources:
+        limit = resource.render_timeout or timeout
         try:
-            content = renderer.render(resource, KeyStore(resource.view(values)))
+            with deadline(limit):
+                content = renderer.render(resource, KeyStore(resource.view(values)))
         except TemplateError as exc:
             problems.append(_render_problem(exc, resource, renderer, data))
+            continue
+        except RenderTimeout:
+            message = f"took longer than render_timeout ({format_duration(limit)}) and was stopped"
+            problems.append(
+                Problem(str(resource.path), None, f"{resource.name}: rendering with {data.name}: {message}")
+            )
             continue
         out.write(f"==> {resource.dest} ({resource.name}) <==\n")
         # bytes that are not UTF-8 (a Go template's, base64Decode's) show as U+FFFD on a terminal
@@ -416,14 +428,13 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
     """Check `confdir` (and render it against `data`); problems on `err`; 1 if any, else 0."""
     problems: list[Problem] = []
     with _captured_warnings() as warnings:
-        prefix = ""
+        settings = Settings()
         try:
             settings = load_settings({"confdir": str(confdir)}, environ={})
-            prefix = settings.prefix
         except ConfigError as exc:
             problems.append(_config_problem(exc, confdir / "confd.toml"))
         try:
-            resources, errors = load_resources(confdir, global_prefix=prefix)
+            resources, errors = load_resources(confdir, global_prefix=settings.prefix)
         except ConfigError as exc:  # no conf.d at all
             resources, errors = [], [exc]
     problems.extend(_config_problem(e, confdir / "conf.d") for e in errors)
@@ -434,7 +445,7 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
     renderable = [r for r in resources if checker.check_resource(r)]
     problems.extend(sorted(checker.problems, key=lambda p: (p.file, p.line or 0)))
     if data is not None:
-        problems.extend(_render_all(renderable, checker.renderer, data, out))
+        problems.extend(_render_all(renderable, checker.renderer, data, out, settings.render_timeout))
 
     for record in warnings:
         warning = _config_problem(ConfigError(record.getMessage()), confdir / "confd.toml")

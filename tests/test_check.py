@@ -352,6 +352,19 @@ def test_a_render_error_is_a_problem_with_its_line(tmp_path: Path) -> None:
     assert "ok:" not in out
 
 
+def test_a_never_ending_render_is_stopped(tmp_path: Path) -> None:
+    toml = f'[template]\nsrc = "loop.j2"\ndest = "{tmp_path}/loop.conf"\nrender_timeout = "300ms"\n'
+    confdir = _confdir(tmp_path, {"loop.toml": toml}, {"loop.j2": "{% for i in range(10**12) %}{% endfor %}"})
+    data = tmp_path / "sample.yaml"
+    data.write_text("a: 1\n")
+    status, _, err = _check(confdir, data)
+    assert status == 1
+    assert err == [
+        f"{confdir}/conf.d/loop.toml: loop.toml: rendering with sample.yaml: "
+        "took longer than render_timeout (300 ms) and was stopped"
+    ]
+
+
 def test_a_broken_template_is_not_rendered_again(tmp_path: Path) -> None:
     confdir = _confdir(
         tmp_path,
