@@ -43,7 +43,7 @@ _IGNORED_PANELS = (
     "TLS_TYPE",
     "REQUESTS_STATIC",
 )
-TITLE = "confpy demo: requests as the central log agent received them"
+_TITLE = "confpy demo: requests as the central log agent received them"
 
 
 def missing_requirements() -> list[str]:
@@ -112,7 +112,7 @@ class Dashboard:
             "--time-format=%H:%M:%S",
             "--hour-spec=min",
             *(f"--ignore-panel={panel}" for panel in _IGNORED_PANELS),
-            f"--html-report-title={TITLE}",
+            f"--html-report-title={_TITLE}",
             "--no-progress",
             "--no-parsing-spinner",
             "-o",

@@ -303,18 +303,25 @@ def test_demo_runs_the_story_shows_its_traffic_and_cleans_up(tmp_path: Path) -> 
         assert (status, body.strip() in APPS) == (200, True), (status, body)
         query = output.wait_for(r"look +search node: (curl .*)$", 5)[1]
 
+        answers: list[str] = []
+
         def searched() -> set[str]:
             """The apps the search node has events from (none before the first is indexed)."""
             try:
                 answer = subprocess.run(
-                    query, shell=True, capture_output=True, text=True, timeout=20, check=True
+                    query, shell=True, capture_output=True, text=True, timeout=20, check=False
                 )
             except subprocess.TimeoutExpired:
+                answers.append("no answer within 20 s")
                 return set()  # on a busy machine the first search of a new index took 15 s
-            found = json.loads(answer.stdout).get("aggregations", {"apps": {"buckets": []}})
+            answers.append(answer.stdout + answer.stderr)
+            found = json.loads(answer.stdout or "{}").get("aggregations", {"apps": {"buckets": []}})
             return {bucket["key"] for bucket in found["apps"]["buckets"]}
 
-        wait_for(lambda: searched() >= set(APPS), 45.0, "the search node's answer naming every app", 0.5)
+        try:
+            wait_for(lambda: searched() >= set(APPS), 45.0, "the search node's answer naming every app", 0.5)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; its last answer: {answers[-1:]}\n{output.rest(1.0)}") from None
         url = output.wait_for(r"look +traffic dashboard: (http://127\.0\.0\.1:\d+/)$", 5)[1]
 
         with Chromium(tmp_path / "chromium") as browser:
