@@ -221,7 +221,7 @@ def test_confpy_watch_reloads_nothing_for_a_sibling_key(
     )
     with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
         wait_until(lambda: _read(tmp_path, "marker.conf") == "-\n", what="first render")
-        assert _read(tmp_path, "db.reloads") == "r\n"
+        wait_until(lambda: _read(tmp_path, "db.reloads") == "r\n", what="db's first reload")
         etcd_client.put(f"{etcd_prefix}/app/dbx/host", "x")
         etcd_client.put(f"{etcd_prefix}/marker", "1")
         wait_until(lambda: _read(tmp_path, "marker.conf") == "1\n", what="the marker's render")
