@@ -22,15 +22,16 @@ from confpy.errors import ConfigError
 from confpy.execmode import exit_status, parse_signal
 
 # Traps first, then a copy of the config it starts with; HUP and USR1 copy the config again; TERM
-# leaves a marker and exits 7; writing a status to `exit` makes it exit with that status. It gives
-# up after about a minute, so that a failed test leaves no process behind for long.
+# leaves a marker and exits 7; writing a status to `exit` makes it exit with that status, once the
+# file is not empty (write_text creates it before it writes: `exit ""` is status 2). It gives up
+# after about a minute, so that a failed test leaves no process behind for long.
 CHILD = """\
 trap 'cp {dest} {tmp}/hup' HUP
 trap 'cp {dest} {tmp}/usr1' USR1
 trap 'touch {tmp}/term; exit 7' TERM
 cp {dest} {tmp}/seen
 i=0
-while [ ! -e {tmp}/exit ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+while [ ! -s {tmp}/exit ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 exit "$(cat {tmp}/exit)"
 """
 
