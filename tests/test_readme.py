@@ -36,14 +36,21 @@ def _blocks(text: str) -> list[tuple[str, str]]:
 # The example writes under /etc and /tmp and starts an etcd on 127.0.0.1:2379, as a user would. It
 # runs in namespaces of its own: /etc and /tmp are overlays whose writes land on a tmpfs that goes
 # with the namespace, the network is a loopback of its own, and every process it started (the
-# etcd) is killed when it ends.
+# etcd) is killed when it ends. Files mounted over /etc's (a container's /etc/hosts, which gives
+# "localhost") are copied into the overlay, or it would hide them. On failure, the logs the example
+# wrote under /tmp are shown.
 _ISOLATE = """
 set -e
 mount -t tmpfs tmpfs /mnt
+mkdir /mnt/etc-upper /mnt/etc-work /mnt/tmp-upper /mnt/tmp-work
+for f in $(awk '$2 ~ "^/etc/" {{ print $2 }}' /proc/self/mounts); do
+    copy=/mnt/etc-upper/${{f#/etc/}}
+    if [ -f "$f" ]; then mkdir -p "$(dirname "$copy")" && cp -p "$f" "$copy"; fi
+done
 for d in etc tmp; do
-    mkdir /mnt/$d-upper /mnt/$d-work
     mount -t overlay overlay -o lowerdir=/$d,upperdir=/mnt/$d-upper,workdir=/mnt/$d-work /$d
 done
+trap 'rc=$?; [ $rc = 0 ] || tail -n 20 /mnt/tmp-upper/*.log >&2; exit $rc' EXIT
 {python} -c 'import fcntl, socket, struct
 fcntl.ioctl(socket.socket(), 0x8914, struct.pack("16sH14x", b"lo", 0x41))'  # SIOCSIFFLAGS lo UP|RUNNING
 cd {root}
@@ -80,13 +87,19 @@ def test_the_example_runs_as_written(tmp_path: Path) -> None:
         )
     script += f"exec 2>&1\necho {shlex.quote(_MARK)}\n" + run[1]
     namespaces = ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "--kill-child"]
-    result = subprocess.run(
-        ["unshare", *namespaces, "--mount-proc", "bash", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["unshare", *namespaces, "--mount-proc", "bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        shown = [
+            o.decode(errors="replace") if isinstance(o, bytes) else o or "" for o in (exc.stdout, exc.stderr)
+        ]
+        pytest.fail(f"the example did not end within 90 s:\n{''.join(shown)}")
     if result.returncode != 0 and "unshare failed" in result.stderr:
         pytest.skip(f"cannot make namespaces here: {result.stderr.strip()}")
     assert result.returncode == 0, result.stdout + result.stderr
