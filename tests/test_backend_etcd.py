@@ -198,6 +198,39 @@ def test_unreachable_etcd_fails_in_bounded_time_with_a_clear_message() -> None:
     assert str(info.value).startswith(f"cannot reach etcd at {url}: connection refused after 1.")
 
 
+class _RpcError(Exception):
+    """A gRPC error as the channel raises it (a pure unit: `_classify` only reads code and details)."""
+
+    def __init__(self, code: Any, details: str) -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> Any:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+def test_a_tcp_connect_cut_short_is_retried_not_called_tls() -> None:
+    # Seen under load against a plain http:// etcd: "TLS with etcd at http://... failed: ... tcp
+    # handshaker shutdown", and the run failed at once instead of retrying.
+    import grpc
+
+    backend = EtcdBackend(["http://127.0.0.1:1"])
+    try:
+        details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: "
+        details += "tcp handshaker shutdown"
+        outcome = backend._classify(_RpcError(grpc.StatusCode.UNKNOWN, details), 0, "read")
+        assert type(outcome).__name__ == "_Transient", outcome
+        tls = backend._classify(_RpcError(grpc.StatusCode.UNAVAILABLE, "Ssl handshake failed"), 0, "read")
+        assert isinstance(tls, BackendError) and str(tls).startswith(
+            "TLS with etcd at http://127.0.0.1:1 failed"
+        )
+    finally:
+        backend.close()
+
+
 def test_fails_over_to_the_next_endpoint(etcd: EtcdServer, etcd_prefix: str) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     with EtcdBackend([dead, etcd.url], connect_timeout=3.0) as backend:

@@ -497,7 +497,10 @@ class EtcdBackend(Backend):
         details = str(exc.details() or code.name)
         lowered = details.lower()
         url = self.nodes[index].url
-        if any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
+        # gRPC's "tcp handshaker shutdown" is a TCP connect cut short (under load, or while the
+        # channel reconnects), not TLS: it was reported as "TLS with etcd at http://... failed".
+        tcp_cut = "tcp handshaker" in lowered
+        if not tcp_cut and any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
             # A wrong CA, or a client certificate the server refuses: retrying cannot help.
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
@@ -509,7 +512,7 @@ class EtcdBackend(Backend):
                 f"{url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API "
                 f"(give etcd's client URL to -node, by default port {DEFAULT_PORT})"
             )
-        if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED):
+        if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED) or tcp_cut:
             self._failover(index)
             if code == codes.DEADLINE_EXCEEDED:
                 return _Transient(f"no answer within {self.timeout:g} s")
