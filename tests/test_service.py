@@ -51,9 +51,11 @@ def test_notify_metrics_and_readiness(
             assert get(f"http://127.0.0.1:{port}/ready")[0] == 200
             etcd_client.put(f"{etcd_prefix}/b", "2")
             wait_until(lambda: dest.read_text() == "/a=1\n/b=2\n")
+            # The run is counted just after its file is in place: wait for the count, not the file.
+            written = 'confpy_writes_total{resource="kv.toml"} 2.0'
+            wait_until(lambda: written in get(f"http://127.0.0.1:{port}/metrics")[1], what="the count")
             status, body = get(f"http://127.0.0.1:{port}/metrics")
             assert status == 200
-            assert 'confpy_writes_total{resource="kv.toml"} 2.0' in body
             revision = int(etcd_client.get(f"{etcd_prefix}/b")[1].mod_revision)
             assert f"confpy_last_applied_revision {float(revision)}" in body
             proc.signal(signal.SIGTERM)
