@@ -37,9 +37,10 @@ $(VENV)/.installed: pyproject.toml $(PY)
 # What the tests and the demo run, from Debian: etcd, nginx, and the sample stack's daemons (rsyslog
 # with its TLS and Elasticsearch modules, Sinatra on puma, openssl), Go 1.19 (confd's go.mod) for
 # the Go template differential test, the demo's traffic dashboard (goaccess), the browser its test
-# opens it in (chromium), and curl for the query it prints. Installed only when missing.
+# opens it in (chromium), and curl for the query it prints; redis and zookeeper (its server jar and
+# a Java runtime) for the redis and zookeeper backends' tests. Installed only when missing.
 APT_PACKAGES := etcd-server etcd-client nginx openssl rsyslog rsyslog-gnutls rsyslog-elasticsearch \
-	ruby ruby-sinatra ruby-webrick puma golang-go goaccess chromium curl
+	ruby ruby-sinatra ruby-webrick puma golang-go goaccess chromium curl redis-server zookeeper
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -128,7 +128,7 @@ def _option(name: str, help: str, metavar: str = "VALUE") -> Any:
 def run(
     ctx: typer.Context,
     backend: Annotated[
-        str | None, _option("backend", "backend: etcdv3 (alias etcd), env or file", "NAME")
+        str | None, _option("backend", "backend: etcdv3 (alias etcd), env, file, redis or zookeeper", "NAME")
     ] = None,
     node: Annotated[list[str] | None, _option("node", "backend node URL (repeatable)", "URL")] = None,
     confdir: Annotated[str | None, _option("confdir", "confd conf directory [/etc/confd]", "DIR")] = None,
@@ -158,7 +158,7 @@ def run(
         str | None, _option("client-ca-keys", "TLS CA certificate file", "FILE")
     ] = None,
     username: Annotated[str | None, _option("username", "etcd user name", "USER")] = None,
-    password: Annotated[str | None, _option("password", "etcd password", "PASSWORD")] = None,
+    password: Annotated[str | None, _option("password", "etcd or redis password", "PASSWORD")] = None,
     basic_auth: Annotated[
         bool | None, _option("basic-auth", "use username/password (accepted for confd)")
     ] = None,
@@ -167,6 +167,9 @@ def run(
     ] = None,
     filter: Annotated[
         str | None, _option("filter", "file name glob for folders given to -file [*]", "GLOB")
+    ] = None,
+    separator: Annotated[
+        str | None, _option("separator", "redis: what replaces '/' in key names [/]", "SEP")
     ] = None,
     connect_timeout: Annotated[
         str | None, _option("connect-timeout", "how long to retry an unreachable backend [5s]", "DURATION")
@@ -217,6 +220,7 @@ def run(
         "basic_auth": basic_auth,
         "files": file or None,
         "filter": filter,
+        "separator": separator,
         "connect_timeout": connect_timeout,
         "wait": wait,
         "max_stale": max_stale,

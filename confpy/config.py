@@ -21,9 +21,23 @@ from confpy.writer import DEFAULT_MAX_OUTPUT_SIZE
 
 __all__ = ["BACKENDS", "LOG_LEVELS", "Settings", "load_settings"]
 
-BACKENDS = {"etcdv3": "etcdv3", "etcd": "etcdv3", "env": "env", "file": "file"}
+BACKENDS = {
+    "etcdv3": "etcdv3",
+    "etcd": "etcdv3",
+    "env": "env",
+    "file": "file",
+    "redis": "redis",
+    "zookeeper": "zookeeper",
+}
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
-_CONFD_ONLY_BACKENDS = ("consul", "dynamodb", "rancher", "redis", "ssm", "vault", "zookeeper")
+_CONFD_ONLY_BACKENDS = ("consul", "dynamodb", "rancher", "ssm", "vault")
+_SUPPORTED = "etcdv3 (alias etcd), env, file, redis, zookeeper"
+# confd's defaults when no -node is given (config.go, initConfig).
+_DEFAULT_NODES = {
+    "etcdv3": ("http://127.0.0.1:2379",),
+    "redis": ("127.0.0.1:6379",),
+    "zookeeper": ("127.0.0.1:2181",),
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class Settings:
     basic_auth: bool = False
     files: tuple[str, ...] = ()
     filter: str = "*"
+    separator: str = ""
     connect_timeout: float = 5.0
     wait: Wait | None = None
     max_stale: float = 0.0
@@ -69,10 +84,8 @@ class Settings:
 
     @property
     def backend_nodes(self) -> tuple[str, ...]:
-        """Nodes to use: confd's default for etcd is the local member."""
-        if self.nodes or self.backend != "etcdv3":
-            return self.nodes
-        return ("http://127.0.0.1:2379",)
+        """Nodes to use: confd's default is the local server."""
+        return self.nodes or _DEFAULT_NODES.get(self.backend, ())
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -100,6 +113,7 @@ _FILE_KEYS = {
     "basic_auth": "basic_auth",
     "file": "files",
     "filter": "filter",
+    "separator": "separator",
     "connect_timeout": "connect_timeout",
     "wait": "wait",
     "max-stale": "max_stale",
@@ -217,9 +231,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
 def _validate(settings: Settings) -> None:
     backend = settings.backend
     if backend in _CONFD_ONLY_BACKENDS:
-        raise ConfigError(f"backend {backend!r} is not supported by confpy (supported: etcdv3, env, file)")
+        raise ConfigError(f"backend {backend!r} is not supported by confpy (supported: {_SUPPORTED})")
     if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r} (supported: etcdv3 (alias etcd), env, file)")
+        raise ConfigError(f"unknown backend {backend!r} (supported: {_SUPPORTED})")
     if settings.log_level.lower() not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {settings.log_level!r} (use one of {', '.join(LOG_LEVELS)})")
     if settings.log_format not in ("text", "json"):
@@ -233,9 +247,22 @@ def _validate(settings: Settings) -> None:
 
         for node in settings.nodes:
             parse_node(node)
+    if BACKENDS[backend] == "redis":
+        from confpy.backends.redis import parse_redis_node
+
+        for node in settings.nodes:
+            parse_redis_node(node)
+    if BACKENDS[backend] == "zookeeper":
+        from confpy.backends.zookeeper import parse_zookeeper_node
+
+        for node in settings.nodes:
+            parse_zookeeper_node(node)
+    if settings.separator and BACKENDS[backend] != "redis":
+        raise ConfigError("-separator is only used with -backend redis")
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file")
     if bool(settings.client_cert) != bool(settings.client_key):
         raise ConfigError("-client-cert and -client-key must be given together")
-    if bool(settings.username) != bool(settings.password):
+    # redis also authenticates with a password alone (AUTH password); etcd needs both.
+    if bool(settings.username) != bool(settings.password) and not (backend == "redis" and settings.password):
         raise ConfigError("-username and -password must be given together")

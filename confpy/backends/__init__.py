@@ -23,6 +23,19 @@ def open_backend(settings: Settings) -> Backend:
         from confpy.backends.file import FileBackend
 
         return FileBackend(settings.files, filter=settings.filter)
+    if settings.backend == "redis":
+        from confpy.backends.redis import RedisBackend
+
+        return RedisBackend(
+            settings.backend_nodes,
+            password=settings.password,
+            username=settings.username,
+            separator=settings.separator,
+        )
+    if settings.backend == "zookeeper":
+        from confpy.backends.zookeeper import ZookeeperBackend
+
+        return ZookeeperBackend(settings.backend_nodes, connect_timeout=settings.connect_timeout)
     from confpy.backends.etcd import EtcdBackend
 
     return EtcdBackend(
