@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,32 @@ def test_separator_is_refused_for_other_backends(tmp_path: Path) -> None:
     result = run_confpy("-onetime", "-backend", "env", "-separator", ":", "-confdir", str(confdir))
     assert result.returncode == 2
     assert "-separator is only used with -backend redis" in result.stderr
+
+
+def test_settings_for_redis(tmp_path: Path) -> None:
+    from confpy.config import load_settings
+
+    (tmp_path / "confd.toml").write_text('backend = "redis"\nseparator = ":"\npassword = "pw"\n')
+    settings = load_settings({"confdir": str(tmp_path)}, environ={})
+    assert (settings.backend, settings.separator, settings.password) == ("redis", ":", "pw")
+    assert settings.backend_nodes == ("127.0.0.1:6379",)  # confd's default (config.go)
+    (tmp_path / "confd.toml").write_text('backend = "etcd"\npassword = "pw"\n')
+    with pytest.raises(ConfigError, match="-username and -password must be given together"):
+        load_settings({"confdir": str(tmp_path)}, environ={})
+
+
+def test_etcd_runs_import_neither_client(tmp_path: Path) -> None:
+    """Start-up time: redis-py and kazoo are imported only by their own backends."""
+    code = (
+        "import sys\n"
+        "from confpy.config import load_settings\n"
+        "from confpy.backends import open_backend\n"
+        f"open_backend(load_settings({{'confdir': {str(tmp_path)!r}}}, environ={{}})).close()\n"
+        "import confpy.cli, confpy.app\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'kazoo')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"
