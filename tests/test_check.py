@@ -73,7 +73,8 @@ def test_confd_toml_problem_names_file_and_line(tmp_path: Path) -> None:
     status, _, err = _check(confdir)
     assert status == 1
     assert err == [
-        f"{confdir}/confd.toml:2: backend 'consul' is not supported by confpy (supported: etcdv3 (alias etcd), env, file, redis, zookeeper)"
+        f"{confdir}/confd.toml:2: backend 'consul' is not supported by confpy"
+        " (supported: etcdv3 (alias etcd), env, file, redis, zookeeper)"
     ]
 
 
