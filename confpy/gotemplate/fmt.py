@@ -536,7 +536,8 @@ def _int_from_arg(args: Sequence[Any], arg_num: int) -> tuple[int | None, int]:
     if arg_num >= len(args):
         return None, arg_num
     value = args[arg_num]
-    if type(value) is not int or abs(value) > 1_000_000:
+    # fmt's intFromArg: a value of any integer kind (a byte, a time.Month), not a bool
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > 1_000_000:
         return None, arg_num + 1
     return value, arg_num + 1
 
