@@ -106,6 +106,14 @@ class WatchEngine:
         # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
         self.streaming = stream and backend.supports_watch
         self._streams = {prefix: _Stream(prefix, 0) for prefix in self.mirror.prefixes}
+        # What a full read asks for. Without streams: each resource key, as onetime reads them; a
+        # backend with confd's key semantics (redis, zookeeper) does not read `/app/db` or `/appx`
+        # as part of `/app` (a string `/app` shadows what is below it), so merged prefixes would miss them.
+        self._full_read = (
+            self.mirror.prefixes
+            if self.streaming
+            else sorted({k for p in processors for k in p.resource.prefixed_keys})
+        )
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reconnects = 0
@@ -134,7 +142,7 @@ class WatchEngine:
         """Read the snapshot, render everything once, then start the watches."""
         prefixes = self.mirror.prefixes
         try:
-            snapshot = self.backend.read(prefixes)
+            snapshot = self.backend.read(self._full_read)
         except ValueDecodeError as exc:  # say which resources read it
             readers = [n for n, w in self.workers.items() if w.processor.resource.owns(exc.key)]
             raise ValueDecodeError(exc.key, ", ".join(readers)) from None
@@ -188,7 +196,7 @@ class WatchEngine:
 
     def reconcile(self) -> None:
         """A full re-read (the periodic `-interval` in watch mode): fixes anything a watch missed."""
-        snapshot = self.backend.read(self.mirror.prefixes)
+        snapshot = self.backend.read(self._full_read)
         self._queue.put(
             _Load(tuple(self.mirror.prefixes), dict(snapshot.values), snapshot.revision, everyone=True)
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import make_confdir, run_confpy
+from helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
 from kv_servers import RedisServer
 
 from confpy.backends.redis import RedisBackend, parse_redis_node
@@ -240,3 +240,50 @@ def test_etcd_runs_import_neither_client(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "[]\n"
+
+
+NESTED_RESOURCE = """[template]
+src = "{name}.tmpl"
+dest = "{dest}"
+keys = ["{key}"]
+"""
+
+
+def test_watch_polls_each_resource_key_as_confd_reads_it(
+    rds: Any, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Watch mode re-reads every -interval with each resource's own keys: a string key `/app`
+    shadows what is below it (confd's GetValues), so `/app/db` and `/appx` are read on their own,
+    not as part of a prefix `/app` that would miss them."""
+    rds.set("/app", "top")
+    rds.set("/app/db/host", "h1")
+    rds.set("/appx/k", "x1")
+    dests = {name: tmp_path / f"{name}.out" for name in ("app", "db", "appx")}
+    keys = {"app": "/app", "db": "/app/db", "appx": "/appx"}
+    reads = {"app": "/app", "db": "/app/db/*", "appx": "/appx/*"}
+    resources = {f"{n}.toml": NESTED_RESOURCE.format(name=n, dest=dests[n], key=keys[n]) for n in dests}
+    templates = {
+        f"{n}.tmpl": f'{{{{range gets "{reads[n]}"}}}}{{{{.Key}}}}={{{{.Value}}}}\n{{{{end}}}}' for n in dests
+    }
+    confdir = make_confdir(tmp_path, resources, templates)
+    args = [
+        "-watch",
+        "-interval",
+        "0.2",
+        "-backend",
+        "redis",
+        "-node",
+        redis_server.node,
+        "-confdir",
+        str(confdir),
+    ]
+    with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
+        wait_until(lambda: all(d.exists() for d in dests.values()), what="first renders")
+        assert dests["app"].read_text() == "/app=top\n"
+        assert dests["db"].read_text() == "/app/db/host=h1\n"
+        assert dests["appx"].read_text() == "/appx/k=x1\n"
+        rds.set("/app/db/host", "h2")
+        rds.set("/appx/k", "x2")
+        wait_until(lambda: dests["db"].read_text() == "/app/db/host=h2\n", what="db update")
+        wait_until(lambda: dests["appx"].read_text() == "/appx/k=x2\n", what="appx update")
+        assert "the redis backend cannot watch for changes: re-reading every 0.2 s" in proc.log
