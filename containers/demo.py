@@ -117,8 +117,8 @@ class Demo:
         self._report_traffic()
 
         if duration <= 0:
-            self.say("demo", "running until Ctrl-C, then the final tally")
-            try:
+            try:  # the line is inside: a Ctrl-C that answers it at once still gets the tally
+                self.say("demo", "running until Ctrl-C, then the final tally")
                 while True:
                     self._pause(5.0)
                     self._report_traffic()
