@@ -52,7 +52,9 @@ JUDGE_SOURCE = Path(__file__).parent / "gojudge"
 #: confd behaviour confpy changes on purpose (README, "Differences from confd"), recognised in the
 #: template's text: a case that uses it and differs is excluded and counted as NEWER_GO's are.
 DELIBERATE: dict[str, re.Pattern[str]] = {
-    'ls "/" and lsdir "/" list the root (confd issue #725)': re.compile(r'\b(ls|lsdir) "/+"'),
+    'ls "/" and lsdir "/" list the root (confd issue #725)': re.compile(
+        r'\b(ls|lsdir) "/+"|"/+" *\| *(ls|lsdir)\b'  # as an argument or piped
+    ),
     # two processes read time.Now apart, and a printed time has microseconds and no monotonic
     # reading (README, Go templates)
     "datetime: time.Now, read by two processes": re.compile(r"\bdatetime\b"),
