@@ -33,6 +33,8 @@ from confpy.gotemplate.gotypes import (
     IntSlice,
     KVPairs,
     KVPairSlice,
+    NilMap,
+    NilSlice,
     Signature,
     StringSlice,
 )
@@ -154,6 +156,16 @@ def _nil_when_empty(seq: Callable[[Any, Any], list[int]]) -> Callable[[Any, Any]
     return call
 
 
+def _null_is_nil(decode: Callable[[Any], Any], nil: Callable[[], Any]) -> Callable[[Any], Any]:
+    """json/jsonArray: encoding/json decodes a JSON null into a nil map or slice (eq, %#v tell)."""
+
+    def call(data: Any) -> Any:
+        value = decode(data)
+        return nil() if not value and isinstance(data, str) and data.strip(" \t\r\n") == "null" else value
+
+    return call
+
+
 def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     """confd's function map for a Go template reading `store`."""
     functions = make_functions(store)
@@ -162,4 +174,6 @@ def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     functions["sortByLength"] = _sort_by_length
     functions["sortKVByLength"] = _sort_kv_by_length
     functions["seq"] = _nil_when_empty(functions["seq"])
+    functions["json"] = _null_is_nil(functions["json"], NilMap)
+    functions["jsonArray"] = _null_is_nil(functions["jsonArray"], NilSlice)
     return functions

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confpy.gotemplate import gotime
-from confpy.gotemplate.gotypes import ByteSlice, GoSlice, type_of
+from confpy.gotemplate.gotypes import ByteSlice, GoSlice, NilMap, type_of
 from confpy.gotemplate.strconv import can_backquote, format_float, quote, quote_rune
 
 __all__ = [
@@ -349,6 +349,8 @@ class _Printer:
             self.buf.append("interface {}(nil)" if self.sharp_v else "<nil>")
         elif not erroring and self.handle_methods(v, verb):
             return
+        elif self.sharp_v and type(v) is NilMap:
+            self.buf.append(type_name(v) + "(nil)")
         elif isinstance(v, dict):
             self.buf.append(type_name(v) + "{" if self.sharp_v else "map[")
             for i, key in enumerate(sort_keys(v)):

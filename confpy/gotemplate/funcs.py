@@ -13,7 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
-from confpy.gotemplate.gotypes import ANY, STRING, GoError, GoSlice, GoType, Iface, Signature, Uint8, unwrap
+from confpy.gotemplate.gotypes import (
+    ANY,
+    STRING,
+    GoError,
+    GoSlice,
+    GoType,
+    Iface,
+    Signature,
+    Uint8,
+    is_nil,
+    unwrap,
+)
 from confpy.gotemplate.strconv import is_raw_byte
 
 __all__ = ["BUILTINS", "SEES_INTERFACE", "GoError", "basic_kind", "eq", "is_true", "lt"]
@@ -68,10 +79,6 @@ def _comparable(v: Any) -> bool:
     return kind == "struct"
 
 
-def _is_nil(v: Any) -> bool:
-    return isinstance(v, GoSlice) and v.nil
-
-
 def eq(arg1: Any, *arg2: Any) -> bool:
     """arg1 == arg2[0] || arg1 == arg2[1] ... with Go's rules for mixing kinds."""
     if not arg2:
@@ -87,8 +94,8 @@ def eq(arg1: Any, *arg2: Any) -> bool:
             truth = arg1 == arg
         elif arg1 is None or arg is None:
             truth = arg1 is None and arg is None
-        elif _kind(arg1) == _kind(arg) and (_is_nil(arg1) or _is_nil(arg)):
-            truth = _is_nil(arg1) == _is_nil(arg)  # nil slices compare (funcs.go isNil)
+        elif _kind(arg1) == _kind(arg) and (is_nil(arg1) or is_nil(arg)):
+            truth = is_nil(arg1) == is_nil(arg)  # nil slices and maps compare (funcs.go isNil)
         else:
             if _kind(arg1) != _kind(arg):
                 raise GoError(

@@ -36,9 +36,12 @@ __all__ = [
     "GoSlice",
     "GoType",
     "Iface",
+    "NilMap",
+    "NilSlice",
     "Signature",
     "Uint8",
     "arity_error",
+    "is_nil",
     "type_of",
     "unwrap",
     "validate",
@@ -224,13 +227,32 @@ def adopt(typ: GoType, value: Any) -> Any:
     return new(value if value is not None else ())
 
 
+class NilSlice(GoSlice):
+    """Go's nil []interface {}: a JSON null decoded into a slice (UnmarshalJsonArray)."""
+
+    go_type = SLICE
+    nil = True
+
+
+class NilMap(dict[str, Any]):
+    """Go's nil map[string]interface {} (reflect.Zero, a JSON null decoded into a map): empty
+    like any map, nil to eq and %#v."""
+
+    go_type = MAP
+
+
+def is_nil(value: Any) -> bool:
+    """funcs.go isNil for the values that can be nil without being None: slices and maps."""
+    return (isinstance(value, GoSlice) and value.nil) or type(value) is NilMap
+
+
 def zero(typ: GoType) -> Any:
     """reflect.Zero of a nil-able type, as a Python value (a nil slice: an empty one marked nil)."""
     if typ.kind == "slice" and typ.new is not None:
         value = typ.new()
         value.nil = True
         return value
-    return {} if typ.kind == "map" else None
+    return NilMap() if typ.kind == "map" else None
 
 
 class Signature:
