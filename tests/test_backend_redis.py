@@ -287,3 +287,39 @@ def test_watch_polls_each_resource_key_as_confd_reads_it(
         wait_until(lambda: dests["db"].read_text() == "/app/db/host=h2\n", what="db update")
         wait_until(lambda: dests["appx"].read_text() == "/appx/k=x2\n", what="appx update")
         assert "the redis backend cannot watch for changes: re-reading every 0.2 s" in proc.log
+
+
+def test_watch_survives_a_redis_restart_and_catches_up(tmp_path: Path) -> None:
+    """A failed re-read keeps the last good file and is retried; after the restart the next
+    re-read (a full one, through a new connection) renders what changed meanwhile."""
+    import redis
+
+    with RedisServer() as server:
+        server.start()
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        client.set("/app/name", "one")
+        dest = tmp_path / "app.conf"
+        resource = NESTED_RESOURCE.format(name="app", dest=dest, key="/app/name")
+        confdir = make_confdir(tmp_path, {"app.toml": resource}, {"app.tmpl": '{{getv "/app/name"}}\n'})
+        args = [
+            "-watch",
+            "-interval",
+            "0.2",
+            "-backend",
+            "redis",
+            "-node",
+            server.node,
+            "-confdir",
+            str(confdir),
+        ]
+        with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
+            wait_until(lambda: dest.exists() and dest.read_text() == "one\n", what="first render")
+            server.stop()
+            proc.wait_log("periodic re-read failed")
+            assert dest.read_text() == "one\n"
+            server.start()
+            client = redis.Redis(host="127.0.0.1", port=server.port)
+            client.set("/app/name", "two")
+            wait_until(lambda: dest.read_text() == "two\n", what="render after the restart")
+            assert proc.proc.poll() is None
+        client.close()
