@@ -29,12 +29,19 @@ class RenderTimeout(BaseException):
 
 
 class _Entry:
-    __slots__ = ("done", "fired", "thread")
+    """One armed deadline. Its own lock orders "fire" against "done": the watchdog raises only
+    while it holds it and the render has not finished, so the exception can reach the rendering
+    thread only inside the block or inside `disarm`'s hold of this lock, never inside the
+    watchdog's shared lock (an exception raised just after a lock is taken leaves it taken, and
+    a shared one taken for good would stop every later render in the process)."""
+
+    __slots__ = ("done", "fired", "lock", "thread")
 
     def __init__(self, thread: int) -> None:
         self.thread = thread
         self.done = False
         self.fired = False
+        self.lock = threading.Lock()
 
 
 def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
@@ -68,11 +75,12 @@ class _Watchdog:
         return entry
 
     def disarm(self, entry: _Entry) -> None:
-        with self._cond:
+        with entry.lock:
             entry.done = True
             if entry.fired:  # the exception may still be pending: it must not hit what runs next
                 _raise_in(entry.thread, None)
                 return
+        with self._cond:  # nothing can be pending for this thread now: done was set first
             self._done += 1
             if self._done > 64 and self._done * 2 > len(self._heap):
                 self._heap = [item for item in self._heap if not item[2].done]
@@ -85,11 +93,12 @@ class _Watchdog:
                 now = time.monotonic()
                 while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     _, _, entry = heapq.heappop(self._heap)
-                    if entry.done:
-                        self._done -= 1
-                    else:
-                        entry.fired = True
-                        _raise_in(entry.thread, RenderTimeout)
+                    with entry.lock:
+                        if entry.done:
+                            self._done -= 1  # counted by disarm, now or in a moment
+                        else:
+                            entry.fired = True
+                            _raise_in(entry.thread, RenderTimeout)
                 self._cond.wait(self._heap[0][0] - now if self._heap else None)
 
 

@@ -61,3 +61,32 @@ def test_a_deadline_that_passes_after_the_block_raises_nothing_later() -> None:
             pass
         for _ in range(50):  # a stray exception would surface here, outside any deadline, and fail
             pass
+
+
+def test_deadlines_firing_as_blocks_end_never_stop_later_renders() -> None:
+    """Deadlines that pass just as their blocks end, in four threads at once for 5 s: every
+    thread finishes. Before each deadline had its own lock, the exception could land just after
+    a thread took the watchdog's shared lock, which then stayed taken and hung every render."""
+    stop = time.monotonic() + 5.0
+    outcomes: list[str] = []
+
+    def spin() -> None:
+        while time.monotonic() < stop:
+            try:
+                with deadline(0.0002):
+                    started = time.perf_counter()
+                    while time.perf_counter() - started < 0.0002:
+                        pass
+                outcomes.append("done")
+            except RenderTimeout:
+                outcomes.append("stopped")
+
+    threads = [threading.Thread(target=spin, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not [t for t in threads if t.is_alive()], "a thread hung in deadline()"
+    with deadline(5.0):  # and the watchdog still serves a new deadline
+        pass
+    assert "done" in outcomes
