@@ -44,6 +44,8 @@ _IGNORED_PANELS = (
     "REQUESTS_STATIC",
 )
 _TITLE = "confpy demo: requests as the central log agent received them"
+#: What goaccess prints once its WebSocket server listens: the page is live from then on.
+_READY_NOTICE = "WebSocket server ready"
 
 
 def missing_requirements() -> list[str]:
@@ -127,12 +129,15 @@ class Dashboard:
     def _ready(self, html: Path, log: Path) -> bool:
         assert self._proc is not None
         if self._proc.poll() is not None:
-            # Its last line says why ("Unable to set bind: Address already in use.").
+            # Its last line says why ("Unable to set bind: Address already in use."), but its
+            # stdout and stderr share the log unsynchronised: on some machines its readiness
+            # notice is written after the error, so that notice is never the reason.
             lines = log.read_text(encoding="utf-8", errors="replace").split("\n")
-            reason = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
+            reasons = (line.strip() for line in reversed(lines) if line.strip())
+            reason = next((line for line in reasons if not line.startswith(_READY_NOTICE)), "no output")
             raise RuntimeError(f"goaccess exited with status {self._proc.returncode}: {reason} (see {log})")
         # Its own word, not a connection: something else may listen on the port.
-        return html.exists() and b"WebSocket server ready" in log.read_bytes()
+        return html.exists() and _READY_NOTICE.encode() in log.read_bytes()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop goaccess (TERM, then KILL) and the page's server."""
