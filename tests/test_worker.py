@@ -131,8 +131,12 @@ def test_a_failed_reload_is_retried_until_the_service_takes_it(
         assert not reloaded.exists()
         up.touch()
         last_delay = retries(proc.log)[-1][0]
-        wait_until(lambda: reloaded.exists(), timeout=last_delay * 2 + 10, what="the retried reload")
-        assert reloaded.read_text() == "/a=1\n"
+        # `cp` creates the file before it writes it: wait for its content, not for the name.
+        wait_until(
+            lambda: reloaded.exists() and reloaded.read_text() == "/a=1\n",
+            timeout=last_delay * 2 + 10,
+            what="the retried reload",
+        )
         proc.wait_log("kv.toml: succeeded after")
         proc.signal(signal.SIGTERM)
         assert proc.wait() == 0
