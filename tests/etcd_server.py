@@ -21,10 +21,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["ETCD_BINARY", "EtcdCluster", "EtcdServer", "free_port"]
+__all__ = ["ETCD_BINARY", "EtcdCluster", "EtcdServer", "free_port", "terminate"]
 
 ETCD_BINARY = os.environ.get("CONFPY_TEST_ETCD", "/usr/bin/etcd")
 START_TIMEOUT = 15.0
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL if `proc` has not exited after `timeout` seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:
@@ -165,12 +175,7 @@ class EtcdServer:
             return
         if self.proc.poll() is None:
             self.resume()
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc, timeout)
         self.proc = None
 
     def kill(self) -> None:

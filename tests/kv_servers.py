@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from etcd_server import free_port
+from etcd_server import free_port, terminate
 
 __all__ = ["REDIS_BINARY", "ZOOKEEPER_JAR", "RedisServer", "ZookeeperServer"]
 
@@ -82,12 +82,7 @@ class _Server:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc, timeout)
         self.proc = None
 
     def close(self) -> None:
