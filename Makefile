@@ -54,6 +54,7 @@ system-deps:
 lint: venv
 	$(VENV)/bin/ruff check confpy tests benchmarks containers deploy
 	$(VENV)/bin/ruff format --check confpy tests benchmarks containers deploy
+	$(VENV)/bin/lint-imports
 
 typecheck: venv
 	$(VENV)/bin/mypy
@@ -61,10 +62,10 @@ typecheck: venv
 unit: venv system-deps
 	$(PY) -m pytest -q
 
-# A long differential run of the Go engine against the real Go (tests/godiff.py) with a fresh seed;
+# A long differential run of the Go engine against the real Go (tests/support/godiff.py) with a fresh seed;
 # FUZZ_SEED=N repeats one, FUZZ_COUNT=N sets the number of templates (default 50000).
 fuzz-go: venv system-deps
-	$(PY) tests/godiff.py
+	$(PY) -m tests.support.godiff
 
 # The benchmarks run confpy as the images install it (containers/base/Dockerfile): Debian's python3,
 # a venv, `pip install .` (not editable, so bytecode is compiled at install). The harness itself

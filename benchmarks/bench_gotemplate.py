@@ -21,9 +21,9 @@ import jinja2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confpy.functions import make_functions
-from confpy.gotemplate import parse
-from confpy.gotemplate.confd import SIGNATURES
+from confpy.engines.functions import make_functions
+from confpy.engines.gotemplate import parse
+from confpy.engines.gotemplate.confd import SIGNATURES
 from confpy.store import KeyStore
 
 UPSTREAMS = 200
@@ -102,7 +102,7 @@ def compare(label: str, funcs: dict[str, Any], rounds: int) -> float:
     jinja_time = median_seconds(jinja.render, rounds)
     ratio = go_time / jinja_time
     print(f"{label} ({len(go_out)} bytes, {rounds} rounds)")
-    print(f"  go template (confpy.gotemplate): median {go_time * 1000:8.2f} ms")
+    print(f"  go template (confpy.engines.gotemplate): median {go_time * 1000:8.2f} ms")
     print(f"  jinja2 twin:                     median {jinja_time * 1000:8.2f} ms")
     print(f"  ratio go/jinja2: {ratio:.2f} (limit 2.00)")
     return ratio

@@ -41,8 +41,8 @@ server {
 
 def render(sizes: Sizes, workdir: Path) -> Result:
     """Jinja2 render of an nginx config with N upstreams of 4 servers each, in process."""
-    from confpy.render import Renderer
-    from confpy.resource import TemplateResource
+    from confpy.config.resource import TemplateResource
+    from confpy.engines.render import Renderer
     from confpy.store import KeyStore
 
     templates = workdir / "templates"
@@ -106,11 +106,11 @@ class _FsyncTimer:
 
 def stages(sizes: Sizes, workdir: Path) -> Result:
     """One change through the real engine (memory backend, real files), split into its parts."""
-    from confpy.app import load_processors
     from confpy.backends.memory import MemoryBackend
-    from confpy.config import Settings
-    from confpy.watch import WatchEngine
-    from confpy.worker import RunRecord
+    from confpy.config.settings import Settings
+    from confpy.pipeline.processor import RunRecord
+    from confpy.runtime.load import load_processors
+    from confpy.runtime.watch import WatchEngine
 
     layout = make_layout(workdir, *sizes.watch_large)
     backend = MemoryBackend(dict(layout.items()))

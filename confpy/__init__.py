@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from confpy._version import __version__
 
 __all__ = [
     "Backend",
@@ -47,17 +47,17 @@ _LAZY = {
     "EnvBackend": "confpy.backends.env",
     "EtcdBackend": "confpy.backends.etcd",
     "FileBackend": "confpy.backends.file",
-    "KeyWaiter": "confpy.waitkeys",
-    "Registration": "confpy.register",
-    "run_exec": "confpy.execmode",
-    "WatchEngine": "confpy.watch",
-    "Settings": "confpy.config",
-    "load_settings": "confpy.config",
-    "Renderer": "confpy.render",
-    "ResourceProcessor": "confpy.processor",
-    "run_once": "confpy.processor",
-    "TemplateResource": "confpy.resource",
-    "load_resources": "confpy.resource",
+    "KeyWaiter": "confpy.sidecar.wait",
+    "Registration": "confpy.sidecar.register",
+    "run_exec": "confpy.sidecar.exec",
+    "WatchEngine": "confpy.runtime.watch",
+    "Settings": "confpy.config.settings",
+    "load_settings": "confpy.config.settings",
+    "Renderer": "confpy.engines.render",
+    "ResourceProcessor": "confpy.pipeline.processor",
+    "run_once": "confpy.pipeline.processor",
+    "TemplateResource": "confpy.config.resource",
+    "load_resources": "confpy.config.resource",
     "KVPair": "confpy.store",
     "KeyStore": "confpy.store",
 }
@@ -77,7 +77,9 @@ if TYPE_CHECKING:
     from confpy.backends.etcd import EtcdBackend
     from confpy.backends.file import FileBackend
     from confpy.backends.memory import MemoryBackend
-    from confpy.config import Settings, load_settings
+    from confpy.config.resource import TemplateResource, load_resources
+    from confpy.config.settings import Settings, load_settings
+    from confpy.engines.render import Renderer
     from confpy.errors import (
         BackendError,
         CommandError,
@@ -87,14 +89,12 @@ if TYPE_CHECKING:
         TemplateError,
         WriteError,
     )
-    from confpy.execmode import run_exec
-    from confpy.processor import ResourceProcessor, run_once
-    from confpy.register import Registration
-    from confpy.render import Renderer
-    from confpy.resource import TemplateResource, load_resources
+    from confpy.pipeline.processor import ResourceProcessor, run_once
+    from confpy.runtime.watch import WatchEngine
+    from confpy.sidecar.exec import run_exec
+    from confpy.sidecar.register import Registration
+    from confpy.sidecar.wait import KeyWaiter
     from confpy.store import KeyStore, KVPair
-    from confpy.waitkeys import KeyWaiter
-    from confpy.watch import WatchEngine
 
 
 def __getattr__(name: str) -> Any:

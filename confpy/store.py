@@ -6,26 +6,15 @@ one mirror updated by events and hands resources read-only views of it.
 
 from __future__ import annotations
 
-import posixpath
-import re
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
-from confpy.errors import FunctionError, KeyNotFoundError, TemplateError
+from confpy._go.path import path_clean, pattern_regex
+from confpy.errors import KeyNotFoundError, TemplateError
 
-__all__ = [
-    "KVPair",
-    "KeyStore",
-    "path_base",
-    "path_clean",
-    "path_dir",
-    "path_join",
-    "path_match",
-    "path_under",
-    "string_argument",
-]
+__all__ = ["KVPair", "KeyStore", "string_argument"]
 
 
 class KVPair(NamedTuple):
@@ -42,126 +31,6 @@ def string_argument(func: str, position: int, value: object) -> str:
             f"{func}: argument {position} must be a string, got {type(value).__name__} {value!r}"
         )
     return value
-
-
-def path_clean(path: str) -> str:
-    """Go's path.Clean: the shortest equivalent path ("" becomes ".")."""
-    if path == "":
-        return "."
-    cleaned = posixpath.normpath(path)
-    # posixpath keeps a leading "//" (POSIX allows it to mean something); Go does not.
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
-
-
-def path_base(path: str) -> str:
-    """Go's path.Base: the last element, trailing slashes ignored ("" is ".", "//" is "/")."""
-    if path == "":
-        return "."
-    path = path.rstrip("/")
-    if path == "":
-        return "/"
-    return path.rpartition("/")[2]
-
-
-def path_dir(path: str) -> str:
-    """Go's path.Dir: everything before the last "/", cleaned ("a" is ".", "/a/" is "/a")."""
-    return path_clean(path[: path.rfind("/") + 1])
-
-
-def path_join(*elems: str) -> str:
-    """Go's path.Join: join the non-empty elements with "/" and clean the result."""
-    parts = [e for e in elems if e != ""]
-    if not parts:
-        return ""
-    return path_clean("/".join(parts))
-
-
-def path_under(key: str, root: str) -> bool:
-    """Whether reading `root` yields `key`: the key itself, or one below `root + "/"`.
-
-    confd's rule (backends/etcdv3/client.go, GetValues: `k == key || strings.HasPrefix(k, key+"/")`):
-    `/app/db` yields `/app/db` and `/app/db/host`, never its sibling `/app/dbx/host`. Every
-    backend, snapshot and watch event goes through it.
-    """
-    return key == root or key.startswith(root if root.endswith("/") else root + "/")
-
-
-@lru_cache(maxsize=1024)
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a Go path.Match pattern into a regex; `*` and `?` never match "/"."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "\\":
-            if i + 1 >= n:
-                raise _bad_pattern(pattern)
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        elif c == "[":
-            i += 1
-            negate = i < n and pattern[i] == "^"
-            if negate:
-                i += 1
-            items: list[str] = []
-            first = True
-            while True:
-                if i >= n:
-                    raise _bad_pattern(pattern)
-                if pattern[i] == "]" and not first:
-                    i += 1
-                    break
-                first = False
-                lo, i = _class_char(pattern, i)
-                if i < n and pattern[i] == "-":
-                    hi, i = _class_char(pattern, i + 1)
-                    # Go accepts a reversed range such as [z-a]; it matches nothing.
-                    if lo <= hi:
-                        items.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                else:
-                    items.append(re.escape(lo))
-            out.append(_class_regex("".join(items), negate))
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def _bad_pattern(pattern: str) -> FunctionError:
-    """path.ErrBadPattern, which Go's message gives without the pattern."""
-    return FunctionError(f"syntax error in pattern: {pattern!r}", "syntax error in pattern")
-
-
-def _class_regex(body: str, negate: bool) -> str:
-    """A regex for one class; an empty body (only reversed ranges) matches nothing, or anything if negated."""
-    if body:
-        return f"[^{body}]" if negate else f"[{body}]"
-    return "." if negate else "(?!)"
-
-
-def _class_char(pattern: str, i: int) -> tuple[str, int]:
-    """One (possibly escaped) character inside a [...] class, and the index after it."""
-    n = len(pattern)
-    if i >= n or pattern[i] in "-]":
-        raise _bad_pattern(pattern)
-    if pattern[i] == "\\":
-        if i + 1 >= n:
-            raise _bad_pattern(pattern)
-        return pattern[i + 1], i + 2
-    return pattern[i], i + 1
-
-
-def path_match(pattern: str, name: str) -> bool:
-    """Go's path.Match: shell pattern matching where `*` does not cross "/"."""
-    return _pattern_regex(pattern).match(name) is not None
 
 
 @lru_cache(maxsize=8192)
@@ -212,7 +81,7 @@ class KeyStore:
 
     def _matching(self, pattern: str) -> Iterator[str]:
         """The keys matching `pattern`, in key order."""
-        regex = _pattern_regex(pattern)
+        regex = pattern_regex(pattern)
         prefix = _literal_prefix(pattern)
         keys = self._keys()
         for index in range(bisect_left(keys, prefix), len(keys)):

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from confpy.backends.memory import MemoryBackend
+from confpy.config.resource import load_resources
+from confpy.engines.render import Renderer
 from confpy.errors import ConfigError
-from confpy.render import Renderer
-from confpy.resource import load_resources
 from confpy.store import KeyStore
 
 __all__ = ["MemoryBackend", "render_confdir"]

@@ -1,4 +1,6 @@
-"""Shared fixtures: real etcd servers (one per session, or a fresh one per test) and clients."""
+"""Shared fixtures (real etcd servers, one per session or a fresh one per test, and clients), and
+the two kinds of test: `unit` (tests/unit: pure code, in-process, fast) and `system` (tests/system:
+real servers and subprocesses). `pytest -m unit` runs the fast half; `make test` runs both."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from etcd_server import EtcdServer
+
+from tests.support.etcd_server import EtcdServer
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +50,15 @@ def etcd_client(etcd: EtcdServer) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+_KINDS = ("unit", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the folder it is in; a test outside both folders is an error."""
+    for item in items:
+        kind = next((k for k in _KINDS if f"/tests/{k}/" in str(item.path)), None)
+        if kind is None:
+            raise pytest.UsageError(f"{item.nodeid}: every test lives under tests/unit or tests/system")
+        item.add_marker(kind)

@@ -1,49 +1,12 @@
-"""Backends: where keys come from. Only `backends/etcd.py` imports the etcd client."""
+"""Backends: where keys come from. Only `backends/etcd.py` imports the etcd client.
+
+Each implements `base.Backend`; which one a run uses is the settings' choice
+(`confpy.config.backend.open_backend`).
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch
 from confpy.backends.memory import MemoryBackend
 
-if TYPE_CHECKING:
-    from confpy.config import Settings
-
-__all__ = ["Backend", "Event", "EventCallback", "MemoryBackend", "Snapshot", "Watch", "open_backend"]
-
-
-def open_backend(settings: Settings) -> Backend:
-    """The backend `settings` name; imported lazily so that `confpy --help` stays fast."""
-    if settings.backend == "env":
-        from confpy.backends.env import EnvBackend
-
-        return EnvBackend()
-    if settings.backend == "file":
-        from confpy.backends.file import FileBackend
-
-        return FileBackend(settings.files, filter=settings.filter)
-    if settings.backend == "redis":
-        from confpy.backends.redis import RedisBackend
-
-        return RedisBackend(
-            settings.backend_nodes,
-            password=settings.password,
-            username=settings.username,
-            separator=settings.separator,
-        )
-    if settings.backend == "zookeeper":
-        from confpy.backends.zookeeper import ZookeeperBackend
-
-        return ZookeeperBackend(settings.backend_nodes, connect_timeout=settings.connect_timeout)
-    from confpy.backends.etcd import EtcdBackend
-
-    return EtcdBackend(
-        settings.backend_nodes,
-        cert=settings.client_cert,
-        key=settings.client_key,
-        ca=settings.client_ca_keys,
-        username=settings.username,
-        password=settings.password,
-        connect_timeout=settings.connect_timeout,
-    )
+__all__ = ["Backend", "Event", "EventCallback", "MemoryBackend", "Snapshot", "Watch"]

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import tenacity
 
+from confpy.backends.backoff import Backoff
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch, decode_value
-from confpy.backoff import Backoff
 from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
 
 __all__ = ["MAX_TXN_OPS", "EtcdBackend", "Node", "parse_node"]

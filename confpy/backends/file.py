@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
+from confpy._go.path import path_join, path_match
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch
 from confpy.errors import BackendError, ConfigError, ConfpyError, RevisionCompactedError, TemplateError
-from confpy.store import path_join, path_match
 
 __all__ = ["HISTORY", "FileBackend", "flatten", "format_float", "load_file", "resolve_plain"]
 

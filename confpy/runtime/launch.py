@@ -1,0 +1,83 @@
+"""What the `confpy` command does once its flags are parsed: settings, resources, backend, mode."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confpy.config.backend import open_backend
+from confpy.config.resource import resource_dir
+from confpy.config.settings import Settings, load_settings
+from confpy.errors import ConfigError, ConfpyError
+from confpy.log import LOG_FORMATS, hold_logging, setup_logging
+from confpy.pipeline.processor import RunReport, run_once
+from confpy.runtime.load import load_processors
+
+__all__ = ["configure", "run_from_flags", "run_settings"]
+
+log = logging.getLogger("confpy")
+
+
+def _once(settings: Settings) -> RunReport:
+    processors, errors = load_processors(settings)
+    with open_backend(settings) as backend:
+        return run_once(backend, processors, errors)
+
+
+def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:
+    """Run in the mode `settings` ask for; the exit status. `reload` re-reads them on SIGHUP.
+
+    A missing conf.d is a ConfigError at once, in every mode: there is nothing to run.
+    """
+    resource_dir(settings.confdir)
+    if settings.onetime:
+        if settings.watch:
+            # confd.go's main checks OneTime first; its own integration scripts pass both.
+            log.warning("-onetime and -watch both given: -onetime wins, as in confd")
+        report = _once(settings)
+        if report.errors:
+            log.error("%d of the template resources failed", len(report.errors))
+        return 0 if report.ok else 1
+    from confpy.runtime.service import run_service
+
+    return run_service(settings, reload or (lambda: settings))
+
+
+def configure(flags: Mapping[str, Any]) -> Settings:
+    """Settings from flags, the environment and confd.toml, with the log set up as they say.
+
+    What reading them logs (confd.toml's warnings) waits until the format is known. On a
+    ConfigError the log is set up first, in the format the flags or environment ask for.
+    """
+    hold_logging()
+    try:
+        settings = load_settings(flags)
+    except ConfigError:
+        fmt = flags.get("log_format") or os.environ.get("CONFPY_LOG_FORMAT")
+        setup_logging("info", fmt if fmt in LOG_FORMATS else "text")
+        raise
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _reloaded(flags: Mapping[str, Any]) -> Settings:
+    """Settings for SIGHUP: a conf.d gone meanwhile refuses the reload, as bad settings do."""
+    settings = load_settings(flags)
+    resource_dir(settings.confdir)
+    return settings
+
+
+def run_from_flags(flags: Mapping[str, Any]) -> int:
+    """Configure from flags, then run; errors become one message: 2 for configuration, else 1."""
+    try:
+        return run_settings(configure(flags), lambda: _reloaded(flags))
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    except ConfpyError as exc:
+        log.error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,270 @@
+"""The long-running process: watch or interval mode, signals, hot reload of the confdir, max-stale.
+
+- SIGHUP, or a change under `<confdir>/conf.d` or `<confdir>/templates`, re-reads confd.toml,
+  the resources and the templates without a restart.
+- SIGTERM/SIGINT stop gracefully: the write in flight finishes, no stage file is left, exit 0.
+  A second signal exits at once. Either is acted on at once whichever thread receives it
+  (`SignalRelay`).
+- `-max-stale`: exit non-zero when the watch has been lost for longer (for supervisors that
+  prefer a restart).
+- systemd (`Type=notify`): READY=1 after the first render, WATCHDOG=1 while the watch is
+  healthy, STATUS= with the last revision. `-metrics-addr` serves /metrics, /health and /ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from confpy.backends import Backend
+from confpy.backends.backoff import Backoff
+from confpy.config.backend import open_backend
+from confpy.config.resource import TemplateResource
+from confpy.config.settings import Settings
+from confpy.errors import ConfigError, ConfpyError
+from confpy.log import setup_logging
+from confpy.ops.metrics import HealthServer, Metrics
+from confpy.ops.sdnotify import notify, watchdog_period
+from confpy.pipeline.processor import RunRecord
+from confpy.runtime.signals import SignalRelay
+from confpy.runtime.watch import WatchEngine
+
+__all__ = ["EXIT_STALE", "Service", "run_service"]
+
+log = logging.getLogger("confpy")
+
+EXIT_STALE = 3
+_Command = Literal["reload", "stop", "reconcile", "ready"]
+_HOT_RELOAD_DELAY = 0.3
+# Between attempts to start an engine while the backend is unreachable at start or after a reload.
+_START_BACKOFF = Backoff(first=1.0, cap=5.0)
+
+
+class Service:
+    """Runs one engine at a time and replaces it on reload; the main thread only handles commands."""
+
+    def __init__(self, settings: Settings, reload: Callable[[], Settings]) -> None:
+        self.settings = settings
+        self._reload_settings = reload
+        self.commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
+        self.engine: WatchEngine | None = None
+        # The resources of the last engine that started, by file: kept for files a reload cannot load.
+        self._running: dict[Path, TemplateResource] = {}
+        self._backend: Backend | None = None
+        self._signalled = False
+        self._observer: object | None = None
+        self._timer: threading.Timer | None = None
+        self._announced = False
+        self.metrics = Metrics() if settings.metrics_addr else None
+        self._watchdog = watchdog_period()
+
+    # -- observability --------------------------------------------------------------------------
+
+    def _on_run(self, record: RunRecord) -> None:
+        """Called by workers: count the run; the first time every resource has run, say so."""
+        if self.metrics:
+            self.metrics.record_run(record)
+        engine = self.engine
+        if not self._announced and engine is not None and engine.ready:
+            self._announced = True
+            self.commands.put("ready")
+
+    @property
+    def ready(self) -> bool:
+        """First render done and the watch alive."""
+        engine = self.engine
+        return engine is not None and engine.ready and engine.stale_for == 0
+
+    def _status(self) -> str:
+        engine = self.engine
+        if engine is None:
+            return "STATUS=waiting for the backend"
+        if engine.stale_for:
+            return f"STATUS=watch lost for {engine.stale_for:.0f} s, last revision {engine.revision}"
+        mode = "watching" if engine.streaming else "polling"
+        return f"STATUS={mode} {len(engine.workers)} resources, revision {engine.revision}"
+
+    def _start_http(self) -> HealthServer | None:
+        if self.metrics is None or not self.settings.metrics_addr:
+            return None
+        server = HealthServer(self.settings.metrics_addr, self.metrics, ready=lambda: self.ready)
+        self.metrics.set_source(
+            revision=lambda: self.engine.revision if self.engine else 0,
+            stale_for=lambda: self.engine.stale_for if self.engine else 0.0,
+            reconnects=lambda: self.engine.reconnects if self.engine else 0,
+        )
+        server.start()
+        return server
+
+    # -- signals and hot reload -----------------------------------------------------------------
+
+    def _on_signal(self, signum: int) -> None:
+        """On the relay's thread: SIGHUP reloads; a stop signal stops, a second one exits now."""
+        if signum == signal.SIGHUP:
+            self.commands.put("reload")
+            return
+        if self._signalled:
+            os._exit(128 + signum)
+        self._signalled = True
+        self.commands.put("stop")
+
+    def _watch_confdir(self) -> None:
+        """Changes to conf.d/ or templates/ act as SIGHUP, debounced."""
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        service = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("created", "deleted", "modified", "moved"):
+                    service._schedule_reload()
+
+        observer = Observer()
+        for folder in (self.settings.confdir / "conf.d", self.settings.templates_dir):
+            if folder.is_dir():
+                observer.schedule(Handler(), str(folder), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def _schedule_reload(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        self._timer = threading.Timer(_HOT_RELOAD_DELAY, lambda: self.commands.put("reload"))
+        self._timer.daemon = True
+        self._timer.start()
+
+    # -- engines --------------------------------------------------------------------------------
+
+    def _start_engine(self, settings: Settings) -> WatchEngine:
+        from confpy.runtime.load import load_processors
+
+        processors, _errors = load_processors(settings, self._running)
+        backend = open_backend(settings)
+        engine = WatchEngine(
+            backend, processors, wait=settings.wait, stream=settings.watch, on_run=self._on_run
+        )
+        self.engine = engine
+        try:
+            engine.start()
+        except BaseException:
+            self.engine = None
+            backend.close()
+            raise
+        if settings.watch and not engine.streaming:
+            log.warning(
+                "the %s backend cannot watch for changes: re-reading every %g s instead",
+                settings.backend,
+                settings.poll_interval,
+            )
+        self._backend = backend
+        self._running = {p.resource.path: p.resource for p in processors}
+        return engine
+
+    def _stop_engine(self) -> None:
+        if self.engine:
+            self.engine.stop()
+            self.engine = None
+        if self._backend:
+            self._backend.close()
+            self._backend = None
+
+    def _reload(self) -> None:
+        try:
+            settings = self._reload_settings()
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            return
+        setup_logging(settings.log_level, settings.log_format)
+        log.info("reloading confd.toml, conf.d and templates")
+        notify("RELOADING=1")
+        self._stop_engine()
+        self.settings = settings
+        self._announced = False
+
+    # -- the main loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        with SignalRelay((signal.SIGHUP, signal.SIGTERM, signal.SIGINT), self._on_signal):
+            if self.settings.watch:
+                self._watch_confdir()
+            http = self._start_http()
+            try:
+                return self._loop()
+            finally:
+                notify("STOPPING=1")
+                self._stop_engine()
+                if self._timer:
+                    self._timer.cancel()
+                if http:
+                    http.stop()
+
+    def _loop(self) -> int:
+        failures = 0
+        lost_since: float | None = None
+        next_reconcile = time.monotonic() + self.settings.poll_interval
+        while True:
+            if self.engine is None:
+                try:
+                    self._start_engine(self.settings)
+                    failures, lost_since = 0, None
+                    next_reconcile = time.monotonic() + self.settings.poll_interval
+                except ConfpyError as exc:
+                    failures += 1
+                    lost_since = lost_since or time.monotonic()
+                    log.error("%s", exc)
+            stale = (
+                self.engine.stale_for if self.engine else time.monotonic() - (lost_since or time.monotonic())
+            )
+            if self.settings.max_stale and stale > self.settings.max_stale:
+                log.error(
+                    "no working watch for %.0f s (-max-stale %g s): exiting", stale, self.settings.max_stale
+                )
+                return EXIT_STALE
+            timeout = self._timeout(next_reconcile, failures)
+            command: _Command | None
+            try:
+                command = self.commands.get(timeout=timeout)
+            except queue.Empty:
+                command = "reconcile" if time.monotonic() >= next_reconcile else None
+            if self._watchdog and self.ready:
+                notify("WATCHDOG=1", self._status())
+            if command == "stop":
+                log.info("stopping: finishing the writes in flight")
+                return 0
+            if command == "ready":
+                notify("READY=1", self._status())
+            elif command == "reload":
+                self._reload()
+            elif command == "reconcile" and self.engine is not None:
+                next_reconcile = time.monotonic() + self.settings.poll_interval
+                try:
+                    self.engine.reconcile()
+                except ConfpyError as exc:
+                    log.error("periodic re-read failed: %s", exc)
+
+    def _timeout(self, next_reconcile: float, failures: int) -> float:
+        """How long the main thread may sleep: until the next reconcile, retry, or stale check."""
+        timeout = max(0.0, next_reconcile - time.monotonic())
+        if self.engine is None:
+            timeout = min(timeout, _START_BACKOFF.delay(failures))
+        if self.settings.max_stale:
+            timeout = min(timeout, 1.0)
+        if self._watchdog:
+            timeout = min(timeout, self._watchdog)
+        return timeout
+
+
+def run_service(settings: Settings, reload: Callable[[], Settings]) -> int:
+    """Watch (`-watch`) or interval mode until stopped; the exit status."""
+    if not settings.watch:
+        log.info("re-reading every %g s", settings.poll_interval)
+    return Service(settings, reload).run()

@@ -1,0 +1,370 @@
+"""Watch mode: one consistent snapshot, then one watch stream per distinct prefix, forever.
+
+- Events only enqueue (on the client's thread); one dispatcher applies them to the mirror in
+  order and marks the affected resources dirty; per-resource workers render and write.
+- A broken stream is resumed from the last *applied* event's revision + 1 (never from a response
+  header), with exponential backoff and jitter; nothing is lost, nothing applied twice. The
+  backoff starts over once the resumed watch has proven healthy (it delivered an event, or stayed
+  up `HEALTHY_AFTER` seconds): every outage in a long life is retried as fast as the first.
+- A compacted revision: re-read that prefix's snapshot, re-render, watch from its revision + 1.
+- Snapshots (compaction, the periodic `-interval` reconcile) are applied only if they are not
+  older than what the mirror already holds, so state never goes backwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from confpy.backends.backoff import Backoff
+from confpy.backends.base import Backend, Event, Watch
+from confpy.config.duration import Wait
+from confpy.errors import BackendError, ConfpyError, RevisionCompactedError, ValueDecodeError
+from confpy.pipeline.processor import ResourceProcessor, RunRecord
+from confpy.runtime.mirror import Mirror
+from confpy.runtime.worker import ReloadGroup, ResourceWorker
+
+__all__ = ["HEALTHY_AFTER", "WatchEngine"]
+
+log = logging.getLogger("confpy")
+
+#: Seconds a resumed watch must stay up (if it delivers no event) before its backoff starts over.
+HEALTHY_AFTER = 10.0
+
+
+@dataclass(frozen=True)
+class _Batch:
+    prefix: str
+    generation: int
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    prefix: str
+    generation: int
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class _Load:
+    """A snapshot of `prefixes` at `revision`, to replace what the mirror holds under them."""
+
+    prefixes: tuple[str, ...]
+    values: dict[str, str]
+    revision: int
+    done: threading.Event | None = None
+    everyone: bool = False
+    """Re-sync every resource, changed or not (restores dest files edited by hand)."""
+
+
+_Item = _Batch | _Failure | _Load | None
+
+
+class _Stream:
+    """The state of one prefix's watch: its generation (stale callbacks are dropped) and health."""
+
+    def __init__(self, prefix: str, revision: int) -> None:
+        self.prefix = prefix
+        self.applied = revision
+        self.generation = 0
+        self.watch: Watch | None = None
+        self.lost_since: float | None = None
+        self.failures = 0
+        # When the current watch was opened, and the revision it was opened after (None: not open).
+        self.opened_at: float | None = None
+        self.opened_after = revision
+        # The dispatcher hands failures over here once every event before them is applied.
+        self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
+        # The thread that re-establishes the watch: it runs only while the watch is broken.
+        self.supervisor: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+
+class WatchEngine:
+    """Keeps every resource's dest equal to the render of the latest backend state."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        processors: Sequence[ResourceProcessor],
+        *,
+        wait: Wait | None = None,
+        stream: bool = True,
+        backoff_max: float = 5.0,
+        on_run: Callable[[RunRecord], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.mirror = Mirror([p.resource for p in processors])
+        self.backoff = Backoff(first=0.1, cap=backoff_max, jitter=0.5)
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
+        self.streaming = stream and backend.supports_watch
+        self._streams = {prefix: _Stream(prefix, 0) for prefix in self.mirror.prefixes}
+        # What a full read asks for. Without streams: each resource key, as onetime reads them; a
+        # backend with confd's key semantics (redis, zookeeper) does not read `/app/db` or `/appx`
+        # as part of `/app` (a string `/app` shadows what is below it), so merged prefixes would miss them.
+        self._full_read = (
+            self.mirror.prefixes
+            if self.streaming
+            else sorted({k for p in processors for k in p.resource.prefixed_keys})
+        )
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.reconnects = 0
+        self._on_run = on_run
+        self._not_yet_run = {p.resource.name for p in processors}
+        groups: dict[str, ReloadGroup] = {}
+        for processor in processors:
+            name = processor.resource.reload_group
+            if name and name not in groups and processor.resource.reload_cmd:
+                groups[name] = ReloadGroup(name, processor, on_run)
+        self.groups = groups
+        self.workers = {
+            p.resource.name: ResourceWorker(
+                p,
+                self.mirror,
+                wait=wait,
+                group=groups.get(p.resource.reload_group or ""),
+                on_run=self._ran,
+            )
+            for p in processors
+        }
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Read the snapshot, render everything once, then start the watches."""
+        prefixes = self.mirror.prefixes
+        try:
+            snapshot = self.backend.read(self._full_read)
+        except ValueDecodeError as exc:  # say which resources read it
+            readers = [n for n, w in self.workers.items() if w.processor.resource.owns(exc.key)]
+            raise ValueDecodeError(exc.key, ", ".join(readers)) from None
+        self.mirror.load(snapshot.values, snapshot.revision)
+        for stream in self._streams.values():
+            stream.applied = snapshot.revision
+        if self.streaming:
+            log.info(
+                "watching %d prefixes for %d resources from revision %d",
+                len(prefixes),
+                len(self.workers),
+                snapshot.revision,
+            )
+        for group in self.groups.values():
+            group.start([w for w in self.workers.values() if w.group is group])
+        for worker in self.workers.values():
+            worker.start()
+            worker.notify()
+        # Open every watch before the dispatcher runs: no failure can be handled while we open.
+        failed = []
+        for stream in self._streams.values() if self.streaming else ():
+            error = self._open(stream, stream.generation)
+            if error is not None:
+                failed.append((stream, error))
+        self._spawn(self._dispatch, "confpy-dispatch")
+        for stream, error in failed:
+            self._supervise_soon(stream, error)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop watching; let every write in flight finish; run pending group reloads."""
+        self._stopping.set()
+        self._queue.put(None)
+        for stream in self._streams.values():
+            stream.inbox.put(None)
+            if stream.watch:
+                stream.watch.cancel()
+        for worker in self.workers.values():
+            worker.stop()
+        for worker in self.workers.values():
+            worker.join(timeout)
+        for group in self.groups.values():
+            group.stop()
+            group.join(timeout)
+        for thread in self._threads:
+            thread.join(1.0)
+        for stream in self._streams.values():
+            with stream.lock:
+                supervisor = stream.supervisor
+            if supervisor is not None:
+                supervisor.join(1.0)
+
+    def reconcile(self) -> None:
+        """A full re-read (the periodic `-interval` in watch mode): fixes anything a watch missed."""
+        snapshot = self.backend.read(self._full_read)
+        self._queue.put(
+            _Load(tuple(self.mirror.prefixes), dict(snapshot.values), snapshot.revision, everyone=True)
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Every resource has been rendered at least once (successfully or not)."""
+        return not self._not_yet_run
+
+    def _ran(self, record: RunRecord) -> None:
+        self._not_yet_run.discard(record.name)
+        if self._on_run:
+            self._on_run(record)
+
+    @property
+    def stale_for(self) -> float:
+        """Seconds since the oldest currently lost stream was lost (0 when all are healthy)."""
+        lost = [s.lost_since for s in self._streams.values() if s.lost_since is not None]
+        return time.monotonic() - min(lost) if lost else 0.0
+
+    @property
+    def revision(self) -> int:
+        return self.mirror.revision
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- the dispatcher: the only writer of the mirror ------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Batch):
+                stream = self._streams[item.prefix]
+                if item.generation != stream.generation:
+                    continue
+                fresh = [e for e in item.events if e.revision > stream.applied]
+                if not fresh:
+                    continue
+                stream.applied = max(e.revision for e in fresh)
+                self._notify(self.mirror.apply(item.prefix, fresh))
+            elif isinstance(item, _Failure):
+                stream = self._streams[item.prefix]
+                if item.generation == stream.generation:
+                    stream.generation += 1  # drop anything the dead watch still delivers
+                    self._supervise_soon(stream, item.error)
+            else:
+                self._load(item)
+                if item.done:
+                    item.done.set()
+
+    def _load(self, item: _Load) -> None:
+        streams = [self._streams[p] for p in item.prefixes]
+        if any(s.applied > item.revision for s in streams):
+            log.debug("snapshot at revision %d is older than the watch; skipped", item.revision)
+            changed: set[str] = set()
+        else:
+            for stream in streams:
+                stream.applied = item.revision
+            changed = self.mirror.load(item.values, item.revision, item.prefixes)
+        self._notify(set(self.workers) if item.everyone else changed)
+
+    def _notify(self, names: set[str]) -> None:
+        for name in names:
+            self.workers[name].notify()
+
+    # -- a supervisor per broken stream: re-establish the watch ---------------------------------
+
+    def _supervise_soon(self, stream: _Stream, error: BackendError) -> None:
+        """Hand a failure to the stream's supervisor, starting one if none runs.
+
+        Supervisors exist only while a stream is broken: an engine watching hundreds of prefixes
+        holds no thread per prefix while every watch is healthy.
+        """
+        stream.inbox.put(error)
+        with stream.lock:
+            if stream.supervisor is None and not self._stopping.is_set():
+                stream.supervisor = threading.Thread(
+                    target=functools.partial(self._supervise, stream),
+                    name=f"confpy-watch-{stream.prefix}",
+                    daemon=True,
+                )
+                stream.supervisor.start()
+
+    def _supervise(self, stream: _Stream) -> None:
+        error = stream.inbox.get()
+        while error is not None and not self._stopping.is_set():
+            if stream.watch:
+                stream.watch.cancel()
+                stream.watch = None
+            if stream.lost_since is None:
+                stream.lost_since = time.monotonic()
+            if self._proved_healthy(stream):
+                stream.failures = 0
+            stream.opened_at = None
+            resynced = False
+            if isinstance(error, RevisionCompactedError):
+                log.warning("watch on %s: %s", stream.prefix, error)
+                resynced = self._resync(stream)
+                if resynced:
+                    stream.failures = 0
+            if not resynced:
+                stream.failures += 1
+                delay = self.backoff.delay(stream.failures)
+                log.warning(
+                    "watch on %s lost (%s); resuming from revision %d in %.1f s (attempt %d)",
+                    stream.prefix,
+                    error,
+                    stream.applied + 1,
+                    delay,
+                    stream.failures,
+                )
+                if self._stopping.wait(delay):
+                    return
+                self.reconnects += 1
+                self.backend.reconnect()  # resume through a fresh connection, not a possibly wedged one
+            error = self._open(stream, stream.generation)
+            if error is None:
+                with stream.lock:
+                    if stream.inbox.empty():  # healthy again: the next failure starts a new supervisor
+                        stream.supervisor = None
+                        return
+                error = stream.inbox.get()
+
+    def _open(self, stream: _Stream, generation: int) -> BackendError | None:
+        """Start the watch from the last applied revision + 1; an error instead if that fails."""
+
+        def deliver(batch: list[Event] | BackendError) -> None:
+            if isinstance(batch, BackendError):
+                self._queue.put(_Failure(stream.prefix, generation, batch))
+            else:
+                self._queue.put(_Batch(stream.prefix, generation, batch))
+
+        # Read before the watch starts: its first events may be applied before watch() returns.
+        after = stream.applied
+        try:
+            stream.watch = self.backend.watch(stream.prefix, after + 1, deliver)
+        except BackendError as exc:
+            return exc
+        stream.opened_at, stream.opened_after = time.monotonic(), after
+        if stream.lost_since is not None:
+            log.info("watch on %s resumed from revision %d", stream.prefix, after + 1)
+        stream.lost_since = None
+        return None
+
+    @staticmethod
+    def _proved_healthy(stream: _Stream) -> bool:
+        """The watch that just broke delivered an event, or stayed up `HEALTHY_AFTER` seconds.
+
+        A watch that etcd accepts and then drops at once (a flapping member) does not count, so
+        such a stream keeps backing off instead of reconnecting in a tight loop.
+        """
+        if stream.opened_at is None:
+            return False
+        return stream.applied > stream.opened_after or time.monotonic() - stream.opened_at >= HEALTHY_AFTER
+
+    def _resync(self, stream: _Stream) -> bool:
+        """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""
+        try:
+            snapshot = self.backend.read([stream.prefix])
+        except ConfpyError as exc:  # unreachable, or (file backend) a file that does not parse
+            log.warning("re-reading %s failed: %s", stream.prefix, exc)
+            return False
+        done = threading.Event()
+        self._queue.put(_Load((stream.prefix,), dict(snapshot.values), snapshot.revision, done))
+        done.wait()
+        return True

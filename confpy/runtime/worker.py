@@ -1,0 +1,308 @@
+"""Watch mode's workers: one thread per resource, and one per reload group.
+
+A worker owns its resource: changes only mark it dirty, so a slow or hanging check or reload of
+one resource never delays another, and changes that arrive while it is busy are coalesced into
+one next run. The debounce follows consul-template's `wait`: run after `min` of quiet, and at the
+latest `max` after the first change.
+
+A worker's thread exists only while its resource has work: it is started by the first change and
+ends after `LINGER` seconds without one, so an idle confpy with hundreds of resources holds no
+worker threads (each would keep its stack resident).
+
+A reload is skipped while a newer change is already waiting: reloading a config that is superseded
+costs the service a reload for nothing. The run that catches up reloads, and a reload is never
+deferred longer than `MAX_RELOAD_DEFER`, so a stream of changes cannot starve it.
+
+A run whose write, check_cmd or reload_cmd failed (a full disk, a read-only remount, a service
+that was down) is retried after `RETRY.delay(attempt)` until it succeeds, each retry logged with
+its attempt and delay; a change that arrives meanwhile runs at once as usual. A template that
+fails to render is not retried: the same keys render the same way, so it waits for a change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from confpy.backends.backoff import Backoff
+from confpy.config.duration import Wait
+from confpy.errors import CommandError, ConfpyError, WriteError
+from confpy.pipeline.processor import ResourceProcessor, RunRecord
+from confpy.pipeline.writer import Outcome
+from confpy.runtime.mirror import Mirror
+
+__all__ = ["LINGER", "MAX_RELOAD_DEFER", "RETRY", "ReloadGroup", "ResourceWorker"]
+
+log = logging.getLogger("confpy")
+
+LINGER = 2.0
+MAX_RELOAD_DEFER = 0.1
+#: After a failed write, check or reload: 1 s, doubling to 1 min, plus up to 1 s of jitter.
+RETRY = Backoff(first=1.0, cap=60.0, jitter=1.0)
+
+
+def _retryable(error: ConfpyError | None) -> bool:
+    """Failures that may pass on a second try with the same keys: the disk, the commands."""
+    return isinstance(error, WriteError | CommandError)
+
+
+class _Retry:
+    """The failures in a row of one resource or group, and when the next retry is due."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failures = 0
+        self.due: float | None = None
+
+    def after(self, error: ConfpyError | None) -> int:
+        """Record a run's outcome; the attempt number of the retry it schedules (0: none)."""
+        if not _retryable(error):
+            if error is None and self.failures:
+                plural = "s" if self.failures > 1 else ""
+                log.info("%s: succeeded after %d failed attempt%s", self.name, self.failures, plural)
+            self.failures, self.due = 0, None
+            return 0
+        self.failures += 1
+        delay = RETRY.delay(self.failures)
+        self.due = time.monotonic() + delay
+        log.warning("%s: retrying in %.1f s (attempt %d)", self.name, delay, self.failures)
+        return self.failures
+
+
+class _Loop:
+    """A thread that sleeps on a condition until there is work or it is told to stop.
+
+    `stop()` lets the run in flight finish; what is pending then is the subclass's business.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        with self._cond:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+class ResourceWorker(_Loop):
+    """Renders and applies one resource whenever its keys change."""
+
+    def __init__(
+        self,
+        processor: ResourceProcessor,
+        mirror: Mirror,
+        *,
+        wait: Wait | None = None,
+        group: ReloadGroup | None = None,
+        on_run: Callable[[RunRecord], None] | None = None,
+    ) -> None:
+        self.processor = processor
+        self.name = processor.resource.name
+        self.mirror = mirror
+        self.wait = processor.resource.wait or wait
+        self.group = group
+        self.on_run = on_run
+        super().__init__()
+        self._dirty = False
+        self._running = False
+        self._first_change = 0.0
+        self._last_change = 0.0
+        self._reload_owed_since: float | None = None  # dest updated, reload not yet run
+        self._started = False
+        self._retry = _Retry(self.name)
+
+    def start(self) -> None:
+        """Let changes start the worker's thread (and start it now if a change is pending)."""
+        with self._cond:
+            self._started = True
+            if self._dirty:
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """Start the thread unless it runs or the worker stops. Called with the lock held."""
+        if self._thread is None and self._started and not self._stopping:
+            self._thread = threading.Thread(target=self._loop, name=f"confpy-{self.name}", daemon=True)
+            self._thread.start()
+
+    def notify(self) -> None:
+        """Something this resource reads has changed: run again (after the debounce)."""
+        now = time.monotonic()
+        with self._cond:
+            if not self._dirty:
+                self._first_change = now
+            self._dirty = True
+            self._last_change = now
+            self._cond.notify_all()
+            self._spawn()
+        if self.group:
+            self.group.poke()
+
+    @property
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._dirty and not self._running
+
+    def _due(self) -> float:
+        """Seconds until the debounced run is due (0: now). Called with the lock held."""
+        if self.wait is None:
+            return 0.0
+        deadline = min(self._last_change + self.wait.min, self._first_change + self.wait.max)
+        return max(0.0, deadline - time.monotonic())
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if not self._wait_for_work():
+                    self._thread = None  # a later change starts a new thread
+                    return
+                if self._stopping:
+                    break
+                self._dirty = False
+                self._retry.due = None
+                self._running = True
+            try:
+                self._run()
+            finally:
+                with self._cond:
+                    self._running = False
+                if self.group:
+                    self.group.poke()
+        if self._reload_owed_since is not None:
+            self._reload()
+
+    def _run(self) -> None:
+        store, revision = self.mirror.store_copy(self.name)
+        started = time.monotonic()
+        outcome: Outcome | None = None
+        error: ConfpyError | None = None
+        try:
+            outcome = self.processor.sync(store).outcome
+            if outcome is Outcome.UPDATED:
+                if self.group:
+                    self.group.changed()
+                elif self._reload_owed_since is None:
+                    self._reload_owed_since = started
+        except ConfpyError as exc:
+            log.error("%s", exc)
+            error = exc
+        except Exception as exc:  # a worker must never die: report and carry on
+            log.exception("%s: unexpected error: %s", self.name, exc)
+            error = ConfpyError(f"{self.name}: unexpected error: {exc}")
+        if self._reload_due():
+            error = self._reload() or error
+        with self._cond:
+            retry = self._retry.after(error)
+        if self.on_run:
+            duration = time.monotonic() - started
+            self.on_run(RunRecord(self.name, revision, outcome, error, duration, retry))
+
+    def _wait_for_work(self) -> bool:
+        """Until stopping, a due change or a due retry; False after LINGER seconds without any.
+
+        Called with the lock held.
+        """
+        idle_until = time.monotonic() + LINGER
+        while not self._stopping:
+            now = time.monotonic()
+            if self._dirty:
+                if self._due() <= 0:
+                    return True
+                self._cond.wait(self._due())
+            elif self._retry.due is not None:
+                if now >= self._retry.due:
+                    return True
+                self._cond.wait(self._retry.due - now)
+            elif now >= idle_until:
+                return False
+            else:
+                self._cond.wait(idle_until - now)
+        return True
+
+    def _reload_due(self) -> bool:
+        """A reload is owed and no newer change waits, or it has waited long enough."""
+        if self._reload_owed_since is None:
+            return False
+        with self._cond:
+            superseded = self._dirty
+        return not superseded or time.monotonic() - self._reload_owed_since >= MAX_RELOAD_DEFER
+
+    def _reload(self) -> ConfpyError | None:
+        """Run the owed reload; a failed one stays owed, for the retry (the dest is in sync by then)."""
+        owed_since, self._reload_owed_since = self._reload_owed_since, None
+        try:
+            self.processor.reload()
+        except ConfpyError as exc:
+            log.error("%s", exc)
+            self._reload_owed_since = owed_since
+            return exc
+        except Exception as exc:  # a worker must never die: report and carry on
+            log.exception("%s: unexpected error: %s", self.name, exc)
+            return ConfpyError(f"{self.name}: unexpected error: {exc}")
+        return None
+
+
+class ReloadGroup(_Loop):
+    """Resources sharing one reload: it runs once, after every member has settled."""
+
+    def __init__(
+        self, name: str, reload: ResourceProcessor, on_run: Callable[[RunRecord], None] | None = None
+    ) -> None:
+        self.name = name
+        self.reload = reload
+        self.on_run = on_run
+        self.members: Sequence[ResourceWorker] = ()
+        super().__init__()
+        self._pending = False
+        self._retry = _Retry(f"reload group {name}")
+
+    def start(self, members: Sequence[ResourceWorker]) -> None:
+        self.members = members
+        self._thread = threading.Thread(target=self._loop, name=f"confpy-group-{self.name}", daemon=True)
+        self._thread.start()
+
+    def changed(self) -> None:
+        with self._cond:
+            self._pending = True
+            self._cond.notify_all()
+
+    def poke(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not (self._pending and all(m.idle for m in self.members)):
+                    due = self._retry.due
+                    if due is not None and time.monotonic() >= due:
+                        self._retry.due, self._pending = None, True
+                        continue
+                    self._cond.wait(None if due is None else due - time.monotonic())
+                if not self._pending:
+                    return
+                self._pending = False
+                last = self._stopping
+            started = time.monotonic()
+            error: ConfpyError | None = None
+            try:
+                self.reload.reload()
+            except ConfpyError as exc:
+                log.error("reload group %s: %s", self.name, exc)
+                error = exc
+            with self._cond:
+                retry = 0 if last else self._retry.after(error)
+            if self.on_run:
+                duration = time.monotonic() - started
+                self.on_run(RunRecord(f"reload_group:{self.name}", 0, None, error, duration, retry))
+            if last:
+                return

@@ -1,0 +1,430 @@
+"""`confpy exec`: confpy as a container's entrypoint, supervising the service it configures.
+
+consul-template's exec mode, which confd never had: register this container's keys, wait for the
+keys it needs, render every resource once, then start the command, keep rendering on changes and
+reload it (with reload_cmd, or with a signal to the command), forward signals to it, and exit with
+its status. Run as PID 1, it also reaps the zombies that orphaned processes leave behind.
+
+The command reads its files when it starts, so nothing is reloaded before it runs: the first
+render's files are in place by then, and a change that lands before the start is read by it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from confpy.backends import Backend
+from confpy.config.backend import open_backend
+from confpy.config.settings import Settings
+from confpy.errors import ConfigError, ConfpyError
+from confpy.pipeline.processor import ResourceProcessor, RunRecord
+from confpy.pipeline.writer import WriteResult
+from confpy.runtime.signals import SignalRelay
+from confpy.runtime.watch import WatchEngine
+from confpy.sidecar.register import Registration, open_etcd
+from confpy.sidecar.wait import KeyWaiter
+from confpy.store import KeyStore
+
+__all__ = [
+    "FORWARDED_SIGNALS",
+    "Child",
+    "ExecProcessor",
+    "ExecSupervisor",
+    "ReapGate",
+    "exit_status",
+    "parse_signal",
+    "run_exec",
+]
+
+log = logging.getLogger("confpy")
+
+#: Signals passed on to the command; SIGHUP also re-renders every resource.
+FORWARDED_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+#: After these, the command is going away: no more reloads, and the keys are deregistered.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+#: Queue items besides signal numbers: something may have ended; a resource has been rendered.
+_CHILD = "child"
+_RAN = "ran"
+_Item = int | str
+#: The longest the main thread sleeps without checking on the command.
+_TICK = 1.0
+
+
+def parse_signal(text: str) -> signal.Signals:
+    """`HUP`, `SIGHUP` or `1` (as `-reload-signal` takes it)."""
+    name = text.strip().upper()
+    try:
+        if name.isdigit():
+            return signal.Signals(int(name))
+        return signal.Signals[f"SIG{name.removeprefix('SIG')}"]
+    except (KeyError, ValueError):
+        raise ConfigError(f"unknown signal {text!r} (use a name such as HUP or USR1, or a number)") from None
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def exit_status(wait_status: int) -> int:
+    """A shell's view of a wait status: the exit code, or 128+N when killed by signal N."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return code if code >= 0 else 128 - code
+
+
+class Child:
+    """The command. It is signalled and reaped only under one lock, so a signal can never reach
+    a PID that was reaped (and perhaps reused); `status` is its exit status once it has ended."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = list(argv)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.status: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """How messages name it: the program, and its PID once started."""
+        program = os.path.basename(self.argv[0])
+        return f"{program} (pid {self.proc.pid})" if self.proc else program
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self.proc is not None and self.status is None
+
+    def start(self) -> None:
+        """Start the command, with confpy's stdin, stdout and stderr; OSError if it cannot be."""
+        with self._lock:
+            self.proc = subprocess.Popen(self.argv)
+        log.info("started %s (pid %d)", shlex.join(self.argv), self.proc.pid)
+
+    def send(self, signum: int) -> bool:
+        """Signal the command if it still runs; False if it does not."""
+        with self._lock:
+            if self.proc is None or self.status is not None:
+                return False
+            os.kill(self.proc.pid, signum)
+            return True
+
+    def poll(self) -> None:
+        """Reap the command if it has ended (the normal case: confpy is not PID 1)."""
+        with self._lock:
+            if self.proc is not None and self.status is None:
+                with contextlib.suppress(ChildProcessError):
+                    pid, wait_status = os.waitpid(self.proc.pid, os.WNOHANG)
+                    if pid:
+                        self._ended(wait_status)
+
+    def reaped(self, pid: int, wait_status: int) -> bool:
+        """Record a status reaped with waitpid(-1); True if it was the command's."""
+        with self._lock:
+            if self.proc is None or pid != self.proc.pid:
+                return False
+            self._ended(wait_status)
+            return True
+
+    def _ended(self, wait_status: int) -> None:
+        assert self.proc is not None
+        code = os.waitstatus_to_exitcode(wait_status)
+        self.proc.returncode = code  # reaped here: subprocess must never wait for this PID again
+        self.status = exit_status(wait_status)
+        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with status {code}"
+        log.info("%s %s", self.name, how)
+
+
+class ReapGate:
+    """As PID 1, waitpid(-1) would also reap a check_cmd or reload_cmd that subprocess is waiting
+    for, and subprocess then reports it as a success. So orphans are reaped only while no such
+    command runs (the command itself is always reaped at once); `on_idle` asks for a later pass."""
+
+    def __init__(self, on_idle: Callable[[], None]) -> None:
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._deferred = False
+        self._on_idle = on_idle
+
+    @contextlib.contextmanager
+    def command(self) -> Iterator[None]:
+        """Held while a resource may run check_cmd or reload_cmd."""
+        with self._cond:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy -= 1
+                wake = self._busy == 0 and self._deferred
+                if wake:
+                    self._deferred = False
+            if wake:
+                self._on_idle()
+
+    def reap(self, child: Child) -> None:
+        """Reap every ended child (PID 1's job), or only the command while a command runs."""
+        with self._cond:
+            if self._busy:
+                self._deferred = True
+                child.poll()
+                return
+            while True:
+                try:
+                    pid, wait_status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return
+                if pid == 0:
+                    return
+                if not child.reaped(pid, wait_status):
+                    log.debug("reaped orphan process %d", pid)
+
+
+class ExecProcessor(ResourceProcessor):
+    """A resource whose reload belongs to the command: none before it runs (it reads the files
+    when it starts), then reload_cmd or, with `reload_signal`, that signal to the command."""
+
+    def __init__(self, base: ResourceProcessor, supervisor: ExecSupervisor) -> None:
+        super().__init__(base.resource, base.renderer, base.settings)
+        self._supervisor = supervisor
+
+    @property
+    def needs_reload(self) -> bool:
+        if self._supervisor.reload_signal is None:
+            return super().needs_reload
+        return not self.settings.sync_only and not self.settings.noop
+
+    def sync(self, store: KeyStore) -> WriteResult:
+        with self._supervisor.gate.command():
+            return super().sync(store)
+
+    def reload(self) -> None:
+        supervisor, child = self._supervisor, self._supervisor.child
+        if not self.needs_reload or supervisor.stopping or not child.running:
+            return
+        signum = supervisor.reload_signal
+        if signum is None:
+            with supervisor.gate.command():
+                super().reload()
+        elif child.send(signum):
+            log.info("%s: sent %s to %s", self.resource.name, signum.name, child.name)
+
+
+class ExecSupervisor:
+    """One `confpy exec` run; `run()` returns the exit status."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        command: Sequence[str],
+        *,
+        wait_for: Sequence[str] = (),
+        register: Mapping[str, str] | None = None,
+        ttl: int = 15,
+        reload_signal: signal.Signals | None = None,
+    ) -> None:
+        if not command:
+            raise ConfigError("confpy exec needs a command to run, after --")
+        self.settings = settings
+        self.child = Child(command)
+        self.wait_for = list(wait_for)
+        self.register = dict(register or {})
+        self.ttl = ttl
+        self.reload_signal = reload_signal
+        self.stopping = False
+        self.is_init = os.getpid() == 1
+        self.events: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self.gate = ReapGate(lambda: self.events.put(_CHILD))
+        self._waiter: KeyWaiter | None = None
+        self._first_errors: dict[str, ConfpyError | None] = {}
+
+    # -- signals (on the relay's thread; they only enqueue) -------------------------------------
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGCHLD:
+            self.events.put(_CHILD)
+            return
+        self.events.put(signum)
+        if signum in _STOP_SIGNALS and self._waiter is not None:
+            self._waiter.cancel()
+
+    def _on_run(self, record: RunRecord) -> None:
+        self._first_errors.setdefault(record.name, record.error)
+        self.events.put(_RAN)
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        with SignalRelay((*FORWARDED_SIGNALS, signal.SIGCHLD), self._on_signal):
+            return self._run()
+
+    def _run(self) -> int:
+        etcd = open_etcd(self.settings, "-register") if self.register else None
+        backend = etcd if etcd is not None else open_backend(self.settings)
+        registration: Registration | None = None
+        engine: WatchEngine | None = None
+        try:
+            if etcd is not None:
+                registration = Registration(etcd, self.register, self.ttl)
+                registration.start()
+            status = self._wait_for_keys(backend)
+            if status is not None:
+                return status
+            engine = self._start_engine(backend)
+            status = self._first_render(engine)
+            if status is not None:
+                return status
+            try:
+                self.child.start()
+            except OSError as exc:
+                log.error("cannot start %s: %s", self.child.name, exc.strerror)
+                return 127 if isinstance(exc, FileNotFoundError) else 126
+            return self._supervise(engine, registration)
+        except ConfpyError as exc:
+            log.error("%s", exc)
+            self.child.send(signal.SIGTERM)
+            return 2 if isinstance(exc, ConfigError) else 1  # README: 2 for bad configuration
+        finally:
+            self.stopping = True
+            if engine is not None:
+                engine.stop()
+            if registration:
+                registration.stop()
+            backend.close()
+
+    def _stopped_early(self, item: _Item) -> int | None:
+        """Before the command runs: 128+N for stop signal N (the others have no one to go to)."""
+        if not isinstance(item, int) or item not in _STOP_SIGNALS:
+            return None
+        log.info("%s before %s started: stopping", _signal_name(item), self.child.name)
+        return 128 + item
+
+    def _wait_for_keys(self, backend: Backend) -> int | None:
+        """Block until every `-wait-for` key exists; an exit status if told to stop first."""
+        if self.wait_for:
+            self._waiter = KeyWaiter(backend, self.wait_for)
+            try:
+                self._waiter.wait()
+            finally:
+                self._waiter = None
+        while True:
+            try:
+                item = self.events.get_nowait()
+            except queue.Empty:
+                return None
+            status = self._stopped_early(item)
+            if status is not None:
+                return status
+
+    def _start_engine(self, backend: Backend) -> WatchEngine:
+        from confpy.runtime.load import load_processors
+
+        processors, errors = load_processors(self.settings)
+        if errors:
+            raise ConfpyError(
+                f"not starting {self.child.name}: {len(errors)} template resource file(s) did not load"
+            )
+        engine = WatchEngine(
+            backend,
+            [ExecProcessor(p, self) for p in processors],
+            wait=self.settings.wait,
+            on_run=self._on_run,
+        )
+        engine.start()
+        return engine
+
+    def _first_render(self, engine: WatchEngine) -> int | None:
+        """Wait until every resource has been rendered once; ConfpyError naming those that failed."""
+        while not engine.ready:
+            try:
+                status = self._stopped_early(self.events.get(timeout=_TICK))
+            except queue.Empty:
+                continue
+            if status is not None:
+                return status
+        failed = sorted(name for name, error in self._first_errors.items() if error is not None)
+        if failed:
+            raise ConfpyError(
+                f"not starting {self.child.name}: the first render failed for {', '.join(failed)}"
+            )
+        return None
+
+    def _supervise(self, engine: WatchEngine, registration: Registration | None) -> int:
+        """Forward signals and re-read periodically until the command ends; its exit status.
+
+        Signals, SIGCHLD included, arrive through the relay at once, whichever thread the kernel
+        handed them to; waking every `_TICK` to reap as well bounds what a lost wakeup could cost.
+        """
+        next_reconcile = time.monotonic() + self.settings.poll_interval
+        while self.child.status is None:
+            timeout = min(_TICK, max(0.0, next_reconcile - time.monotonic()))
+            try:
+                item: _Item | None = self.events.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            if isinstance(item, int):
+                self._forward(signal.Signals(item), engine, registration)
+            elif item in (_CHILD, None):
+                self._reap()
+            if time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + self.settings.poll_interval
+                self._reconcile(engine)
+        return self.child.status
+
+    def _reap(self) -> None:
+        if self.is_init:
+            self.gate.reap(self.child)
+        else:
+            self.child.poll()
+
+    def _forward(
+        self, signum: signal.Signals, engine: WatchEngine, registration: Registration | None
+    ) -> None:
+        stop = signum in _STOP_SIGNALS
+        if stop:
+            self.stopping = True
+        if self.child.send(signum):
+            log.info("forwarded %s to %s", signum.name, self.child.name)
+        if stop and registration:
+            registration.stop()
+        elif signum == signal.SIGHUP and not self.stopping:
+            self._reconcile(engine)
+
+    def _reconcile(self, engine: WatchEngine) -> None:
+        """Re-read every key and re-render every resource (SIGHUP, and every -interval)."""
+        try:
+            engine.reconcile()
+        except ConfpyError as exc:
+            log.error("re-reading the keys failed: %s", exc)
+
+
+def run_exec(
+    settings: Settings,
+    command: Sequence[str],
+    *,
+    wait_for: Sequence[str] = (),
+    register: Mapping[str, str] | None = None,
+    ttl: int = 15,
+    reload_signal: signal.Signals | None = None,
+) -> int:
+    """`confpy exec`: the command's exit status (128+N if signal N killed it); 1 if confpy failed."""
+    supervisor = ExecSupervisor(
+        settings, command, wait_for=wait_for, register=register, ttl=ttl, reload_signal=reload_signal
+    )
+    return supervisor.run()

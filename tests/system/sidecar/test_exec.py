@@ -1,0 +1,253 @@
+"""`confpy exec` as a container entrypoint: real etcd, real child processes, real signals.
+
+The child is a small sh script that records what it saw (the file at start, signals it got) in
+files the test reads; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from confpy.errors import ConfigError
+from confpy.sidecar.exec import exit_status, parse_signal
+from tests.support.etcd_server import EtcdServer
+from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+
+# Traps first, then a copy of the config it starts with; HUP and USR1 copy the config again; TERM
+# leaves a marker and exits 7; writing a status to `exit` makes it exit with that status, once the
+# file is not empty (write_text creates it before it writes: `exit ""` is status 2). It gives up
+# after about a minute, so that a failed test leaves no process behind for long.
+CHILD = """\
+trap 'cp {dest} {tmp}/hup' HUP
+trap 'cp {dest} {tmp}/usr1' USR1
+trap 'touch {tmp}/term; exit 7' TERM
+cp {dest} {tmp}/seen
+i=0
+while [ ! -s {tmp}/exit ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+exit "$(cat {tmp}/exit)"
+"""
+
+
+def read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def setup(tmp: Path, prefix: str, extra: str = "", template: str = 'db={{ getv("/db") }}\n') -> Path:
+    """A confdir with one resource (`app.toml` -> tmp/app.conf) and the child script."""
+    dest = tmp / "app.conf"
+    toml = f'[template]\nsrc = "app.j2"\ndest = "{dest}"\nprefix = "{prefix}"\nkeys = ["/"]\n{extra}'
+    confdir = make_confdir(tmp, {"app.toml": toml}, {"app.j2": template})
+    (tmp / "child.sh").write_text(CHILD.format(dest=dest, tmp=tmp))
+    return confdir
+
+
+def confpy_exec(tmp: Path, url: str, *options: str) -> ConfpyProcess:
+    args = (
+        "exec",
+        "-node",
+        url,
+        "-confdir",
+        str(tmp / "confdir"),
+        *options,
+        "--",
+        "sh",
+        str(tmp / "child.sh"),
+    )
+    return ConfpyProcess(*args, log_path=tmp / "confpy.log")
+
+
+def test_first_render_comes_before_the_command_then_reload_cmd_on_change(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    reloads = tmp_path / "reloads"
+    setup(tmp_path, etcd_prefix, f'reload_cmd = "cat {{{{.dest}}}} >> {reloads}"\n')
+    with confpy_exec(tmp_path, etcd.url) as proc:
+        wait_until(lambda: read(tmp_path / "seen") == "db=one\n", what="the command read its config")
+        assert not reloads.exists()  # nothing to reload before the command ran
+        etcd_client.put(f"{etcd_prefix}/db", "two")
+        wait_until(lambda: read(reloads) == "db=two\n", what="reload_cmd after a change")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 7
+        assert (tmp_path / "term").exists()
+        assert "forwarded SIGTERM" in proc.log
+
+
+def test_reload_signal_replaces_reload_cmd(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    marker = tmp_path / "reload_cmd_ran"
+    setup(tmp_path, etcd_prefix, f'reload_cmd = "touch {marker}"\n')
+    with confpy_exec(tmp_path, etcd.url, "-reload-signal", "USR1") as proc:
+        wait_until(lambda: (tmp_path / "seen").exists())
+        etcd_client.put(f"{etcd_prefix}/db", "two")
+        wait_until(lambda: read(tmp_path / "usr1") == "db=two\n", what="USR1 after the change")
+        assert not marker.exists()
+        (tmp_path / "exit").write_text("0")
+        assert proc.wait() == 0
+
+
+def test_sighup_is_forwarded_and_re_renders(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    confdir = setup(tmp_path, etcd_prefix)
+    with confpy_exec(tmp_path, etcd.url) as proc:
+        wait_until(lambda: (tmp_path / "seen").exists())
+        (confdir / "templates" / "app.j2").write_text('database={{ getv("/db") }}\n')
+        proc.signal(signal.SIGHUP)
+        wait_until(lambda: (tmp_path / "hup").exists(), what="SIGHUP forwarded")
+        wait_until(lambda: read(tmp_path / "app.conf") == "database=one\n", what="re-render on SIGHUP")
+        (tmp_path / "exit").write_text("0")
+        assert proc.wait() == 0
+
+
+@pytest.mark.parametrize(("how", "status"), [("exit 3", 3), ("kill -KILL $$", 128 + 9)])
+def test_the_command_ending_ends_confpy_with_its_status_and_deregisters(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, how: str, status: int
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    setup(tmp_path, etcd_prefix)
+    (tmp_path / "child.sh").write_text(f"sleep 0.5\n{how}\n")
+    key = f"{etcd_prefix}/services/web"
+    with confpy_exec(tmp_path, etcd.url, "-register", f"{key}=10.0.0.5:80", "-ttl", "30") as proc:
+        assert proc.wait() == status
+        assert "deregistered" in proc.log
+    assert etcd_client.get(key)[0] is None
+
+
+def test_first_render_failure_is_fatal(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str) -> None:
+    setup(tmp_path, etcd_prefix)  # /db does not exist
+    with confpy_exec(tmp_path, etcd.url) as proc:
+        assert proc.wait() == 1
+        assert "the first render failed for app.toml" in proc.log
+        assert "key does not exist" in proc.log
+    assert not (tmp_path / "seen").exists()
+
+
+def test_registers_then_waits_for_keys_before_rendering(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    setup(tmp_path, etcd_prefix)
+    me = f"{etcd_prefix}/services/me"
+    options = ("-register", f"{me}=10.0.0.5", "-wait-for", f"{etcd_prefix}/db", "-ttl", "10")
+    with confpy_exec(tmp_path, etcd.url, *options) as proc:
+        proc.wait_log(f"waiting for {etcd_prefix}/db")
+        wait_until(lambda: etcd_client.get(me)[0] == b"10.0.0.5", what="registered while waiting")
+        assert not (tmp_path / "seen").exists()
+        etcd_client.put(f"{etcd_prefix}/db", "one")
+        wait_until(lambda: read(tmp_path / "seen") == "db=one\n", what="started once the key exists")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 7
+    assert etcd_client.get(me)[0] is None
+
+
+def test_sigterm_while_waiting_stops_without_a_command(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    setup(tmp_path, etcd_prefix)
+    me = f"{etcd_prefix}/services/me"
+    options = ("-register", f"{me}=x", "-wait-for", f"{etcd_prefix}/never")
+    with confpy_exec(tmp_path, etcd.url, *options) as proc:
+        proc.wait_log("waiting for")
+        wait_until(lambda: etcd_client.get(me)[0] is not None)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 128 + signal.SIGTERM
+    assert etcd_client.get(me)[0] is None
+    assert not (tmp_path / "seen").exists()
+
+
+def test_bad_commands_and_flags(tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any) -> None:
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    confdir = setup(tmp_path, etcd_prefix)
+    base = ("exec", "-node", etcd.url, "-confdir", str(confdir))
+    result = run_confpy(*base, "--", str(tmp_path / "no-such-program"))
+    assert result.returncode == 127
+    assert "cannot start no-such-program" in result.stderr
+    result = run_confpy(*base, "-reload-signal", "NOPE", "--", "true")
+    assert result.returncode == 2 and "unknown signal 'NOPE'" in result.stderr
+    result = run_confpy(*base, "-backend", "env", "-register", "/k=v", "--", "true")
+    assert result.returncode == 2 and "needs the etcd backend" in result.stderr
+    # A confdir without conf.d is bad configuration too (it exited 1), and the command never starts.
+    marker = tmp_path / "started"
+    result = run_confpy(
+        "exec", "-backend", "env", "-confdir", str(tmp_path / "nope"), "--", "touch", str(marker)
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and "conf.d: template resource directory does not exist" in result.stderr
+    )
+    assert not marker.exists()
+    # The command's own arguments are never taken for confpy's (`-watch=true` is not rewritten).
+    result = run_confpy(*base, "--", "sh", "-c", 'test "$1" = -watch=true', "sh", "-watch=true")
+    assert result.returncode == 0, result.stderr
+
+
+# As PID 1: orphans the command leaves are reaped, and a failing reload_cmd still fails: the
+# reaper must not take its exit status from subprocess. The command keeps making orphans, so the
+# reaper runs every few milliseconds, while subprocess looks at the reload_cmd every 50 ms (its
+# background `sleep` keeps the output open).
+PID1_CHILD = """\
+cp {dest} {tmp}/seen
+for i in 1 2 3; do sh -c 'sleep 0.2 & echo $! >> {tmp}/orphans'; done
+while [ ! -e {tmp}/exit ]; do sh -c 'true &'; sleep 0.01; done
+sleep 1.5
+for pid in $(cat {tmp}/orphans); do [ -e /proc/$pid ] && echo $pid; done > {tmp}/zombies
+exit 5
+"""
+
+
+def test_as_pid_1_reaps_orphans_and_keeps_statuses(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    unshare = shutil.which("unshare")
+    if (
+        unshare is None
+        or subprocess.run([unshare, "--pid", "--kill-child", "--mount-proc", "true"]).returncode
+    ):
+        pytest.skip("cannot make a PID namespace here (unshare missing or not permitted)")
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    confdir = setup(tmp_path, etcd_prefix, 'reload_cmd = "sleep 1 & exit 3"\n')
+    (tmp_path / "child.sh").write_text(PID1_CHILD.format(dest=tmp_path / "app.conf", tmp=tmp_path))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONFPY_", "CONFD_"))}
+    # --kill-child: if the test kills unshare, the namespace's PID 1 (confpy) and all in it go too.
+    command = [unshare, "--pid", "--kill-child", "--mount-proc", sys.executable, "-m", "confpy", "exec"]
+    command += ["-node", etcd.url, "-confdir", str(confdir), "--", "sh", str(tmp_path / "child.sh")]
+    log_path = tmp_path / "confpy.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_until(lambda: (tmp_path / "seen").exists(), what="the command started")
+            etcd_client.put(f"{etcd_prefix}/db", "two")
+            # The warning about the background `sleep` holding the output open comes first.
+            wait_until(lambda: "reload_cmd for app.toml failed" in read(log_path), what="the failed reload")
+            assert "reload_cmd for app.toml failed (exit status 3)" in read(log_path)
+            (tmp_path / "exit").touch()
+            assert proc.wait(20) == 5
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert len(read(tmp_path / "orphans").split()) == 3
+    assert read(tmp_path / "zombies") == "", "orphaned processes were left as zombies"
+
+
+def test_parse_signal_and_exit_status() -> None:
+    assert parse_signal("HUP") is signal.SIGHUP
+    assert parse_signal("sigusr1") is signal.SIGUSR1
+    assert parse_signal("15") is signal.SIGTERM
+    for bad in ("NOPE", "999", ""):
+        with pytest.raises(ConfigError, match="unknown signal"):
+            parse_signal(bad)
+    assert exit_status(3 << 8) == 3
+    assert exit_status(signal.SIGKILL) == 137

@@ -1,0 +1,269 @@
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from confpy.config.resource import TemplateResource, load_resource, load_resources, parse_mode
+from confpy.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_fields_and_key_joining(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "app.toml",
+        """[template]
+src = "app.conf.j2"
+dest = "/tmp/app.conf"
+prefix = "app"
+keys = ["list", "/list", "/db/host"]
+mode = "0600"
+check_cmd = "true {{.src}}"
+reload_cmd = "true"
+check_cmd_timeout = "5s"
+reload_cmd_timeout = 7
+create_dest_dir = true
+""",
+    )
+    res = load_resource(path, name="app.toml", global_prefix="/production")
+    assert res.prefix == "/production/app"
+    assert res.prefixed_keys == ("/production/app/list", "/production/app/list", "/production/app/db/host")
+    assert res.mode == 0o600
+    assert (res.check_cmd_timeout, res.reload_cmd_timeout) == (5.0, 7.0)
+    assert res.create_dest_dir is True
+    assert res.dest == Path("/tmp/app.conf")
+
+
+def test_defaults(tmp_path: Path) -> None:
+    res = load_resource(write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\n'), name="a.toml")
+    assert res.prefix == "/"
+    assert res.keys == ()
+    assert res.mode is None and res.uid is None and res.gid is None
+    assert (res.check_cmd_timeout, res.reload_cmd_timeout) == (30.0, 60.0)
+    assert res.create_dest_dir is False
+
+
+def test_template_view_strips_the_prefix(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "/app"\nkeys = ["/up"]\n'
+    )
+    res = load_resource(path, name="a.toml")
+    values = {"/app/up/a": "1", "/app/up": "0", "/app/upper": "2", "/other/up": "3", "/app/down": "4"}
+    # confd's etcdv3 GetValues: the key itself and what lies below key + "/", never /app/upper.
+    assert res.view(values) == {"/up/a": "1", "/up": "0"}
+    assert res.owns("/app/up/x") and res.owns("/app/up")
+    assert not res.owns("/app/upper") and not res.owns("/app/upper/x") and not res.owns("/app/down")
+
+
+def _prefixed(tmp_path: Path, prefix: str, keys: str = '["/"]', global_prefix: str = "") -> TemplateResource:
+    body = f'[template]\nsrc = "a"\ndest = "/tmp/a"\nprefix = "{prefix}"\nkeys = {keys}\n'
+    return load_resource(write(tmp_path / "a.toml", body), name="a.toml", global_prefix=global_prefix)
+
+
+def test_a_resource_prefix_has_a_path_boundary(tmp_path: Path) -> None:
+    res = _prefixed(tmp_path, "/prod/app")
+    values = {"/prod/app/db": "1", "/prod/application/db": "2", "/prod/app": "3"}
+    assert res.view(values) == {"/db": "1", "/": "3"}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "global_prefix", "want"),
+    [
+        # confd's setVars: path.Join("/", strings.TrimPrefix(k, Prefix)) on the prefix as written.
+        ("/svc/app", "", {"/": "top", "/x": "1"}),
+        ("svc/app", "", {"/": "top", "/x": "1"}),
+        ("/svc/app/", "", {"/svc/app": "top", "/x": "1"}),
+        ("app/", "/svc", {"/svc/app": "top", "/x": "1"}),
+        ("", "/svc/app/", {"/svc/app": "top", "/x": "1"}),
+        ("/", "", {"/svc/app": "top", "/svc/app/x": "1"}),
+    ],
+)
+def test_a_key_equal_to_the_prefix(
+    tmp_path: Path, prefix: str, global_prefix: str, want: dict[str, str]
+) -> None:
+    res = _prefixed(tmp_path, prefix, '["/svc/app"]' if prefix == "/" else '["/"]', global_prefix)
+    assert res.view({"/svc/app": "top", "/svc/app/x": "1", "/svc/apps": "no"}) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"), [("0644", 0o644), ("644", 0o644), ("0o644", 0o644), ("600", 0o600), ("4755", 0o4755)]
+)
+def test_mode_is_always_octal(text: str, mode: int) -> None:
+    assert parse_mode(text, "x") == mode
+
+
+@pytest.mark.parametrize("text", ["0999", "rw-r--r--", "", 644, "12345"])
+def test_bad_mode(text: object) -> None:
+    with pytest.raises(ConfigError, match="x: mode"):
+        parse_mode(text, "x")
+
+
+def test_owner_and_group_by_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/tmp/a"\nowner = "root"\ngroup = "root"\n'
+    )
+    res = load_resource(path, name="a.toml")
+    assert (res.uid, res.gid) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('dest = "/tmp/a"', "missing required field 'src'"),
+        ('src = "a"', "missing required field 'dest'"),
+        ('src = "a"\ndest = "/a"\nowner = "no-such-user-x"', "owner 'no-such-user-x' is not a user"),
+        ('src = "a"\ndest = "/a"\ngroup = "no-such-group-x"', "group 'no-such-group-x' is not a group"),
+        ('src = "a"\ndest = "/a"\nuid = 1\nowner = "root"', "disagree"),
+        ('src = "a"\ndest = "/a"\nkeys = "/x"', "keys must be a list"),
+        ('src = "a"\ndest = "/a"\ncheck_cmd_timeout = "soon"', "check_cmd_timeout"),
+        ('src = "a"\ndest = "/a"\ncreate_dest_dir = "yes"', "create_dest_dir must be true or false"),
+        ('src = "a"\ndest = "/a"\nrender_timeout = "0s"', "render_timeout must be positive"),
+        ('src = "a"\ndest = "/a"\nrender_timeout = "long"', "render_timeout: 'long' is not a duration"),
+        ('src = "a"\ndest = "/a"\nmax_output_size = "lots"', "max_output_size: 'lots' is not a size"),
+        ('src = "a"\ndest = "/a"\nmax_output_size = 0', "max_output_size: a size must be positive"),
+    ],
+)
+def test_invalid_fields_name_the_file(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path / "bad.toml", "[template]\n" + body + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_resource(path, name="bad.toml")
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_broken_toml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.toml", '[template]\nsrc = "a"\ndest = \n')
+    with pytest.raises(ConfigError, match=r"bad.toml: invalid TOML: .*line 3"):
+        load_resource(path, name="bad.toml")
+
+
+def test_missing_template_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no \[template\] table"):
+        load_resource(write(tmp_path / "a.toml", 'src = "a"\n'), name="a.toml")
+
+
+def test_unknown_field_warns_and_names_the_close_field(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nreload_cmdd = "x"\nzzz = 1\n')
+    with caplog.at_level(logging.WARNING, logger="confpy"):
+        load_resource(path, name="a.toml")
+    assert (
+        f"{path}: unknown field 'reload_cmdd' in [template] is ignored (did you mean reload_cmd?)"
+        in caplog.text
+    )
+    assert f"{path}: unknown field 'zzz' in [template] is ignored\n" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("typo", "field"),
+    [
+        ("chek_cmd", "check_cmd"),
+        ("modee", "mode"),
+        ("ownr", "owner"),
+        ("Mode", "mode"),
+        ("sensitiv", "sensitive"),
+    ],
+)
+def test_a_misspelt_safety_field_is_refused(tmp_path: Path, typo: str, field: str) -> None:
+    # Ignoring it would put an unchecked, or world-readable, or wrongly owned file live.
+    path = write(tmp_path / "a.toml", f'[template]\nsrc = "a"\ndest = "/a"\n{typo} = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        load_resource(path, name="a.toml")
+    assert str(info.value) == (
+        f"{path}: unknown field {typo!r} in [template]: did you mean {field}? "
+        "(a misspelt safety field is refused, not ignored)"
+    )
+
+
+def test_a_relative_dest_is_refused(tmp_path: Path) -> None:
+    # confd writes it relative to wherever it was started; the message was "directory does not exist".
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "etc/app.conf"\n')
+    with pytest.raises(ConfigError, match=r"a.toml: dest must be an absolute path, got 'etc/app.conf'$"):
+        load_resource(path, name="a.toml")
+
+
+def test_load_resources_walks_recursively_in_order_and_keeps_going(tmp_path: Path) -> None:
+    confd = tmp_path / "conf.d"
+    write(confd / "b.toml", '[template]\nsrc = "b"\ndest = "/b"\n')
+    write(confd / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\n')
+    write(confd / "sub" / "c.toml", '[template]\nsrc = "c"\ndest = "/c"\n')
+    write(confd / "broken.toml", "[template\n")
+    write(confd / "notes.txt", "ignored")
+    resources, errors = load_resources(tmp_path)
+    assert [r.name for r in resources] == ["a.toml", "b.toml", os.path.join("sub", "c.toml")]
+    assert len(errors) == 1 and "broken.toml" in str(errors[0])
+
+
+def test_missing_conf_d(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"conf.d: template resource directory does not exist"):
+        load_resources(tmp_path)
+
+
+def test_command_placeholders_are_checked_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\nreload_cmd = "echo {{ getv(\\"/k\\") }}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"a\.toml: reload_cmd: .*placeholder"):
+        load_resource(path, name="a.toml")
+
+
+def test_render_limits(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a"\ndest = "/a"\n')
+    plain = load_resource(path, name="a.toml")
+    assert (plain.render_timeout, plain.max_output_size) == (None, None)  # the global settings apply
+    path.write_text(
+        '[template]\nsrc = "a"\ndest = "/a"\nrender_timeout = "1m30s"\nmax_output_size = "2MiB"\n'
+    )
+    resource = load_resource(path, name="a.toml")
+    assert (resource.render_timeout, resource.max_output_size) == (90.0, 2 * 1024 * 1024)
+
+
+def test_two_resources_with_one_dest_are_both_refused(tmp_path: Path) -> None:
+    confd = tmp_path / "conf.d"
+    (tmp_path / "out").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "out")
+    write(confd / "a.toml", f'[template]\nsrc = "a"\ndest = "{tmp_path}/out/app.conf"\n')
+    write(confd / "b.toml", f'[template]\nsrc = "b"\ndest = "{tmp_path}/out/./app.conf"\n')
+    write(confd / "c.toml", f'[template]\nsrc = "c"\ndest = "{tmp_path}/alias/app.conf"\n')  # same file
+    write(confd / "d.toml", f'[template]\nsrc = "d"\ndest = "{tmp_path}/out/other.conf"\n')
+    resources, errors = load_resources(tmp_path)
+    assert [r.name for r in resources] == ["d.toml"]
+    assert [str(e) for e in errors] == [
+        f"{confd / 'a.toml'}: dest {tmp_path}/out/app.conf is also the dest of {confd / 'b.toml'}, "
+        f"{confd / 'c.toml'}: two resources must not write one file (none of them is applied)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("src", "engine", "want"),
+    [
+        ("a.tmpl", "", "go"),
+        ("a.conf.tmpl", "", "go"),
+        ("a.j2", "", "jinja"),
+        ("a.conf", "", "jinja"),
+        ("a.tmpl", "jinja", "jinja"),
+        ("a.conf", "go", "go"),
+    ],
+)
+def test_the_engine_is_decided_by_the_resource_itself(src: str, engine: str, want: str) -> None:
+    """One rule wherever a resource comes from (a file, or a library user's own): render and check read it."""
+    resource = TemplateResource(
+        name="a", path=Path("a.toml"), src=src, dest=Path("/tmp/a"), keys=(), engine=engine
+    )
+    assert resource.engine == want
+
+
+def test_the_engine_field_is_validated(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.toml", '[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "go"\n')
+    assert load_resource(path, name="a.toml").engine == "go"
+    path.write_text('[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "jinja"\n')
+    assert load_resource(path, name="a.toml").engine == "jinja"
+    path.write_text('[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "erb"\n')
+    with pytest.raises(ConfigError, match='engine must be "go" or "jinja", got \'erb\''):
+        load_resource(path, name="a.toml")
