@@ -165,15 +165,9 @@ class KeyStore:
         compared element by element after cleaning, so "/foo" never lists "/foobar/x" and
         "/foo/", "/foo" and "/foo//" list the same names.
         """
-        if type(path) is not str:
-            string_argument("ls", 1, path)
-        prefix = _terms(path)
-        depth = len(prefix)
         names: set[str] = set()
-        for key in self._data:
-            terms = _terms(key)
-            if terms[:depth] != prefix:
-                continue
+        depth, below = self._below("ls", path)
+        for terms in below:
             name = terms[depth] if len(terms) > depth else terms[-1]
             if name:
                 names.add(name)
@@ -181,13 +175,13 @@ class KeyStore:
 
     def lsdir(self, path: str) -> list[str]:
         """Sorted names of the sub-directories right below `path` that hold keys (memkv's ListDir)."""
+        depth, below = self._below("lsdir", path)
+        return sorted({terms[depth] for terms in below if len(terms) > depth + 1})
+
+    def _below(self, func: str, path: str) -> tuple[int, Iterator[tuple[str, ...]]]:
+        """`path`'s depth in elements, and the elements of every key at or below it (cleaned)."""
         if type(path) is not str:
-            string_argument("lsdir", 1, path)
+            string_argument(func, 1, path)
         prefix = _terms(path)
         depth = len(prefix)
-        names: set[str] = set()
-        for key in self._data:
-            terms = _terms(key)
-            if len(terms) > depth + 1 and terms[:depth] == prefix:
-                names.add(terms[depth])
-        return sorted(names)
+        return depth, (terms for terms in map(_terms, self._data) if terms[:depth] == prefix)
