@@ -7,8 +7,7 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeE
 from confpy.log import TRACE
 from confpy.pipeline.commands import run_command
 from confpy.pipeline.deadline import RenderTimeout, deadline
-from confpy.pipeline.diff import colorize
 from confpy.pipeline.redact import redact
 from confpy.pipeline.writer import Outcome, Target, WriteResult, write_config
 from confpy.store import KeyStore
@@ -44,11 +42,6 @@ class RunReport:
         return not self.errors
 
 
-def _colour_terminal() -> bool:
-    """Colour only on a terminal, and not when NO_COLOR is set (no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """One run of a worker: which resource, from which mirror revision, and what came of it."""
@@ -60,6 +53,8 @@ class RunRecord:
     duration: float
     retry: int = 0
     """The attempt number of the retry this failure scheduled; 0 when none is due."""
+    diff: str | None = None
+    """`-noop`: the change it would make, for the caller that owns stdout to show."""
 
 
 class ResourceProcessor:
@@ -128,9 +123,6 @@ class ResourceProcessor:
             log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))
         elif result.outcome is Outcome.WOULD_UPDATE:
             log.warning("%s: noop mode: %s will not be modified (%s)", name, dest, ", ".join(result.changes))
-            if result.diff:
-                sys.stdout.write(colorize(result.diff) if _colour_terminal() else result.diff)
-                sys.stdout.flush()
         else:
             log.debug("%s: target config %s in sync", name, dest)
         return result
@@ -157,42 +149,58 @@ class ResourceProcessor:
             ) from exc
         log.info("%s: reload_cmd succeeded in %.0f ms", self.resource.name, result.duration * 1000)
 
-    def apply(self, store: KeyStore) -> bool:
-        """Sync, and reload if the file changed; True if it changed."""
-        if self.sync(store).outcome is not Outcome.UPDATED:
-            return False
-        self.reload()
-        return True
+    def apply(self, store: KeyStore) -> WriteResult:
+        """Sync, and reload if the file changed; the sync's result."""
+        result = self.sync(store)
+        if result.outcome is Outcome.UPDATED:
+            self.reload()
+        return result
 
 
 def run_once(
-    backend: Backend, processors: Sequence[ResourceProcessor], errors: Sequence[ConfpyError] = ()
+    backend: Backend,
+    processors: Sequence[ResourceProcessor],
+    errors: Sequence[ConfpyError] = (),
+    on_run: Callable[[RunRecord], None] | None = None,
 ) -> RunReport:
-    """Every resource from one consistent snapshot; a failing resource does not stop the others."""
+    """Every resource from one consistent snapshot; a failing resource does not stop the others.
+
+    `on_run` sees each resource's run as it ends, as watch mode's `on_run` does (`-noop`'s diff).
+    """
     report = RunReport(updated=[], errors=list(errors))
-    processors, values = _snapshot(backend, processors, report)
+    processors, values, revision = _snapshot(backend, processors, report)
     ordered = sorted(values)
     for processor in processors:
         resource = processor.resource
+        started = time.monotonic()
+        result: WriteResult | None = None
+        error: ConfpyError | None = None
         try:
-            store = KeyStore(resource.view(values, ordered))
-            if processor.apply(store):
+            result = processor.apply(KeyStore(resource.view(values, ordered)))
+            if result.outcome is Outcome.UPDATED:
                 report.updated.append(resource.name)
         except ConfpyError as exc:
             log.error("%s", exc)
             report.errors.append(exc)
+            error = exc
+        if on_run:
+            outcome, diff = (result.outcome, result.diff) if result else (None, None)
+            on_run(RunRecord(resource.name, revision, outcome, error, time.monotonic() - started, diff=diff))
     return report
 
 
 def _snapshot(
     backend: Backend, processors: Sequence[ResourceProcessor], report: RunReport
-) -> tuple[Sequence[ResourceProcessor], dict[str, str]]:
-    """One read for every resource. A value that is not UTF-8 fails the resources that read it,
-    each named, and the others are read again without them."""
+) -> tuple[Sequence[ResourceProcessor], dict[str, str], int]:
+    """One read for every resource, and its revision. A value that is not UTF-8 fails the
+    resources that read it, each named, and the others are read again without them."""
     while True:
         prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
         try:
-            return processors, backend.read(prefixes).values if prefixes else {}
+            if not prefixes:
+                return processors, {}, 0
+            snapshot = backend.read(prefixes)
+            return processors, snapshot.values, snapshot.revision
         except ValueDecodeError as exc:
             readers = [p for p in processors if p.resource.owns(exc.key)]
             if not readers:

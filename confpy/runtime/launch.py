@@ -14,6 +14,7 @@ from confpy.errors import ConfigError, ConfpyError
 from confpy.log import LOG_FORMATS, hold_logging, setup_logging
 from confpy.pipeline.processor import RunReport, run_once
 from confpy.runtime.load import load_processors
+from confpy.runtime.noop import show_diff
 
 __all__ = ["configure", "run_from_flags", "run_settings"]
 
@@ -23,7 +24,7 @@ log = logging.getLogger("confpy")
 def _once(settings: Settings) -> RunReport:
     processors, errors = load_processors(settings)
     with open_backend(settings) as backend:
-        return run_once(backend, processors, errors)
+        return run_once(backend, processors, errors, on_run=show_diff)
 
 
 def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:

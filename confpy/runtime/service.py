@@ -33,6 +33,7 @@ from confpy.log import setup_logging
 from confpy.ops.metrics import HealthServer, Metrics
 from confpy.ops.sdnotify import notify, watchdog_period
 from confpy.pipeline.processor import RunRecord
+from confpy.runtime.noop import show_diff
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
 
@@ -68,7 +69,9 @@ class Service:
     # -- observability --------------------------------------------------------------------------
 
     def _on_run(self, record: RunRecord) -> None:
-        """Called by workers: count the run; the first time every resource has run, say so."""
+        """Called by workers: show -noop's diff, count the run; the first time every resource has
+        run, say so."""
+        show_diff(record)
         if self.metrics:
             self.metrics.record_run(record)
         engine = self.engine

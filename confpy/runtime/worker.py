@@ -184,9 +184,11 @@ class ResourceWorker(_Loop):
         store, revision = self.mirror.store_copy(self.name)
         started = time.monotonic()
         outcome: Outcome | None = None
+        diff: str | None = None
         error: ConfpyError | None = None
         try:
-            outcome = self.processor.sync(store).outcome
+            result = self.processor.sync(store)
+            outcome, diff = result.outcome, result.diff
             if outcome is Outcome.UPDATED:
                 if self.group:
                     self.group.changed()
@@ -204,7 +206,7 @@ class ResourceWorker(_Loop):
             retry = self._retry.after(error)
         if self.on_run:
             duration = time.monotonic() - started
-            self.on_run(RunRecord(self.name, revision, outcome, error, duration, retry))
+            self.on_run(RunRecord(self.name, revision, outcome, error, duration, retry, diff))
 
     def _wait_for_work(self) -> bool:
         """Until stopping, a due change or a due retry; False after LINGER seconds without any.
