@@ -242,7 +242,7 @@ def convert(
     ] = None,
 ) -> None:
     """Translate a Go template into Jinja2 on stdout; what cannot be translated is logged (exit 1)."""
-    from confpy.engines.convert import convert as translate
+    from confpy.engines.go import GoEngine
     from confpy.log import setup_logging
 
     log = logging.getLogger("confpy")
@@ -261,7 +261,7 @@ def convert(
         log.error("%s: not UTF-8 text (byte %d is 0x%02x)", template, exc.start, exc.object[exc.start])
         raise typer.Exit(1) from None
     try:
-        result = translate(text, template.name)
+        result = GoEngine(template.parent).convert(text, template.name)
     except ConfpyError as exc:
         log.error("%s: %s", template, exc)
         raise typer.Exit(1) from None

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from confpy.engines.base import Conversion
 from confpy.engines.gotemplate import nodes as n
 from confpy.engines.gotemplate.lexer import ItemType, lex
 from confpy.engines.gotemplate.parser import parse_trees
 
-__all__ = ["CONFD_FUNCTIONS", "Conversion", "convert"]
+__all__ = ["CONFD_FUNCTIONS", "convert"]
 
 STR, INT, FLOAT, BOOL, NONE, ANY, KV, DICT, TIME = (
     "str",
@@ -91,14 +92,6 @@ _COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": 
 _PRINTF_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?(.)")
 _PRINTF_TYPES = {"s": (STR, INT), "v": (STR, INT), "d": (INT,), "x": (INT,), "X": (INT,), "o": (INT,)}
 _PRINTF_TYPES.update({v: (FLOAT,) for v in "feE"})
-
-
-@dataclass
-class Conversion:
-    """The Jinja2 text, and (line, message) for each construct that could not be translated."""
-
-    text: str
-    problems: list[tuple[int, str]] = field(default_factory=list)
 
 
 class _Unsupported(Exception):

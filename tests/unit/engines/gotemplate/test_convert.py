@@ -8,7 +8,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from confpy.engines.convert import Conversion, convert
+from confpy.engines.base import Conversion
+from confpy.engines.convert import convert
 from confpy.engines.gotemplate import parse
 from confpy.errors import TemplateError
 from confpy.store import KeyStore, KVPair

@@ -1,0 +1,96 @@
+"""The Go engine: confd's Go templates on confpy's own text/template (confpy.engines.gotemplate).
+
+A template is parsed once and re-parsed when its file changes; it renders with confd's function
+map straight into the writer, as confd's Execute writes into its stage file. Imported only when
+a resource renders with Go (confpy.engines.select).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from confpy.config.resource import TemplateResource
+from confpy.engines.base import Analysis, Conversion, Problem, TemplateUse
+from confpy.engines.gotemplate import GoTemplate, parse
+from confpy.engines.gotemplate.confd import SIGNATURES, go_functions
+from confpy.errors import TemplateError
+from confpy.store import KeyStore
+
+__all__ = ["GoEngine"]
+
+# Go's `template: NAME:LINE[:COL]: ` at the start of its parse and exec errors.
+_GO_WHERE = re.compile(r"template: [^:]*:(\d+)(?::\d+)?: ")
+
+
+def _go_location(message: str) -> tuple[int | None, str]:
+    """The line of Go's `template: NAME:LINE[:COL]: rest` message, and the rest."""
+    located = _GO_WHERE.match(message)
+    if located is None:
+        return None, message
+    return int(located.group(1)), message[located.end() :]
+
+
+class GoEngine:
+    """Go's text/template with confd's functions, for one templates directory."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self._cache: dict[Path, tuple[int, GoTemplate]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, resource: TemplateResource) -> GoTemplate:
+        """The parsed Go template, re-parsed only when its file changes."""
+        path = self.templates_dir / resource.src
+        try:
+            mtime = path.stat().st_mtime_ns
+            with self._lock:
+                cached = self._cache.get(path)
+            if cached and cached[0] == mtime:
+                return cached[1]
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TemplateError(f"{resource.name}: missing template: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{resource.name}: cannot read template {path}: {exc}") from None
+        try:
+            template = parse(text, path.name, SIGNATURES)
+        except TemplateError as exc:
+            raise TemplateError(f"{resource.name}: {exc}") from exc
+        with self._lock:
+            self._cache[path] = (mtime, template)
+        return template
+
+    def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+        template = self.load(resource)
+        try:
+            template.stream(write, go_functions(store))
+        except TemplateError as exc:
+            raise TemplateError(f"{resource.name}: {exc}") from exc
+
+    def analyse(self, resource: TemplateResource) -> Analysis:
+        """The template parsed by the engine that renders it (confd parses only `src` itself)."""
+        path = self.templates_dir / resource.src
+        if not path.is_file():
+            return Analysis(renderable=False, missing_src=path)
+        try:
+            self.load(resource)
+        except TemplateError as exc:
+            line, message = _go_location(str(exc).removeprefix(f"{resource.name}: "))
+            problem = Problem(str(path), line, f"template syntax error: {message}")
+            return Analysis(renderable=False, uses=[TemplateUse(str(path), [problem])])
+        return Analysis(renderable=True, templates=[resource.src], uses=[TemplateUse(str(path))])
+
+    def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
+        """The line Go's message names; the message stays whole, as Go says it."""
+        message = str(exc).removeprefix(f"{resource.name}: ")
+        line = _go_location(message)[0]
+        return (None if line is None else str(self.templates_dir / resource.src)), line, message
+
+    def convert(self, text: str, name: str) -> Conversion:
+        """The Jinja2 twin of a Go template; a TemplateError if the Go template does not parse."""
+        from confpy.engines.convert import convert
+
+        return convert(text, name)

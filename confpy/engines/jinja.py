@@ -1,0 +1,351 @@
+"""The Jinja2 engine: one environment per templates directory, templates compiled once, confd's
+functions as globals, and the analysis `confpy check` runs on Jinja templates.
+
+The store functions (getv, gets, ...) read the store of the render in progress through a context
+variable, so one environment and its compiled-template cache serve every resource and thread, and
+`import`ed macros see the same functions as the template that imports them. Imported only when a
+resource renders with Jinja2 (confpy.engines.select).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+
+from confpy.config.resource import TemplateResource
+from confpy.engines.base import Analysis, Conversion, KeyRead, Problem, TemplateUse
+from confpy.engines.filters import VALIDATING_FILTERS
+from confpy.engines.functions import FILTER_NAMES, make_functions
+from confpy.engines.jsonnumber import json_numbers
+from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError, closest, did_you_mean, reason
+from confpy.store import KeyStore, KVPair
+
+__all__ = ["KEY_FUNCTIONS", "JinjaEngine"]
+
+_active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
+_BATCH = 256  # pieces of Jinja output joined before they are written
+
+# Jinja's wording for a name it does not know, at render time and at compile time.
+_UNDEFINED = re.compile(r"'([^']+)' is undefined")
+_NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
+# A render error's message starts with the `file:line: ` of its template frame.
+_WHERE = re.compile(r"[^\s:]+:\d+: ")
+
+#: The store functions whose literal key argument `confpy check` compares with the resource's keys.
+KEY_FUNCTIONS = frozenset({"get", "getv", "gets", "getvs", "exists", "ls", "lsdir"})
+# Names Jinja provides inside templates without a declaration.
+_IMPLICIT_NAMES = frozenset({"loop", "super", "self", "caller", "varargs", "kwargs"})
+
+
+class _ActiveStore(KeyStore):
+    """Forwards every lookup to the store of the render running in the current context."""
+
+    __slots__ = ()
+
+    def get(self, key: str) -> KVPair:
+        return _active.get().get(key)
+
+    def getv(self, key: str, *default: str) -> str:
+        return _active.get().getv(key, *default)
+
+    def gets(self, pattern: str) -> list[KVPair]:
+        return _active.get().gets(pattern)
+
+    def getvs(self, pattern: str) -> list[str]:
+        return _active.get().getvs(pattern)
+
+    def exists(self, key: str) -> bool:
+        return _active.get().exists(key)
+
+    def ls(self, path: str) -> list[str]:
+        return _active.get().ls(path)
+
+    def lsdir(self, path: str) -> list[str]:
+        return _active.get().lsdir(path)
+
+
+def _printing_like_go(decode: Callable[..., Any]) -> Callable[..., Any]:
+    """A JSON decoder whose numbers print in Jinja as confd prints them (see confpy.engines.jsonnumber)."""
+
+    @functools.wraps(decode)
+    def wrapper(*args: Any) -> Any:
+        return json_numbers(decode(*args))
+
+    return wrapper
+
+
+@contextmanager
+def _using(store: KeyStore) -> Iterator[None]:
+    token = _active.set(store)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+class JinjaEngine:
+    """Jinja2 with `keep_trailing_newline=True` and confd's functions, for one templates directory."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            keep_trailing_newline=True,
+            auto_reload=True,
+            # Every template stays compiled: Jinja's default keeps 400, and with more resources
+            # than that each change would recompile its template (~2 ms) instead of rendering it.
+            cache_size=-1,
+        )
+        functions = make_functions(_ActiveStore())
+        for name in ("json", "jsonArray"):
+            functions[name] = _printing_like_go(functions[name])
+        self.env.globals.update(functions)
+        self.env.filters.update(VALIDATING_FILTERS)
+        self.env.globals.update(VALIDATING_FILTERS)
+        # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
+        self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    def load(self, resource: TemplateResource) -> jinja2.Template:
+        """The compiled template of `resource`: a missing file or a syntax error names file and line."""
+        try:
+            return self.env.get_template(resource.src)
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
+
+    def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+        template = self.load(resource)
+        try:
+            with _using(store):
+                pieces = template.generate()
+                # Jinja yields a piece per output node; islice hands them over in batches at C
+                # speed, where a Python loop over each piece would double the cost of a render.
+                while batch := list(islice(pieces, _BATCH)):
+                    write("".join(batch))
+        except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
+            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
+        except KeyNotFoundError as exc:
+            raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {exc}") from exc
+        except (
+            ConfpyError,
+            jinja2.TemplateError,
+            ArithmeticError,
+            LookupError,
+            TypeError,
+            ValueError,
+            MemoryError,
+            RecursionError,
+        ) as exc:
+            raise TemplateError(
+                f"{resource.name}: {self._where(exc, resource)}: {self._reason(exc)}"
+            ) from exc
+
+    def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
+        """The innermost template frame in the failure's traceback; the message after its `file:line: `."""
+        file: str | None = None
+        line: int | None = None
+        message = str(exc).removeprefix(f"{resource.name}: ")
+        cause = exc.__cause__
+        if cause is not None:
+            root = str(self.templates_dir.resolve())
+            for frame in reversed(traceback.extract_tb(cause.__traceback__)):
+                if frame.filename.startswith((root, str(self.templates_dir))):
+                    file, line = frame.filename, frame.lineno
+                    break
+        where = _WHERE.match(message)
+        if where:
+            message = message[where.end() :]
+        return file, line, message
+
+    def convert(self, text: str, name: str) -> Conversion:
+        """A Jinja2 template is its own translation."""
+        return Conversion(text)
+
+    def _reason(self, exc: BaseException) -> str:
+        """What went wrong in the user's words: Jinja's own error classes are not named."""
+        if isinstance(exc, ConfpyError):
+            return str(exc)
+        if isinstance(exc, jinja2.UndefinedError) and (match := _UNDEFINED.fullmatch(str(exc))):
+            name = match.group(1)
+            return f"unknown function or variable {name!r}{did_you_mean(closest(name, self.env.globals))}"
+        if isinstance(exc, jinja2.TemplateError):
+            return str(exc)
+        return f"{type(exc).__name__}: {reason(exc)}"
+
+    def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> str:
+        message = exc.message or ""
+        if match := _NO_FILTER.fullmatch(message):
+            kind, name = match.groups()
+            known = self.env.filters if kind == "filter" else self.env.tests
+            message = f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
+        path = self._named(exc.filename or "") or self._path(resource.src)
+        return f"{path}:{exc.lineno}: template syntax error: {message}"
+
+    def _path(self, name: str) -> Path:
+        """How messages name a template: its path under the confdir, as `confpy check` names it."""
+        return self.templates_dir / name
+
+    def _named(self, filename: str) -> Path | None:
+        """A file Jinja loaded (its own path, or the resolved one), named as `_path` names it."""
+        for base in (str(self.templates_dir), str(self.templates_dir.resolve())):
+            if filename.startswith(base + os.sep):
+                return self._path(filename[len(base) + 1 :])
+        return None
+
+    def _where(self, exc: BaseException, resource: TemplateResource) -> str:
+        """`file:line` of the innermost template frame in the traceback (Jinja maps frames to lines)."""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            named = self._named(frame.filename)
+            if named is not None:
+                return f"{named}:{frame.lineno}"
+        return str(self._path(resource.src))
+
+    # --- analysis (confpy check) ----------------------------------------------------------------
+
+    def analyse(self, resource: TemplateResource) -> Analysis:
+        """The resource's template and every template it reaches by a literal name in include,
+        import or extends: syntax, names never defined, unknown filters and tests, key reads."""
+        main = self._template(resource.src)
+        if main is None:
+            return Analysis(renderable=False, missing_src=self._path(resource.src))
+        graph = _graph(main, self._template)
+        known = set(self.env.globals) | _IMPLICIT_NAMES
+        for info in graph:
+            known |= info.declared
+        analysis = Analysis(renderable=True, templates=[info.name for info in graph])
+        for info in graph:
+            analysis.renderable = analysis.renderable and info.parsed
+            use = TemplateUse(info.path, list(info.problems), info.key_reads)
+            for name, line, is_call in info.names:
+                if name not in known:
+                    what = "unknown function" if is_call else "undefined variable"
+                    use.problems.append(Problem(info.path, line, f"{what} {name!r}"))
+            for name, line in info.filters:
+                if name not in self.env.filters:
+                    use.problems.append(Problem(info.path, line, f"unknown filter {name!r}"))
+            for name, line in info.tests:
+                if name not in self.env.tests:
+                    use.problems.append(Problem(info.path, line, f"unknown test {name!r}"))
+            for name, line, ignore_missing in info.references:
+                if name not in analysis.templates and not ignore_missing:
+                    use.missing.append(Problem(info.path, line, f"missing template: {self._path(name)}"))
+                    analysis.renderable = False
+            analysis.uses.append(use)
+        return analysis
+
+    def _template(self, name: str) -> _TemplateInfo | None:
+        """What template `name` uses, or None if there is no such template."""
+        loader = self.env.loader
+        assert loader is not None
+        try:
+            source, filename, _ = loader.get_source(self.env, name)
+        except jinja2.TemplateNotFound:
+            return None
+        info = _TemplateInfo(name, filename or str(self._path(name)), parsed=False)
+        try:
+            self.env.get_template(name)
+            ast = self.env.parse(source, name, filename)
+        except jinja2.TemplateSyntaxError as exc:
+            info.problems.append(Problem(info.path, exc.lineno, f"template syntax error: {exc.message}"))
+            return info
+        info.parsed = True
+        _analyse(ast, info)
+        return info
+
+
+class _TemplateInfo:
+    """What one template uses, independent of the resource that renders it."""
+
+    def __init__(self, name: str, path: str, *, parsed: bool) -> None:
+        self.name = name
+        self.path = path
+        self.parsed = parsed
+        self.problems: list[Problem] = []
+        self.declared: set[str] = set()
+        self.names: list[tuple[str, int, bool]] = []
+        self.filters: list[tuple[str, int]] = []
+        self.tests: list[tuple[str, int]] = []
+        self.references: list[tuple[str, int, bool]] = []
+        self.key_reads: list[KeyRead] = []
+
+
+def _graph(main: _TemplateInfo, find: Callable[[str], _TemplateInfo | None]) -> list[_TemplateInfo]:
+    """`main` and every template it reaches through literal include/import/extends names."""
+    seen = {main.name: main}
+    stack = [main]
+    while stack:
+        for name, _, _ in stack.pop().references:
+            if name not in seen:
+                info = find(name)
+                if info is not None:
+                    seen[name] = info
+                    stack.append(info)
+    return list(seen.values())
+
+
+def _literal(node: nodes.Expr) -> tuple[str, bool] | None:
+    """A key argument's text: (whole literal, False), (known start of it, True), or None."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return node.value, False
+    if isinstance(node, nodes.Concat) and node.nodes:
+        first = _literal(node.nodes[0])
+        return None if first is None else (first[0], True)
+    if isinstance(node, nodes.Add):
+        left = _literal(node.left)
+        return None if left is None else (left[0], True)
+    return None
+
+
+def _declared_names(ast: nodes.Template) -> set[str]:
+    """Every name a template binds: assignments, loop targets, macro names and parameters, imports."""
+    declared = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    declared.update(m.name for m in ast.find_all(nodes.Macro))
+    declared.update(i.target for i in ast.find_all(nodes.Import))
+    for node in ast.find_all(nodes.FromImport):
+        for item in node.names:
+            declared.add(item[1] if isinstance(item, tuple) else item)
+    return declared
+
+
+def _referenced(ast: nodes.Template) -> list[tuple[str, int, bool]]:
+    """Templates named by a literal in include/import/extends: (name, line, missing is fine)."""
+    found = []
+    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        assert isinstance(node, nodes.Extends | nodes.Include | nodes.Import | nodes.FromImport)
+        target = node.template
+        ignore_missing = isinstance(node, nodes.Include) and node.ignore_missing
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            found.append((target.value, node.lineno, ignore_missing))
+    return found
+
+
+def _analyse(ast: nodes.Template, info: _TemplateInfo) -> None:
+    info.declared = _declared_names(ast)
+    info.references = _referenced(ast)
+    called = {id(c.node) for c in ast.find_all(nodes.Call)}
+    for name in ast.find_all(nodes.Name):
+        if name.ctx == "load":
+            info.names.append((name.name, name.lineno, id(name) in called))
+    info.filters = [(f.name, f.lineno) for f in ast.find_all(nodes.Filter)]
+    info.tests = [(t.name, t.lineno) for t in ast.find_all(nodes.Test)]
+    for call in ast.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name in KEY_FUNCTIONS and call.args:
+            literal = _literal(call.args[0])
+            if literal is not None:
+                info.key_reads.append(KeyRead(call.node.name, literal[0], literal[1], call.lineno))
