@@ -46,27 +46,43 @@ class SignalRelay:
         self._writer.setblocking(False)
         self._old_handlers: dict[int, Any] = {}
         self._old_fd = -1
+        self._fd_set = False
         self._thread = threading.Thread(target=self._relay, name="confpy-signals", daemon=True)
 
     def __enter__(self) -> SignalRelay:
+        try:
+            self._old_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+            self._fd_set = True
+            for signum in self.signals:
+                self._old_handlers[signum] = signal.signal(signum, _noted)
+        except BaseException:  # not on the main thread, or a signal that cannot be caught
+            self._restore()
+            self._reader.close()
+            self._writer.close()
+            raise
+        # Signals received until the thread runs wait in the socket's buffer.
         self._thread.start()
-        self._old_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        for signum in self.signals:
-            self._old_handlers[signum] = signal.signal(signum, _noted)
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for signum, old in self._old_handlers.items():
-            if old is not None:  # None: a handler installed outside Python, which cannot be restored
-                signal.signal(signum, old)
-        signal.set_wakeup_fd(self._old_fd)
+        self._restore()
         with contextlib.suppress(OSError):
             self._writer.send(_STOP)
         self._thread.join(5)
         self._reader.close()
         self._writer.close()
+
+    def _restore(self) -> None:
+        """Put back the handlers and the wakeup fd found on entry (a library call leaves no trace)."""
+        for signum, old in self._old_handlers.items():
+            if old is not None:  # None: a handler installed outside Python, which cannot be restored
+                signal.signal(signum, old)
+        self._old_handlers.clear()
+        if self._fd_set:
+            signal.set_wakeup_fd(self._old_fd)
+            self._fd_set = False
 
     def _relay(self) -> None:
         while True:
