@@ -1,19 +1,21 @@
 """The interface every backend implements: a consistent read, and a watch from a revision.
 
 confpy's own modules talk to backends only through this interface, so the etcd client library
-stays inside `backends/etcd.py` and tests can use the memory backend instead.
+stays inside the `backends/etcd/` package and tests can use the memory backend instead. Backends
+that can keep keys alive only as long as their owner (etcd, memory) also implement
+`LeaseBackend`, which `confpy register` and `confpy exec -register` need.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
 from confpy.errors import BackendError, ValueDecodeError
 
-__all__ = ["Backend", "Event", "EventCallback", "Snapshot", "Watch", "decode_value"]
+__all__ = ["Backend", "Event", "EventCallback", "LeaseBackend", "Snapshot", "Watch", "decode_value"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,31 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LeaseBackend(Backend):
+    """A backend whose keys can live on a lease: they are deleted when it expires or is revoked.
+
+    A lease is granted for a TTL and expires unless refreshed within it; watchers see the deletes
+    of its keys as ordinary events. `confpy register` refreshes every TTL/3 and, when a refresh
+    finds the lease gone, grants a new one and puts the keys again.
+    """
+
+    @abc.abstractmethod
+    def grant_lease(self, ttl: int) -> tuple[int, int]:
+        """A new lease of `ttl` seconds: its ID, and the TTL granted (a backend may round it up)."""
+
+    @abc.abstractmethod
+    def put_on_lease(self, values: Mapping[str, str], lease: int) -> int:
+        """Set every key of `values` on `lease`, as one change; returns its revision.
+
+        A lease that no longer exists is a BackendError ("requested lease not found").
+        """
+
+    @abc.abstractmethod
+    def keep_alive(self, lease: int) -> int:
+        """Refresh `lease` once; the seconds it has left, 0 when it has expired or was revoked."""
+
+    @abc.abstractmethod
+    def revoke_lease(self, lease: int) -> bool:
+        """Revoke `lease`, which deletes every key on it; False when it was already gone."""

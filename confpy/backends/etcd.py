@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import tenacity
 
 from confpy.backends.backoff import Backoff
-from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch, decode_value
+from confpy.backends.base import Event, EventCallback, LeaseBackend, Snapshot, Watch, decode_value
 from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
 
 __all__ = ["MAX_TXN_OPS", "EtcdBackend", "Node", "parse_node"]
@@ -135,7 +135,7 @@ class _Stopped(Exception):
     """A watch was cancelled while it was still being set up."""
 
 
-class EtcdBackend(Backend):
+class EtcdBackend(LeaseBackend):
     """Reads and watches keys in an etcd v3 cluster through its gRPC API.
 
     `timeout` bounds each request; `connect_timeout` bounds the retries of one operation across

@@ -30,7 +30,7 @@ from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.pipeline.writer import WriteResult
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
-from confpy.sidecar.register import Registration, open_etcd
+from confpy.sidecar.register import Registration, open_lease_backend
 from confpy.sidecar.wait import KeyWaiter
 from confpy.store import KeyStore
 
@@ -275,13 +275,13 @@ class ExecSupervisor:
             return self._run()
 
     def _run(self) -> int:
-        etcd = open_etcd(self.settings, "-register") if self.register else None
-        backend = etcd if etcd is not None else open_backend(self.settings)
+        leases = open_lease_backend(self.settings, "-register") if self.register else None
+        backend = leases if leases is not None else open_backend(self.settings)
         registration: Registration | None = None
         engine: WatchEngine | None = None
         try:
-            if etcd is not None:
-                registration = Registration(etcd, self.register, self.ttl)
+            if leases is not None:
+                registration = Registration(leases, self.register, self.ttl)
                 registration.start()
             status = self._wait_for_keys(backend)
             if status is not None:

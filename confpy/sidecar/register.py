@@ -1,10 +1,11 @@
-"""`confpy register`: keep keys in etcd for exactly as long as this process lives.
+"""`confpy register`: keep keys in the backend for exactly as long as this process lives.
 
-The keys are put on one lease that is refreshed every TTL/3. A process that crashes stops
-refreshing, and etcd deletes its keys when the lease expires; a clean stop revokes the lease at
-once. A lease can still be lost while the process lives (etcd unreachable for longer than the TTL,
-or `etcdctl lease revoke`): etcd then answers a refresh with TTL 0, and the keys are put again on
-a new lease. While etcd is unreachable the refresh is retried with a bounded backoff.
+The keys are put on one lease (any `LeaseBackend`: etcd, or the memory backend in process) that
+is refreshed every TTL/3. A process that crashes stops refreshing, and the backend deletes its
+keys when the lease expires; a clean stop revokes the lease at once. A lease can still be lost
+while the process lives (etcd unreachable for longer than the TTL, or `etcdctl lease revoke`): a
+refresh then finds TTL 0, and the keys are put again on a new lease. While the backend is
+unreachable the refresh is retried with a bounded backoff.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import threading
 from collections.abc import Mapping
 
 from confpy.backends.backoff import Backoff
-from confpy.backends.etcd import EtcdBackend
+from confpy.backends.base import LeaseBackend
 from confpy.config.backend import open_backend
 from confpy.config.duration import parse_duration
 from confpy.config.settings import Settings
 from confpy.errors import BackendError, ConfigError
 from confpy.runtime.signals import SignalRelay
 
-__all__ = ["Registration", "open_etcd", "parse_entry", "parse_ttl", "run_register"]
+__all__ = ["Registration", "open_lease_backend", "parse_entry", "parse_ttl", "run_register"]
 
 log = logging.getLogger("confpy")
 
@@ -48,12 +49,16 @@ def parse_ttl(text: str) -> int:
     return seconds
 
 
-def open_etcd(settings: Settings, what: str) -> EtcdBackend:
-    """The etcd backend of `settings`; `what` (a command) refuses the others, which cannot write."""
-    if settings.backend != "etcdv3":
-        raise ConfigError(f"{what} needs the etcd backend, not {settings.backend!r}")
+def open_lease_backend(settings: Settings, what: str) -> LeaseBackend:
+    """The backend of `settings`, which must hold leases; `what` (a command) refuses the others.
+
+    Of the backends that settings can name only etcd holds leases (env, file, redis and zookeeper
+    cannot), so the message names it.
+    """
     backend = open_backend(settings)
-    assert isinstance(backend, EtcdBackend)
+    if not isinstance(backend, LeaseBackend):
+        backend.close()
+        raise ConfigError(f"{what} needs the etcd backend, not {settings.backend!r}")
     return backend
 
 
@@ -61,7 +66,7 @@ class Registration:
     """Puts `entries` on a lease of `ttl` seconds and keeps it alive on a thread until `stop()`."""
 
     def __init__(
-        self, backend: EtcdBackend, entries: Mapping[str, str], ttl: int, *, backoff_max: float = 5.0
+        self, backend: LeaseBackend, entries: Mapping[str, str], ttl: int, *, backoff_max: float = 5.0
     ) -> None:
         if ttl < 1:
             raise ConfigError(f"-ttl must be at least 1 s, got {ttl}")
@@ -149,7 +154,7 @@ def run_register(settings: Settings, key: str, value: str, ttl: int) -> int:
         stop.set()
 
     with SignalRelay((signal.SIGTERM, signal.SIGINT), on_signal):
-        backend = open_etcd(settings, "confpy register")
+        backend = open_lease_backend(settings, "confpy register")
         try:
             registration = Registration(backend, {key: value}, ttl)
             registration.start()

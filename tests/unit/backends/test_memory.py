@@ -1,4 +1,4 @@
-"""The memory backend: etcd-like revisions, snapshots and watches, in process."""
+"""The memory backend: etcd-like revisions, snapshots, watches and leases, in process."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 
 from confpy.backends.base import Event
 from confpy.backends.memory import MemoryBackend
-from confpy.errors import RevisionCompactedError
+from confpy.errors import BackendError, RevisionCompactedError
+from tests.support.helpers import wait_until
 
 Item = list[Event] | Exception
 
@@ -62,3 +63,60 @@ def test_compacted_history_refuses_old_watches() -> None:
     seen: list[Item] = []
     backend.watch("/", new, seen.append)
     assert seen == [[Event("/a", "2", new)]]
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keys_on_a_lease_go_when_it_expires_and_watchers_see_the_deletes() -> None:
+    clock = Clock()
+    backend = MemoryBackend({"/svc/plain": "p"}, clock=clock)
+    seen: list[Item] = []
+    backend.watch("/svc/", backend.revision + 1, seen.append)
+    lease, granted = backend.grant_lease(5)
+    assert granted == 5
+    put = backend.put_on_lease({"/svc/a": "1", "/svc/b": "2"}, lease)
+    assert seen == [[Event("/svc/a", "1", put), Event("/svc/b", "2", put)]]
+    clock.now += 4
+    assert backend.keep_alive(lease) == 5  # refreshed: 5 s from now
+    clock.now += 4
+    backend.expire_leases()
+    assert backend.read(["/svc/"]).values == {"/svc/a": "1", "/svc/b": "2", "/svc/plain": "p"}
+    clock.now += 1
+    backend.expire_leases()
+    gone = backend.revision
+    assert backend.read(["/svc/"]).values == {"/svc/plain": "p"}
+    assert seen[1:] == [[Event("/svc/a", None, gone), Event("/svc/b", None, gone)]]
+    assert backend.keep_alive(lease) == 0  # a lost lease is TTL 0, not an error
+    assert backend.revoke_lease(lease) is False
+    with pytest.raises(BackendError, match="requested lease not found"):
+        backend.put_on_lease({"/svc/a": "1"}, lease)
+
+
+def test_revoking_a_lease_deletes_only_the_keys_still_on_it() -> None:
+    backend = MemoryBackend()
+    lease, _ = backend.grant_lease(30)
+    backend.put_on_lease({"/a": "1", "/b": "2"}, lease)
+    backend.put("/b", "plain")  # a put without a lease takes the key off it, as in etcd
+    other, _ = backend.grant_lease(30)
+    backend.put_on_lease({"/c": "3"}, other)
+    assert backend.revoke_lease(lease) is True
+    assert backend.read(["/"]).values == {"/b": "plain", "/c": "3"}
+    assert backend.keep_alive(other) == 30
+    backend.close()
+
+
+def test_an_unrefreshed_lease_expires_on_its_own() -> None:
+    backend = MemoryBackend()
+    lease, _ = backend.grant_lease(1)
+    backend.put_on_lease({"/k": "v"}, lease)
+    wait_until(lambda: backend.read(["/k"]).values == {}, timeout=10, what="lease expiry")
+    assert backend.keep_alive(lease) == 0
+    backend.close()
