@@ -34,6 +34,7 @@ _API: dict[str, str] = {
     "Event": "confpy.backends.base",
     "EventCallback": "confpy.backends.base",
     "Watch": "confpy.backends.base",
+    "LeaseBackend": "confpy.backends.base",
     "MemoryBackend": "confpy.backends.memory",
     "EnvBackend": "confpy.backends.env",
     "FileBackend": "confpy.backends.file",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # the same names, for mypy; `X as X` marks each as re-exporte
     from confpy.backends.base import Backend as Backend
     from confpy.backends.base import Event as Event
     from confpy.backends.base import EventCallback as EventCallback
+    from confpy.backends.base import LeaseBackend as LeaseBackend
     from confpy.backends.base import Snapshot as Snapshot
     from confpy.backends.base import Watch as Watch
     from confpy.backends.env import EnvBackend as EnvBackend
