@@ -7,6 +7,7 @@
 
 `MemoryBackend` behaves like etcd where confpy relies on it (revisions, consistent reads, watches
 from a revision, compaction, dropped watches via `fail_watches()`), so a `WatchEngine` can run on it.
+Part of the public API, documented in docs/library.md.
 """
 
 from __future__ import annotations

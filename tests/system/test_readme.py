@@ -1,4 +1,7 @@
-"""README.md says what the code does: its example runs as written, its reference lists are complete."""
+"""README.md's example runs as written, and docs/stack.md lists every `make demo` option.
+
+The checks that read the docs without running anything are in tests/unit/test_docs.py.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 
-from confpy.cli.app import app
-from confpy.config.resource import _KNOWN_FIELDS
+from tests.support.docs import between, blocks, page, section
 from tests.support.paths import REPO
 
 ROOT = REPO
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def _section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"README.md has no section {title!r}"
-    return match.group(1)
-
-
-def _blocks(text: str) -> list[tuple[str, str]]:
-    """The fenced code blocks of `text`: (language, content)."""
-    return re.findall(r"^```(\w*)\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
 
 
 # --- the example --------------------------------------------------------------------------------
@@ -78,7 +67,9 @@ def test_the_example_runs_as_written(tmp_path: Path) -> None:
         pytest.skip("the example writes under /etc as root: needs root and unshare for a private /etc")
     if not (ROOT / ".venv" / "bin" / "confpy").exists():
         pytest.skip("the example runs .venv/bin/confpy, which `make venv` creates")
-    setup, resource, template, run, output = _blocks(_section("Example: from etcd to a file"))
+    setup, resource, template, run, output = blocks(
+        section(page("README.md"), "Example: from etcd to a file")
+    )
     assert [setup[0], resource[0], template[0], run[0], output[0]] == ["sh", "toml", "jinja", "sh", ""]
     script = _ISOLATE.format(python=shlex.quote(sys.executable), root=shlex.quote(str(ROOT)))
     script += setup[1]
@@ -108,68 +99,7 @@ def test_the_example_runs_as_written(tmp_path: Path) -> None:
     assert got == [_log_shape(line) for line in output[1].splitlines()], result.stdout
 
 
-# --- the reference lists ------------------------------------------------------------------------
-
-
-def _backticked(text: str, pattern: str = r"--?[a-z][a-z-]*") -> set[str]:
-    return set(re.findall(rf"`({pattern})`", text))
-
-
-def _between(text: str, start: str, end: str) -> str:
-    """The text from `start` up to the next `end`."""
-    assert start in text, f"README.md no longer says {start!r}"
-    return text[text.index(start) :].partition(end)[0]
-
-
-def _flags(name: str | None = None) -> set[str]:
-    """The flags of the main command (or of subcommand `name`) as the README names them: the
-    single-dash spelling, or the double-dash one where there is no other (typer's completion)."""
-    root = typer.main.get_command(app)
-    ctx = root.make_context("confpy", [], resilient_parsing=True)
-    command = root if name is None else root.commands[name]
-    if name is not None:
-        ctx = command.make_context(name, [], parent=ctx, resilient_parsing=True)
-    found = set()
-    for param in command.get_params(ctx):
-        if param.param_type_name != "option":
-            continue
-        names = [*param.opts, *param.secondary_opts]
-        found |= {n for n in names if not n.startswith("--")} or set(names)
-    return found
-
-
-def test_the_flags_list_names_every_flag() -> None:
-    text = _between(_section("Flags and configuration"), "Flags: ", "\n\n")
-    assert _backticked(text) == _flags()
-
-
-def test_the_resource_fields_list_names_every_field() -> None:
-    text = _between(_section("Template resources"), "`[template]` fields: ", "\n\n")
-    assert _backticked(text, r"[a-z_]+") == set(_KNOWN_FIELDS)
-
-
-def test_the_sidecar_commands_flags_are_listed() -> None:
-    section = _section("Sidecar commands: register, wait, exec")
-    connection = _backticked(_between(section, "same connection flags as the main command (", ")"))
-    main, helps = _flags(), {"-h", "-help"}
-    for name in ("register", "wait"):
-        assert (_flags(name) & main) - helps == connection, name
-    assert main - _flags("exec") == _backticked(
-        _between(section, "takes the main command's flags except", ";")
-    )
-    for name in ("register", "wait", "exec"):
-        for flag in _flags(name) - main:
-            assert re.search(rf"`{flag}[ `]", section), f"confpy {name} {flag} is not described"
-
-
-def test_the_function_and_filter_lists_are_complete() -> None:
-    from confpy.engines.filters import VALIDATING_FILTERS
-    from confpy.engines.functions import make_functions
-    from confpy.store import KeyStore
-
-    text = _between(_section("Templates"), "confd's complete function set", ". ")
-    assert _backticked(text, r"\w+") == set(make_functions(KeyStore()))
-    assert set(re.findall(r"^\| `(\w+)` \|", _section("Security"), re.MULTILINE)) == set(VALIDATING_FILTERS)
+# --- the sample stack ---------------------------------------------------------------------------
 
 
 def test_the_demo_options_are_listed() -> None:
@@ -181,5 +111,5 @@ def test_the_demo_options_are_listed() -> None:
         check=True,
     )
     accepted = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", shown.stdout)) - {"--help"}
-    text = _between(_section("The sample stack"), "Its options go in `DEMO_ARGS`", "\n- ")
+    text = between(page("stack.md"), "Its options go in `DEMO_ARGS`", "\n- ")
     assert set(re.findall(r"^  - `(--[a-z-]+)", text, re.MULTILINE)) == accepted

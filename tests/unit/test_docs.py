@@ -1,0 +1,222 @@
+"""The docs say what the code does: their reference lists, quoted `--help` output, examples and
+package map match the code, and every relative link points at a file (and heading) that exists.
+
+README.md's runnable example and the `make demo` options are checked in tests/system/test_readme.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import confpy
+from confpy.cli.app import app
+from confpy.config.resource import _KNOWN_FIELDS
+from confpy.config.settings import BACKENDS
+from confpy.engines.filters import VALIDATING_FILTERS
+from confpy.engines.functions import make_functions
+from confpy.store import KeyStore
+from tests.support.docs import DOC_FILES, backticked, between, blocks, page, relative, section
+from tests.support.paths import REPO
+
+# --- reference lists ----------------------------------------------------------------------------
+
+
+def _flags(name: str | None = None) -> set[str]:
+    """The flags of the main command (or of subcommand `name`) as the docs name them: the
+    single-dash spelling, or the double-dash one where there is no other (typer's completion)."""
+    root = typer.main.get_command(app)
+    ctx = root.make_context("confpy", [], resilient_parsing=True)
+    command = root if name is None else root.commands[name]
+    if name is not None:
+        ctx = command.make_context(name, [], parent=ctx, resilient_parsing=True)
+    found = set()
+    for param in command.get_params(ctx):
+        if param.param_type_name != "option":
+            continue
+        names = [*param.opts, *param.secondary_opts]
+        found |= {n for n in names if not n.startswith("--")} or set(names)
+    return found
+
+
+def test_the_flags_list_names_every_flag() -> None:
+    text = between(page("configuration.md"), "Flags: ", "\n\n")
+    assert backticked(text) == _flags()
+
+
+def test_the_resource_fields_list_names_every_field() -> None:
+    text = between(page("resources.md"), "`[template]` fields: ", "\n\n")
+    assert backticked(text, r"[a-z_]+") == set(_KNOWN_FIELDS)
+
+
+def test_the_sidecar_commands_flags_are_listed() -> None:
+    text = page("sidecar.md")
+    described = text.partition("## Their `--help`")[0]
+    connection = backticked(between(text, "same connection flags as the main command (", ")"))
+    main, helps = _flags(), {"-h", "-help"}
+    for name in ("register", "wait"):
+        assert (_flags(name) & main) - helps == connection, name
+    assert main - _flags("exec") == backticked(between(text, "takes the main command's flags except", ";"))
+    for name in ("register", "wait", "exec"):
+        for flag in _flags(name) - main:
+            assert re.search(rf"`{flag}[ `]", described), f"confpy {name} {flag} is not described"
+
+
+def test_the_function_and_filter_lists_are_complete() -> None:
+    text = page("templates.md")
+    functions = between(text, "confd's complete function set", ". ")
+    assert backticked(functions, r"\w+") == set(make_functions(KeyStore()))
+    table = section(text, "Validating filters")
+    assert set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)) == set(VALIDATING_FILTERS)
+
+
+def test_the_backends_list_names_every_backend() -> None:
+    listed = set(re.findall(r"^- `(\w+)`", page("backends.md"), re.MULTILINE))
+    assert listed == set(BACKENDS.values())
+    assert backticked(between(page("configuration.md"), "Flags: `-backend` (", ")"), r"\w+") == set(BACKENDS)
+
+
+# --- quoted output ------------------------------------------------------------------------------
+
+_HELP_BLOCKS = [
+    (relative(path), content)
+    for path in DOC_FILES
+    for language, content in blocks(path.read_text(encoding="utf-8"))
+    if language == "console" and content.startswith("$ confpy ")
+]
+
+
+def test_the_docs_quote_help_output() -> None:
+    quoted = {content.partition("\n")[0] for _, content in _HELP_BLOCKS}
+    commands = ["", *typer.main.get_command(app).commands]
+    assert quoted == {" ".join(["$ confpy", *([c] if c else []), "--help"]) for c in commands}
+
+
+@pytest.mark.parametrize(
+    ("where", "content"), _HELP_BLOCKS, ids=[c.partition("\n")[0] for _, c in _HELP_BLOCKS]
+)
+def test_quoted_help_is_what_confpy_prints(where: str, content: str) -> None:
+    """As an 80-column terminal shows it (click leaves two columns free: 78)."""
+    command, _, quoted = content.partition("\n")
+    args = command.split()[2:]
+    result = CliRunner().invoke(app, args, prog_name="confpy", terminal_width=78)
+    assert result.exit_code == 0, result.output
+    assert result.output == quoted, f"{where} quotes an old `{command[2:]}`; paste the new output there"
+
+
+# --- the library page ---------------------------------------------------------------------------
+
+
+def test_the_library_page_lists_the_public_api() -> None:
+    rows = re.findall(r"^\| `(\w+)` \| `([\w.]+)` \|", page("library.md"), re.MULTILINE)
+    assert [name for name, _ in rows] == [n for n in confpy._API] + ["__version__"]
+    assert {name: module for name, module in rows if name != "__version__"} == confpy._API
+
+
+def test_the_library_examples_run(tmp_path: Path) -> None:
+    """Each Python block of library.md, run with its /etc/confd replaced by a confdir made of the
+    README example's resource and template, writing below tmp_path."""
+    _, resource, template, _, _ = blocks(section(page("README.md"), "Example: from etcd to a file"))
+    confdir = tmp_path / "confd"
+    (confdir / "conf.d").mkdir(parents=True)
+    (confdir / "templates").mkdir()
+    dest = tmp_path / "app" / "app.conf"
+    (confdir / "conf.d" / "app.toml").write_text(resource[1].replace("/etc/app/app.conf", str(dest)))
+    (confdir / "templates" / "app.conf.j2").write_text(template[1])
+    examples = [content for language, content in blocks(page("library.md")) if language == "python"]
+    assert len(examples) == 2
+    namespaces: list[dict[str, Any]] = []
+    for example in examples:
+        namespaces.append({})
+        exec(compile(example.replace("/etc/confd", str(confdir)), "docs/library.md", "exec"), namespaces[-1])
+    assert namespaces[0]["report"].ok
+    assert dest.read_text() == "db = 10.0.0.7:5432\n"
+
+
+# --- the architecture page ----------------------------------------------------------------------
+
+
+def _entries(package: Path) -> set[str]:
+    """The modules and subpackages directly in `package`, as the map names them (`x.py`, `x/`)."""
+    return {
+        f"{p.name}/" if p.is_dir() else p.name
+        for p in package.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+
+
+def test_the_package_map_names_every_package_module_and_layer() -> None:
+    """A module added, moved or removed goes into architecture.md's map in the same commit."""
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(
+            r"^\| (.+?) \| (.+) \|$", section(page("architecture.md"), "The package map"), re.M
+        )
+    }
+    first = [re.findall(r"`confpy/([\w.]+/?)`", cell) for cell in rows]
+    named = {name for names in first for name in names}
+    missing = _entries(REPO / "confpy") - {"__main__.py", "testing.py"} - named  # those two: the public face
+    assert not missing, f"docs/architecture.md's package map does not name {sorted(missing)}"
+    for names, description in zip(first, rows.values(), strict=True):
+        for package in (n for n in names if n.endswith("/")):
+            listed = set(re.findall(rf"`(?:{re.escape(package)})?([\w.]+/?)`", description))
+            assert _entries(REPO / "confpy" / package) <= listed, (
+                f"confpy/{package}: add {_entries(REPO / 'confpy' / package) - listed}"
+            )
+    layers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0][
+        "layers"
+    ]
+    order = ["confpy." + n.removesuffix("/").removesuffix(".py") for names in first for n in names]
+    assert [n for n in order if n in layers] == layers
+
+
+def test_every_module_the_docs_name_exists() -> None:
+    for path in DOC_FILES:
+        for name in re.findall(r"`(confpy/[\w/]+(?:\.py)?)`", path.read_text(encoding="utf-8")):
+            assert (REPO / name).exists(), f"{relative(path)} names {name}, which does not exist"
+    for name in re.findall(r"`((?!confpy/)[a-z_]+/[\w/]*\.py)`", page("architecture.md")):
+        assert (REPO / "confpy" / name).exists(), f"docs/architecture.md names {name}, which does not exist"
+
+
+# --- links --------------------------------------------------------------------------------------
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's anchor for each heading: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"^```.*?^```$", "", text, flags=re.M | re.S), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_points_at_a_file_that_exists() -> None:
+    for path in DOC_FILES:
+        text = path.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", re.sub(r"^```.*?^```$", "", text, flags=re.M | re.S)):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            assert linked.exists(), f"{relative(path)} links to {target}, which does not exist"
+            if anchor:
+                assert anchor in _anchors(linked.read_text(encoding="utf-8")), (
+                    f"{relative(path)} links to {target}: no such heading"
+                )
+
+
+def test_every_doc_page_is_linked_from_the_readme() -> None:
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)\)", page("README.md")))
+    assert linked == {p.name for p in (REPO / "docs").glob("*.md")}
+
+
+def test_the_public_modules_say_where_they_are_documented() -> None:
+    for module in ("__init__.py", "testing.py"):
+        doc = ast.get_docstring(ast.parse((REPO / "confpy" / module).read_text(encoding="utf-8")))
+        assert doc and "docs/library.md" in doc, (
+            f"confpy/{module}'s docstring should point at docs/library.md"
+        )
