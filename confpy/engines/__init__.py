@@ -4,7 +4,8 @@
 decided in confpy.config.resource); the engines implement confpy.engines.base's `Engine`:
 Jinja2 (jinja.py) and confd's Go templates (go.py over gotemplate/), with confd's functions
 (functions.py) and confpy's filters (filters.py). render.py's `Renderer` holds the engines of one
-templates directory; convert.py translates Go templates into Jinja2.
+templates directory; convert.py (statements) and convert_expr.py (expressions) translate Go
+templates into Jinja2.
 """
 
 from __future__ import annotations

@@ -22,80 +22,29 @@ import re
 from dataclasses import dataclass
 
 from confpy.engines.base import Conversion
+from confpy.engines.convert_expr import (
+    ANY,
+    BOOL,
+    CONFD_FUNCTIONS,
+    DICT,
+    INT,
+    KV,
+    NONE,
+    STR,
+    Expressions,
+    Var,
+)
 from confpy.engines.gotemplate import nodes as n
 from confpy.engines.gotemplate.lexer import ItemType, lex
 from confpy.engines.gotemplate.parser import parse_trees
 
-__all__ = ["CONFD_FUNCTIONS", "convert"]
-
-STR, INT, FLOAT, BOOL, NONE, ANY, KV, DICT, TIME = (
-    "str",
-    "int",
-    "float",
-    "bool",
-    "none",
-    "any",
-    "kv",
-    "dict",
-    "time",
-)
-
-#: confd's functions and the Go type each returns ("list:T" is a slice of T; None: as its argument).
-CONFD_FUNCTIONS: dict[str, str | None] = {
-    "get": KV,
-    "gets": "list:kv",
-    "getv": STR,
-    "getvs": "list:str",
-    "exists": BOOL,
-    "ls": "list:str",
-    "lsdir": "list:str",
-    "base": STR,
-    "dir": STR,
-    "split": "list:str",
-    "join": STR,
-    "json": DICT,
-    "jsonArray": "list:any",
-    "map": DICT,
-    "datetime": TIME,
-    "toUpper": STR,
-    "toLower": STR,
-    "contains": BOOL,
-    "replace": STR,
-    "trimSuffix": STR,
-    "lookupIP": "list:str",
-    "lookupIPV4": "list:str",
-    "lookupIPV6": "list:str",
-    "lookupSRV": "list:any",
-    "fileExists": BOOL,
-    "base64Encode": STR,
-    "base64Decode": STR,
-    "parseBool": BOOL,
-    "reverse": None,
-    "sortByLength": "list:str",
-    "sortKVByLength": "list:kv",
-    "add": INT,
-    "sub": INT,
-    "mul": INT,
-    "div": INT,
-    "mod": INT,
-    "seq": "list:int",
-    "atoi": INT,
-    "getenv": STR,
-}
+__all__ = ["convert"]
 
 #: Names a Go variable must not take in Jinja: keywords, tag names, globals, and the macro parameter.
 _RESERVED_WORDS = """and or not in is if else elif endif for endfor true false none True False None loop
 self range dict lipsum cycler joiner namespace caller varargs kwargs dot with set macro call filter
 block extends include import from as raw recursive scoped required ignore missing context"""
 _JINJA_RESERVED = frozenset(_RESERVED_WORDS.split())
-_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-_PRINTF_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d+))?(.)")
-_PRINTF_TYPES = {"s": (STR, INT), "v": (STR, INT), "d": (INT,), "x": (INT,), "X": (INT,), "o": (INT,)}
-_PRINTF_TYPES.update({v: (FLOAT,) for v in "feE"})
-
-
-class _Unsupported(Exception):
-    """An expression with no Jinja equivalent; the message says why."""
 
 
 @dataclass
@@ -106,13 +55,6 @@ class _Action:
     end: int
     ltrim: bool
     rtrim: bool
-
-
-@dataclass
-class _Var:
-    jinja: str
-    typ: str
-    loop_depth: int
 
 
 def _actions(text: str) -> list[_Action]:
@@ -153,10 +95,6 @@ def _identifier(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _quote(s: str) -> str:
-    return json.dumps(s, ensure_ascii=False)
-
-
 class _Converter:
     def __init__(self, text: str, name: str) -> None:
         self.text = text
@@ -168,12 +106,11 @@ class _Converter:
         self.problems: list[tuple[int, str]] = []
         self.taken: set[str] = set()
         self.reserved: set[str] = set()
-        self.scopes: list[dict[str, _Var]] = []
+        self.scopes: list[dict[str, Var]] = []
         self.loop_depth = 0
-        self.dot = ("none", NONE)
+        self.expr = Expressions(self.lookup)
         self.macros: dict[str, str] = {}
         self.defined_at: dict[str, int] = {}
-        self.fresh = 0
 
     # -- output --
 
@@ -213,10 +150,10 @@ class _Converter:
         shadows = any(go_name in scope for scope in self.scopes)
         jinja = _identifier(go_name, visible | self.reserved | (self.taken if shadows else set()))
         self.taken.add(jinja)
-        self.scopes[-1][go_name] = _Var(jinja, typ, self.loop_depth)
+        self.scopes[-1][go_name] = Var(jinja, typ, self.loop_depth)
         return jinja
 
-    def lookup(self, go_name: str) -> _Var | None:
+    def lookup(self, go_name: str) -> Var | None:
         for scope in reversed(self.scopes):
             if go_name in scope:
                 return scope[go_name]
@@ -231,7 +168,7 @@ class _Converter:
     # -- statements --
 
     def run(self) -> Conversion:
-        self.scopes.append({"$": _Var("none", NONE, 0)})
+        self.scopes.append({"$": Var("none", NONE, 0)})
         self.walk_top(self.trees[self.name])
         last = self.actions[-1].end if self.actions else 0
         self.out.append(self.escape_text(self.text[last:]))
@@ -258,10 +195,10 @@ class _Converter:
         macro = self.macro_name(name)
         self.defined_at[name] = self.next_action
         self.emit([f"{{% macro {macro}(dot=none) %}}"])
-        saved = (self.scopes, self.dot, self.loop_depth)
-        self.scopes, self.dot, self.loop_depth = [{"$": _Var("dot", ANY, 0)}], ("dot", ANY), 0
+        saved = (self.scopes, self.expr.dot, self.loop_depth)
+        self.scopes, self.expr.dot, self.loop_depth = [{"$": Var("dot", ANY, 0)}], ("dot", ANY), 0
         self.walk_list(self.trees[name])
-        self.scopes, self.dot, self.loop_depth = saved
+        self.scopes, self.expr.dot, self.loop_depth = saved
 
     def macro_name(self, name: str) -> str:
         if name not in self.macros:
@@ -294,7 +231,7 @@ class _Converter:
 
     def walk_action(self, node: n.ActionNode) -> None:
         problems: list[str] = []
-        code, typ = self.pipeline(node.pipe, problems)
+        code, typ = self.expr.pipeline(node.pipe, problems)
         if node.pipe.decl:
             self.emit([self.assign(node.pipe, code, typ, problems)], problems)
             return
@@ -341,7 +278,7 @@ class _Converter:
     def walk_if(self, node: n.IfNode, opener: str) -> None:
         problems: list[str] = []
         self.open_block()
-        code, typ = self.pipeline(node.pipe, problems)
+        code, typ = self.expr.pipeline(node.pipe, problems)
         condition = code
         if node.pipe.decl:
             if opener == "elif":
@@ -373,7 +310,7 @@ class _Converter:
     def walk_with(self, node: n.WithNode, closers: int = 1) -> None:
         problems: list[str] = []
         self.open_block()
-        code, typ = self.pipeline(node.pipe, problems)
+        code, typ = self.expr.pipeline(node.pipe, problems)
         if node.pipe.decl:
             setter = self.assign(node.pipe, code, typ, problems)
             name = self.lookup_decl(node)
@@ -382,10 +319,10 @@ class _Converter:
             setter = f"{{% set {name} = {code} %}}"
         prefix = ["{% else %}"] if closers > 1 else []
         self.emit([*prefix, setter, f"{{% if {name} %}}"], problems)
-        saved = self.dot
-        self.dot = (name, typ)
+        saved = self.expr.dot
+        self.expr.dot = (name, typ)
         self.walk_list(node.list)
-        self.dot = saved
+        self.expr.dot = saved
         if node.else_list is not None:
             inner = node.else_list.nodes
             if len(inner) == 1 and isinstance(inner[0], n.WithNode) and self.is_else_keyword("with"):
@@ -400,7 +337,7 @@ class _Converter:
     def walk_range(self, node: n.RangeNode) -> None:
         problems: list[str] = []
         self.open_block()
-        code, typ = self.pipeline(node.pipe, problems)
+        code, typ = self.expr.pipeline(node.pipe, problems)
         decl = [v.ident[0] for v in node.pipe.decl]
         self.loop_depth += 1
         if typ == DICT:
@@ -426,10 +363,10 @@ class _Converter:
             if len(decl) > 1:
                 parts.append(f"{{% set {self.declare(decl[0], key_type)} = loop.index0 %}}")
         self.emit(parts, problems)
-        saved = self.dot
-        self.dot = (elem, elem_type)
+        saved = self.expr.dot
+        self.expr.dot = (elem, elem_type)
         self.walk_list(node.list)
-        self.dot = saved
+        self.expr.dot = saved
         self.loop_depth -= 1
         if node.else_list is not None:
             self.emit(["{% else %}"])
@@ -443,157 +380,13 @@ class _Converter:
             self.emit_macro(node.name)
         arg = ""
         if node.pipe is not None:
-            arg, _ = self.pipeline(node.pipe, problems)
+            arg, _ = self.expr.pipeline(node.pipe, problems)
         if node.name not in self.trees:
             problems.append(f'no template "{node.name}" is defined')
         elif not node.block and self.defined_at.get(node.name, len(self.actions)) > self.next_action:
             problems.append(f'template "{node.name}" is used before its {{{{define}}}}: move the define up')
         call = f"{{{{ {self.macro_name(node.name)}({arg}) }}}}"
         self.emit(["{% endmacro %}", call] if node.block else [call], problems)
-
-    # -- expressions: (Jinja code, Go type) --
-
-    def pipeline(self, pipe: n.PipeNode, problems: list[str]) -> tuple[str, str]:
-        try:
-            code, typ = self.command(pipe.cmds[0], None)
-            for cmd in pipe.cmds[1:]:
-                code, typ = self.command(cmd, (code, typ))
-        except _Unsupported as err:
-            problems.append(str(err))
-            return _quote(str(pipe)), ANY
-        return code, typ
-
-    def command(self, cmd: n.CommandNode, final: tuple[str, str] | None) -> tuple[str, str]:
-        first = cmd.args[0]
-        args = [self.arg(a) for a in cmd.args[1:]]
-        if final is not None:
-            args.append(final)
-        if isinstance(first, n.IdentifierNode):
-            return self.call(first.ident, args)
-        if isinstance(first, n.NilNode):
-            raise _Unsupported("nil is not a command")
-        if args:
-            if isinstance(first, (n.FieldNode, n.ChainNode, n.VariableNode)):
-                raise _Unsupported(f"calls a method: {cmd}")
-            raise _Unsupported(f"gives arguments to a non-function: {cmd}")
-        return self.arg(first)
-
-    def arg(self, node: n.Node) -> tuple[str, str]:
-        if isinstance(node, n.StringNode):
-            return _quote(node.text), STR
-        if isinstance(node, n.BoolNode):
-            return ("true" if node.value else "false"), BOOL
-        if isinstance(node, n.NumberNode):
-            if node.is_complex:
-                raise _Unsupported(f"uses a complex number: {node}")
-            is_float = not node.is_int or (
-                any(c in node.text for c in ".eEpP") and node.text[:2] not in ("0x", "0X")
-            )
-            return (repr(node.as_float), FLOAT) if is_float else (str(node.as_int), INT)
-        if isinstance(node, n.NilNode):
-            return "none", NONE
-        if isinstance(node, n.DotNode):
-            return self.dot
-        if isinstance(node, n.FieldNode):
-            return self.fields(self.dot, node.ident)
-        if isinstance(node, n.VariableNode):
-            var = self.lookup(node.ident[0])
-            if var is None:
-                raise _Unsupported(f"uses {node.ident[0]}, which Jinja cannot see here")
-            return self.fields((var.jinja, var.typ), node.ident[1:])
-        if isinstance(node, n.ChainNode):
-            head, typ = self.arg(node.node)
-            return self.fields((f"({head})", typ), node.field)
-        if isinstance(node, n.IdentifierNode):
-            return self.call(node.ident, [])
-        if isinstance(node, n.PipeNode):
-            code, typ = self.command(node.cmds[0], None)
-            for cmd in node.cmds[1:]:
-                code, typ = self.command(cmd, (code, typ))
-            if node.decl:
-                raise _Unsupported(f"declares a variable inside an expression: {node}")
-            return code, typ
-        raise _Unsupported(f"cannot translate {node}")
-
-    def fields(self, receiver: tuple[str, str], names: list[str]) -> tuple[str, str]:
-        code, typ = receiver
-        for name in names:
-            if typ == NONE:
-                return "none", NONE
-            if typ == TIME:
-                raise _Unsupported(f"calls the time method .{name}")
-            if typ in (STR, INT, FLOAT, BOOL) or typ.startswith("list:"):
-                raise _Unsupported(f"can't evaluate field {name} in type {typ}")
-            code, typ = f"{code}.{name}", (STR if typ == KV and name in ("Key", "Value") else ANY)
-        return code, typ
-
-    def call(self, name: str, args: list[tuple[str, str]]) -> tuple[str, str]:
-        codes = [c for c, _ in args]
-        types = [t for _, t in args]
-        if name in _COMPARISONS:
-            op = _COMPARISONS[name]
-            if len(args) < 2 or (name != "eq" and len(args) != 2):
-                raise _Unsupported(f"{name} with {len(args)} arguments")
-            basic = {STR, INT, FLOAT, BOOL}
-            if any(t != types[0] and {t, types[0]} <= basic for t in types[1:]):
-                raise _Unsupported(f"{name} compares a {types[0]} with another type: an error in Go")
-            return "(" + " or ".join(f"{codes[0]} {op} {c}" for c in codes[1:]) + ")", BOOL
-        if name in ("and", "or"):
-            if not args:
-                raise _Unsupported(f"{name} without arguments")
-            typ = types[0] if len(set(types)) == 1 else ANY
-            return "(" + f" {name} ".join(codes) + ")", typ
-        if name == "not" and len(args) == 1:
-            return f"(not {codes[0]})", BOOL
-        if name == "len" and len(args) == 1:
-            if types[0] == STR:
-                raise _Unsupported("len of a string counts bytes in Go, characters in Jinja")
-            return f"({codes[0]} | length)", INT
-        if name == "index" and args:
-            if types[0] == STR:
-                raise _Unsupported("index of a string gives a byte in Go")
-            code, typ = codes[0], types[0]
-            for key in codes[1:]:
-                code, typ = f"{code}[{key}]", (typ[5:] if typ.startswith("list:") else ANY)
-            return code, typ
-        if name == "slice" and args and types[0].startswith("list:") and len(args) <= 3:
-            bounds = ":".join(codes[1:3]) if len(args) > 2 else (codes[1] + ":" if len(args) == 2 else ":")
-            return f"{codes[0]}[{bounds}]", types[0]
-        if name in ("print", "println") and all(t in (STR, INT) for t in types):
-            pieces: list[str] = []
-            for i, (code, typ) in enumerate(args):
-                if i and (name == "println" or (typ != STR and types[i - 1] != STR)):
-                    pieces.append('" "')
-                pieces.append(code)
-            if name == "println":
-                pieces.append('"\\n"')
-            return ("(" + " ~ ".join(pieces) + ")" if pieces else '""'), STR
-        if name == "printf":
-            return self.printf(args), STR
-        if name == "html" and types == [STR]:
-            return f"({codes[0]} | e)", STR
-        if name in CONFD_FUNCTIONS:
-            typ = CONFD_FUNCTIONS[name] or (types[0] if types else ANY)
-            return f"{name}({', '.join(codes)})", typ
-        raise _Unsupported(f"{name} has no Jinja equivalent here")
-
-    def printf(self, args: list[tuple[str, str]]) -> str:
-        if not args or not args[0][0].startswith('"'):
-            raise _Unsupported("printf needs a literal format")
-        fmt = json.loads(args[0][0])
-        rest = args[1:]
-        verbs = [m for m in _PRINTF_VERB.finditer(fmt) if m.group(4) != "%"]
-        if len(verbs) != len(rest):
-            raise _Unsupported("printf's arguments do not match its verbs")
-        for match, (_, typ) in zip(verbs, rest, strict=True):
-            flags, verb = match.group(1), match.group(4)
-            if verb not in _PRINTF_TYPES or "#" in flags or typ not in _PRINTF_TYPES[verb]:
-                raise _Unsupported(f"printf verb %{verb} with a {typ} argument")
-        python = _PRINTF_VERB.sub(lambda m: m.group(0)[:-1] + ("s" if m.group(4) == "v" else m.group(4)), fmt)
-        if not rest:
-            return _quote(python.replace("%%", "%"))
-        values = ", ".join(c for c, _ in rest)
-        return f"({_quote(python)} % ({values}{',' if len(rest) == 1 else ''}))"
 
 
 def convert(text: str, name: str) -> Conversion:
