@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
-from confpy._go.path import path_clean, pattern_regex
-from confpy.errors import KeyNotFoundError, TemplateError
+from confpy._go.path import BadPattern, path_clean, pattern_regex
+from confpy.errors import FunctionError, KeyNotFoundError, TemplateError
 
 __all__ = ["KVPair", "KeyStore", "string_argument"]
 
@@ -81,7 +81,10 @@ class KeyStore:
 
     def _matching(self, pattern: str) -> Iterator[str]:
         """The keys matching `pattern`, in key order."""
-        regex = pattern_regex(pattern)
+        try:
+            regex = pattern_regex(pattern)
+        except BadPattern as exc:
+            raise FunctionError(f"{exc}: {pattern!r}", str(exc)) from None
         prefix = _literal_prefix(pattern)
         keys = self._keys()
         for index in range(bisect_left(keys, prefix), len(keys)):

@@ -10,9 +10,24 @@ import posixpath
 import re
 from functools import lru_cache
 
-from confpy.errors import FunctionError
+__all__ = [
+    "BadPattern",
+    "path_base",
+    "path_clean",
+    "path_dir",
+    "path_join",
+    "path_match",
+    "path_under",
+    "pattern_regex",
+]
 
-__all__ = ["path_base", "path_clean", "path_dir", "path_join", "path_match", "path_under", "pattern_regex"]
+
+class BadPattern(ValueError):
+    """path.ErrBadPattern; str() is Go's message, which does not name the pattern (`pattern` does)."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__("syntax error in pattern")
+        self.pattern = pattern
 
 
 def path_clean(path: str) -> str:
@@ -61,7 +76,9 @@ def path_under(key: str, root: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a Go path.Match pattern into a regex; `*` and `?` never match "/"."""
+    """Translate a Go path.Match pattern into a regex; `*` and `?` never match "/".
+
+    Raises BadPattern where Go's path.Match returns ErrBadPattern."""
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -74,7 +91,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             i += 1
         elif c == "\\":
             if i + 1 >= n:
-                raise _bad_pattern(pattern)
+                raise BadPattern(pattern)
             out.append(re.escape(pattern[i + 1]))
             i += 2
         elif c == "[":
@@ -86,7 +103,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             first = True
             while True:
                 if i >= n:
-                    raise _bad_pattern(pattern)
+                    raise BadPattern(pattern)
                 if pattern[i] == "]" and not first:
                     i += 1
                     break
@@ -106,11 +123,6 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
-def _bad_pattern(pattern: str) -> FunctionError:
-    """path.ErrBadPattern, which Go's message gives without the pattern."""
-    return FunctionError(f"syntax error in pattern: {pattern!r}", "syntax error in pattern")
-
-
 def _class_regex(body: str, negate: bool) -> str:
     """A regex for one class; an empty body (only reversed ranges) matches nothing, or anything if negated."""
     if body:
@@ -122,14 +134,14 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
     """One (possibly escaped) character inside a [...] class, and the index after it."""
     n = len(pattern)
     if i >= n or pattern[i] in "-]":
-        raise _bad_pattern(pattern)
+        raise BadPattern(pattern)
     if pattern[i] == "\\":
         if i + 1 >= n:
-            raise _bad_pattern(pattern)
+            raise BadPattern(pattern)
         return pattern[i + 1], i + 2
     return pattern[i], i + 1
 
 
 def path_match(pattern: str, name: str) -> bool:
-    """Go's path.Match: shell pattern matching where `*` does not cross "/"."""
+    """Go's path.Match: shell pattern matching where `*` does not cross "/"; BadPattern if malformed."""
     return pattern_regex(pattern).match(name) is not None

@@ -1,22 +1,35 @@
-"""The parts of Go's strconv that templates show: quoting, unquoting, float formatting.
+"""The parts of Go's strconv that confd's users see: quoting, unquoting, number parsing and
+formatting. The Go template engine, confd's template functions and the file backend's YAML
+rules (gopkg.in/yaml.v2 calls strconv) all use these, so each Go rule is written once here.
 
 Go strings are bytes; ours are `str`. A `\\xHH` escape for a byte >= 0x80 decodes with
 `surrogateescape`, so invalid UTF-8 survives a round trip through `quote`.
+Parse errors are `NumError`s (ValueErrors whose str() is Go's message); each caller turns them
+into its own ConfpyError.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import struct
-from decimal import Decimal
 
 __all__ = [
+    "ERR_RANGE",
+    "ERR_SYNTAX",
+    "NumError",
     "SyntaxErr",
+    "atoi",
     "can_backquote",
     "format_float",
     "is_raw_byte",
+    "parse_bool",
+    "parse_float",
+    "parse_int",
+    "parse_uint",
     "quote",
     "quote_rune",
+    "underscore_ok",
     "unquote",
     "unquote_char",
 ]
@@ -146,10 +159,10 @@ def _digits(v: float, significant: int) -> tuple[str, int]:
     if v == 0:
         return "", 0
     if significant < 0:
-        _, digit_tuple, exponent = Decimal(repr(abs(v))).as_tuple()
-        digits = "".join(map(str, digit_tuple))
-        assert isinstance(exponent, int)
-        dp = len(digits) + exponent
+        mantissa, _, exp = repr(abs(v)).partition("e")  # "123.5", "1.5e-07", "1e+16"
+        whole, _, fraction = mantissa.partition(".")
+        digits = (whole + fraction).lstrip("0")
+        dp = len(whole) + int(exp or 0) - (len(whole) + len(fraction) - len(digits))
     else:
         mantissa, _, exp = f"{abs(v):.{significant - 1}e}".partition("e")
         digits = mantissa.replace(".", "")
@@ -240,3 +253,143 @@ def format_float(v: float, verb: str, prec: int) -> str:
     if prec > dp:
         prec = len(digits)
     return _fmt_f(neg, digits, dp, max(prec - dp, 0))
+
+
+ERR_SYNTAX = "invalid syntax"
+ERR_RANGE = "value out of range"
+
+
+class NumError(ValueError):
+    """strconv.NumError: which function failed on which input, and why (ERR_SYNTAX or ERR_RANGE).
+
+    str() is Go's message: `strconv.ParseInt: parsing "x": invalid syntax`.
+    """
+
+    def __init__(self, func: str, num: str, err: str) -> None:
+        super().__init__(f"strconv.{func}: parsing {quote(num)}: {err}")
+        self.func = func
+        self.num = num
+        self.err = err
+
+
+def underscore_ok(s: str) -> bool:
+    """strconv's underscoreOK: underscores only between digits, or between a base prefix and a digit."""
+    if s[:1] in ("+", "-"):
+        s = s[1:]
+    saw = "^"  # ^ the start, 0 a digit or base prefix, _ an underscore, ! anything else
+    i = 0
+    hexa = False
+    if len(s) >= 2 and s[0] == "0" and s[1] in "bBoOxX":
+        i, saw, hexa = 2, "0", s[1] in "xX"
+    for c in s[i:]:
+        if "0" <= c <= "9" or (hexa and c in "abcdefABCDEF"):
+            saw = "0"
+        elif c == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            if saw == "_":
+                return False
+            saw = "!"
+    return saw != "_"
+
+
+_DIGIT_VALUES = {c: i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}
+
+
+def parse_uint(s: str, base: int = 0, bit_size: int = 64, func: str = "ParseUint") -> int:
+    """strconv.ParseUint: no sign; base 0 reads the prefixes 0b 0o 0x and a leading 0 (octal) and
+    allows underscores. As in Go, an overflow is reported where it happens, before a later bad digit."""
+    if s == "":
+        raise NumError(func, s, ERR_SYNTAX)
+    base0 = base == 0
+    body = s
+    if base0:
+        base = 10
+        if s[0] == "0":
+            if len(s) >= 3 and s[1] in "bBoOxX":
+                base = {"b": 2, "o": 8, "x": 16}[s[1].lower()]
+                body = s[2:]
+            else:
+                base, body = 8, s[1:]
+    limit = 1 << bit_size
+    n = 0
+    underscores = False
+    for c in body:
+        if c == "_" and base0:
+            underscores = True
+            continue
+        d = _DIGIT_VALUES.get(c.lower(), 99) if c.isascii() else 99
+        if d >= base:
+            raise NumError(func, s, ERR_SYNTAX)
+        n = n * base + d
+        if n >= limit:
+            raise NumError(func, s, ERR_RANGE)
+    if underscores and not underscore_ok(s):
+        raise NumError(func, s, ERR_SYNTAX)
+    return n
+
+
+def parse_int(s: str, base: int = 0, bit_size: int = 64, func: str = "ParseInt") -> int:
+    """strconv.ParseInt: an optional sign, then ParseUint's digits, within a signed `bit_size`."""
+    if s == "":
+        raise NumError(func, s, ERR_SYNTAX)
+    negative = s[0] == "-"
+    body = s[1:] if s[0] in "+-" else s
+    try:
+        magnitude = parse_uint(body, base, bit_size, func)
+    except NumError as exc:
+        if exc.err != ERR_RANGE:
+            raise NumError(func, s, exc.err) from None
+        magnitude = 1 << bit_size
+    cutoff = 1 << (bit_size - 1)
+    if magnitude > cutoff or (magnitude == cutoff and not negative):
+        raise NumError(func, s, ERR_RANGE)
+    return -magnitude if negative else magnitude
+
+
+def atoi(s: str) -> int:
+    """strconv.Atoi: ParseInt(s, 10, 64) (no prefixes, no underscores), its errors named Atoi."""
+    return parse_int(s, 10, 64, func="Atoi")
+
+
+_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
+def parse_bool(s: str) -> bool:
+    """strconv.ParseBool: exactly 1 t T TRUE true True and 0 f F FALSE false False."""
+    try:
+        return _BOOLS[s]
+    except KeyError:
+        raise NumError("ParseBool", s, ERR_SYNTAX) from None
+
+
+_SPECIAL = re.compile(r"[+-]?(?:inf|infinity)|nan", re.IGNORECASE)
+_DECIMAL = re.compile(r"[+-]?(?=\.?[0-9_]*[0-9])[0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9][0-9_]*)?", re.ASCII)
+_HEXADECIMAL = re.compile(
+    r"[+-]?0[xX](?=\.?[0-9a-fA-F_]*[0-9a-fA-F])[0-9a-fA-F_]*(?:\.[0-9a-fA-F_]*)?[pP][+-]?[0-9][0-9_]*",
+    re.ASCII,
+)
+
+
+def parse_float(s: str) -> float:
+    """strconv.ParseFloat(s, 64): Go's decimal and hexadecimal float syntax (a hexadecimal mantissa
+    needs a `p` exponent), inf/infinity/nan in any case, underscores as underscore_ok allows; too
+    large a value is ERR_RANGE, not infinity (too small a one is 0, as in Go)."""
+    if _SPECIAL.fullmatch(s):
+        return float(s)
+    hexadecimal = _HEXADECIMAL.fullmatch(s) is not None
+    if not (hexadecimal or _DECIMAL.fullmatch(s)) or ("_" in s and not underscore_ok(s)):
+        raise NumError("ParseFloat", s, ERR_SYNTAX)
+    body = s.replace("_", "")
+    try:
+        value = float.fromhex(body) if hexadecimal else float(body)
+    except OverflowError:
+        raise NumError("ParseFloat", s, ERR_RANGE) from None
+    if math.isinf(value):
+        raise NumError("ParseFloat", s, ERR_RANGE)
+    return value

@@ -1,9 +1,9 @@
 """The file backend (confd's `-file`): keys from YAML and JSON files and folders of them.
 
 Files are flattened as confd does: map keys become path elements, list items their index
-(`/hosts/0`), nulls are left out, and scalars are resolved and printed as confd's YAML library
-(gopkg.in/yaml.v2) and Go print them: `y`/`on` are booleans, `0755` is octal, `1e3` is a float,
-`12:30` stays text, floats print without exponent (`1000`, `0.5`). Later files override earlier
+(`/hosts/0`), nulls are left out, and scalars are resolved as confd's YAML library (gopkg.in/yaml.v2,
+confpy._go.yamlv2) resolves them and printed as confd's nodeWalk prints them: floats with
+strconv.FormatFloat(f, 'f', -1, 64), without exponent (`1000`, `0.5`). Later files override earlier
 ones; folders are walked in lexical order, keeping names that match the filter glob.
 
 confd only knows that "something changed"; here every change is diffed into key events with a
@@ -13,23 +13,20 @@ local revision counter, kept in a bounded history, so a watch resumes without lo
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import yaml
-
-from confpy._go.path import path_join, path_match
+from confpy._go import yamlv2
+from confpy._go.path import BadPattern, path_join, path_match
+from confpy._go.strconv import format_float
 from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch
-from confpy.errors import BackendError, ConfigError, ConfpyError, RevisionCompactedError, TemplateError
+from confpy.errors import BackendError, ConfigError, ConfpyError, RevisionCompactedError
 
-__all__ = ["HISTORY", "FileBackend", "flatten", "format_float", "load_file", "resolve_plain"]
+__all__ = ["HISTORY", "FileBackend", "flatten", "load_file"]
 
 #: How many past revisions a watch can resume from; older start revisions re-read a snapshot.
 HISTORY = 1000
@@ -37,108 +34,13 @@ HISTORY = 1000
 REFRESH_ATTEMPTS = 3
 REFRESH_PAUSE = 0.1
 
-_PLAIN_TAG = "tag:confpy:plain"
-_BOOLS = dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"), True)
-_BOOLS.update(
-    dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"), False)
-)
-_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_SPECIAL_FLOATS = {
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
-}
-# Go's strconv.ParseInt(s, 0, 64): 0x hex, 0o or a leading 0 octal, 0b binary, else decimal.
-_GO_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
-_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
-
-
-def _go_int(text: str) -> int | None:
-    match = _GO_INT.match(text)
-    if match is None:
-        return None
-    digits = match.group(1)
-    if digits[:2].lower() in ("0x", "0o", "0b"):
-        value = int(digits, 0)
-    elif digits[0] == "0" and len(digits) > 1:
-        value = int(digits, 8)
-    else:
-        value = int(digits)
-    value = -value if text.startswith("-") else value
-    return value if -(2**63) <= value < 2**64 else None
-
-
-def _go_float(text: str) -> float | None:
-    value = float(text)
-    return None if math.isinf(value) else value  # Go reports an out-of-range error instead
-
-
-def resolve_plain(text: str) -> object:
-    """yaml.v2's resolution of an unquoted scalar into None, bool, int, float or str."""
-    if text in _NULLS:
-        return None
-    if text in _BOOLS:
-        return _BOOLS[text]
-    if text in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[text]
-    if text[0] == "." and "_" not in text and _GO_FLOAT.match(text):
-        value = _go_float(text)
-        return text if value is None else value
-    if text[0] in "+-0123456789":
-        plain = text.replace("_", "")
-        number = _go_int(plain)
-        if number is not None:
-            return number
-        if _GO_FLOAT.match(plain):
-            value = _go_float(plain)
-            return text if value is None else value
-    return text
-
-
-class _GoYamlLoader(yaml.SafeLoader):
-    """PyYAML with yaml.v2's scalar rules, and map keys kept as written (confd needs string keys)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        self.flatten_mapping(node)
-        mapping: dict[Hashable, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    "found a key that is not text",
-                    key_node.start_mark,
-                )
-            mapping[key_node.value] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-
-def _construct_plain(loader: yaml.SafeLoader, node: yaml.Node) -> object:
-    return resolve_plain(str(node.value))
-
-
-# Replaced, not extended: only merge keys and the catch-all resolve implicitly.
-_GoYamlLoader.yaml_implicit_resolvers = {}
-_GoYamlLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"<<\Z"), ["<"])
-_GoYamlLoader.add_implicit_resolver(_PLAIN_TAG, re.compile(r".*", re.DOTALL), None)
-_GoYamlLoader.add_constructor(_PLAIN_TAG, _construct_plain)
-
-
-def format_float(value: float) -> str:
-    """Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits that round-trip, no exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
 
 def _scalar(value: object) -> str:
+    """nodeWalk's strconv.FormatBool, Itoa and FormatFloat(f, 'f', -1, 64)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return format_float(value)
+        return format_float(value, "f", -1)
     return str(value)
 
 
@@ -172,8 +74,8 @@ def load_file(path: str) -> dict[str, str]:
             raise ConfigError(f"{path} line {exc.lineno}: invalid JSON: {exc.msg}") from None
     else:
         try:
-            data = next(iter(yaml.load_all(text, Loader=_GoYamlLoader)), None)
-        except yaml.YAMLError as exc:
+            data = yamlv2.load_first(text)
+        except yamlv2.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
@@ -205,7 +107,7 @@ class FileBackend(Backend):
             raise ConfigError("the file backend needs at least one file or folder (-file)")
         try:
             path_match(filter, "")
-        except TemplateError:
+        except BadPattern:
             raise ConfigError(f"bad -filter pattern {filter!r}") from None
         self.paths = list(paths)
         self.filter = filter

@@ -18,7 +18,6 @@ import datetime as _datetime
 import importlib
 import ipaddress
 import json as _json
-import math
 import os
 import re
 import socket
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from confpy._go.path import path_base, path_dir
+from confpy._go.strconv import NumError, atoi, parse_bool, parse_float
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
 
@@ -46,14 +46,6 @@ class SRV(NamedTuple):
 
 #: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
 SEQ_LIMIT = 1_000_000
-
-
-def _go_quote(text: str) -> str:
-    """Go's strconv.Quote, as strconv's errors show the input; imported on this error path only, so
-    a Jinja-only run does not load the Go engine."""
-    from confpy._go.strconv import quote
-
-    return quote(text)
 
 
 def _type_name(value: object) -> str:
@@ -194,11 +186,12 @@ class _OutOfRange(ValueError):
 
 
 def _go_float(text: str) -> float:
-    """A JSON number as Go's float64: one too large for it is an error, not infinity."""
-    value = float(text)
-    if math.isinf(value):
-        raise _OutOfRange(text)
-    return value
+    """A JSON number as encoding/json's convertNumber reads it (strconv.ParseFloat(s, 64)): one too
+    large for a float64 is an error, not infinity."""
+    try:
+        return parse_float(text)
+    except NumError:
+        raise _OutOfRange(text) from None
 
 
 def _sanitize(value: Any) -> Any:
@@ -563,30 +556,20 @@ def _base64_decode(data: object) -> str:
 # --- conversions and lists ----------------------------------------------------------------------
 
 
-_BOOLS = {
-    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
-}
-_DECIMAL = re.compile(r"[+-]?[0-9]+")
-
-
 def _parse_bool(s: object) -> bool:
     """strconv.ParseBool: exactly 1 t T TRUE true True and 0 f F FALSE false False."""
     try:
-        return _BOOLS[_str("parseBool", 1, s)]
-    except KeyError:
-        raise TemplateError(f"strconv.ParseBool: parsing {_go_quote(str(s))}: invalid syntax") from None
+        return parse_bool(_str("parseBool", 1, s))
+    except NumError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def _atoi(s: object) -> int:
     """strconv.Atoi: ASCII digits with an optional sign, nothing else, within int64."""
-    text = _str("atoi", 1, s)
-    if not _DECIMAL.fullmatch(text):
-        raise TemplateError(f"strconv.Atoi: parsing {_go_quote(text)}: invalid syntax")
-    value = int(text)
-    if not _INT_MIN <= value <= _INT_MAX:
-        raise TemplateError(f"strconv.Atoi: parsing {_go_quote(text)}: value out of range")
-    return value
+    try:
+        return atoi(_str("atoi", 1, s))
+    except NumError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def _reverse(values: object) -> Any:

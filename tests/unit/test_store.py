@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from confpy._go.path import path_base, path_clean, path_dir, path_join, path_match, path_under
+from confpy._go.path import BadPattern, path_base, path_clean, path_dir, path_join, path_match, path_under
 from confpy.errors import KeyNotFoundError, TemplateError
 from confpy.store import KeyStore, KVPair
 
@@ -232,7 +232,8 @@ BAD_PATTERNS = [
 
 @pytest.mark.parametrize("pattern", BAD_PATTERNS)
 def test_path_match_rejects_bad_patterns(pattern: str) -> None:
-    with pytest.raises(TemplateError, match="syntax error in pattern"):
+    """Go's path.ErrBadPattern; the store (below) and the file backend turn it into their own errors."""
+    with pytest.raises(BadPattern, match="syntax error in pattern"):
         path_match(pattern, "a")
 
 

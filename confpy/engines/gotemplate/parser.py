@@ -7,11 +7,19 @@ Also parsed, as newer Go does: `{{else with}}` (Go 1.23).
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import TypeVar
 
-from confpy._go.strconv import SyntaxErr, quote, unquote, unquote_char
+from confpy._go.strconv import (
+    NumError,
+    SyntaxErr,
+    parse_float,
+    parse_int,
+    parse_uint,
+    quote,
+    unquote,
+    unquote_char,
+)
 from confpy.engines.gotemplate import nodes as n
 from confpy.engines.gotemplate.lexer import Item, ItemType, lex
 from confpy.errors import TemplateError
@@ -42,70 +50,19 @@ BUILTIN_NAMES = frozenset(
     ]
 )
 
-_INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)\Z")
+_N = TypeVar("_N", int, float)
 
 
 class ParseError(ValueError):
     """A parse failure inside the parser; parse_trees turns it into a TemplateError."""
 
 
-def _underscore_ok(s: str) -> bool:
-    """strconv's rule: underscores only between digits, or after a base prefix."""
-    if s[:1] in "+-" and s:
-        s = s[1:]
-    saw = "^"
-    i = 0
-    hexa = False
-    if len(s) >= 2 and s[0] == "0" and s[1].lower() in "box":
-        i, saw, hexa = 2, "0", s[1].lower() == "x"
-    for c in s[i:]:
-        if c.isdigit() or (hexa and c.lower() in "abcdef"):
-            saw = "0"
-        elif c == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        else:
-            if saw == "_":
-                return False
-            saw = "!"
-    return saw != "_"
-
-
-def _parse_int(text: str) -> int | None:
-    """strconv.ParseInt(text, 0, 64) without the range check: None if not an integer literal."""
-    if not _INT_RE.match(text) or not _underscore_ok(text):
-        return None
-    sign = -1 if text[0] == "-" else 1
-    body = text.lstrip("+-").replace("_", "")
-    if len(body) > 1 and body[0] == "0" and body[1] in "0123456789":
-        body = "0o" + body[1:]
+def _parsed(parse: Callable[[str], _N], text: str) -> _N | None:
+    """The number strconv's `parse` reads from `text`, or None where Go's returns an error."""
     try:
-        return sign * int(body, 0)
-    except ValueError:
+        return parse(text)
+    except NumError:
         return None
-
-
-def _parse_float(text: str) -> float | None:
-    """strconv.ParseFloat(text, 64): None on a syntax or range error."""
-    if "_" in text and not _underscore_ok(text):
-        return None
-    body = text.replace("_", "")
-    try:
-        unsigned = body.lstrip("+-")
-        if unsigned[:2] in ("0x", "0X"):
-            if "p" not in unsigned.lower():
-                return None
-            value = float.fromhex(body)
-        elif (
-            unsigned[:2].lower() in ("0b", "0o") or not unsigned or unsigned.lower().startswith(("in", "na"))
-        ):
-            return None
-        else:
-            value = float(body)
-    except (ValueError, OverflowError):
-        return None
-    return None if math.isinf(value) else value
 
 
 def _set_float(num: n.NumberNode, f: float) -> None:
@@ -129,7 +86,7 @@ def new_number(pos: int, text: str, typ: ItemType) -> n.NumberNode:
         num.is_int = num.is_uint = num.is_float = True
         num.as_int, num.as_float = value, float(value)
         return num
-    if typ == ItemType.COMPLEX or (text.endswith("i") and _parse_float(text[:-1]) is not None):
+    if typ == ItemType.COMPLEX or (text.endswith("i") and _parsed(parse_float, text[:-1]) is not None):
         try:
             value_c = complex(text.replace("_", "").replace("i", "j"))
         except ValueError:
@@ -138,14 +95,16 @@ def new_number(pos: int, text: str, typ: ItemType) -> n.NumberNode:
         if value_c.imag == 0:
             _set_float(num, value_c.real)
         return num
-    integer = _parse_int(text)
-    if integer is not None and -(2**63) <= integer < 2**64:
-        num.is_uint = integer >= 0
-        num.is_int = integer < 2**63
+    unsigned = _parsed(parse_uint, text)  # no sign: fails for "-0" and "+1", fixed below
+    signed = _parsed(parse_int, text)
+    num.is_uint = unsigned is not None or signed == 0
+    num.is_int = signed is not None
+    integer = signed if signed is not None else unsigned
+    if integer is not None:
         num.as_int = integer
         num.is_float, num.as_float = True, float(integer)
     else:
-        f = _parse_float(text)
+        f = _parsed(parse_float, text)
         if f is not None:
             if not any(c in text for c in ".eEpP"):
                 raise ParseError(f"integer overflow: {quote(text)}")

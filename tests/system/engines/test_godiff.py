@@ -130,6 +130,21 @@ def test_issue_examples(judge: GoJudge) -> None:
         assert c.kind == "same", c.describe()
 
 
+#: Number literals that strconv reads differently by sign, base and range (ParseUint takes no sign).
+NUMBER_CASES = [
+    '{{printf "%T %v %T %v %T %v" +5 +5 -0 -0 +0x10 +0x10}}',
+    "{{+18446744073709551615}}",
+    "{{18446744073709551615}}",
+    "{{-9223372036854775809}}",
+    "{{1_000}}{{0x_1F}}{{0o17}}{{017}}{{0b1_01}}{{1e1_0}}{{0x_1p1}}",
+]
+
+
+def test_number_literals(judge: GoJudge) -> None:
+    for c in compare(judge, [Case(t, DATA) for t in NUMBER_CASES]):
+        assert c.kind == "same", c.describe()
+
+
 def test_the_judge_is_real_go(judge: GoJudge) -> None:
     """The judge is Go 1.19 and tells outputs from errors (a judge agreeing with anything is none)."""
     assert judge.version.startswith("go1.19"), judge.version

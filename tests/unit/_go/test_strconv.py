@@ -1,10 +1,25 @@
-"""strconv's quoting, unquoting and float formatting."""
+"""strconv's quoting, unquoting, number parsing and float formatting (expectations from Go 1.19)."""
 
 from __future__ import annotations
 
 import pytest
 
-from confpy._go.strconv import SyntaxErr, can_backquote, format_float, quote, quote_rune, unquote
+from confpy._go.strconv import (
+    ERR_RANGE,
+    ERR_SYNTAX,
+    NumError,
+    SyntaxErr,
+    atoi,
+    can_backquote,
+    format_float,
+    parse_bool,
+    parse_float,
+    parse_int,
+    parse_uint,
+    quote,
+    quote_rune,
+    unquote,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +87,107 @@ def test_can_backquote() -> None:
         (1.5, "e", -1, "1.5e+00"),
         (3.0, "x", -1, "0x1.8p+01"),
         (float("inf"), "f", 2, "+Inf"),
+        (-0.0, "f", -1, "-0"),
+        (0.1, "f", -1, "0.1"),
+        (123456789.125, "f", -1, "123456789.125"),
+        (1e21, "f", -1, "1000000000000000000000"),
+        (1.5e-7, "f", -1, "0.00000015"),
+        (5e-324, "e", -1, "5e-324"),
     ],
 )
 def test_format_float(value: float, verb: str, prec: int, want: str) -> None:
     assert format_float(value, verb, prec) == want
+
+
+S, R = ERR_SYNTAX, ERR_RANGE
+
+
+@pytest.mark.parametrize(
+    ("s", "as_int", "as_uint", "as_atoi"),
+    [
+        ("0755", 493, 493, 755),
+        ("08", S, S, 8),
+        ("0o17", 15, 15, S),
+        ("0X1f", 31, 31, S),
+        ("-0b101", -5, S, S),
+        ("0b", S, S, S),
+        ("0x_1", 1, 1, S),
+        ("0_7", 7, 7, S),
+        ("1_000", 1000, 1000, S),
+        ("_1", S, S, S),
+        ("1__0", S, S, S),
+        ("+5", 5, S, 5),
+        ("-0", 0, S, 0),
+        ("+", S, S, S),
+        ("9223372036854775807", 2**63 - 1, 2**63 - 1, 2**63 - 1),
+        ("9223372036854775808", R, 2**63, R),
+        ("-9223372036854775808", -(2**63), S, -(2**63)),
+        ("-9223372036854775809", R, S, R),
+        ("18446744073709551616", R, R, R),
+        ("+18446744073709551615", R, S, R),
+        ("99999999999999999999x", R, R, R),  # the overflow is seen before the bad digit
+        (" 1", S, S, S),
+        ("\u0661", S, S, S),
+    ],
+)
+def test_parse_integers(s: str, as_int: int | str, as_uint: int | str, as_atoi: int | str) -> None:
+    for parse, func, want in (
+        (parse_int, "ParseInt", as_int),
+        (parse_uint, "ParseUint", as_uint),
+        (atoi, "Atoi", as_atoi),
+    ):
+        if isinstance(want, int):
+            assert parse(s) == want
+        else:
+            with pytest.raises(NumError) as info:
+                parse(s)
+            assert (info.value.func, info.value.num, info.value.err) == (func, s, want)
+            assert str(info.value) == f"strconv.{func}: parsing {quote(s)}: {want}"
+
+
+@pytest.mark.parametrize(
+    ("s", "want"),
+    [
+        ("5.", "5"),
+        ("1.e5", "100000"),
+        ("1e1_0", "1e+10"),
+        ("1_0.5e1_0", "1.05e+11"),
+        (".5_0", "0.5"),
+        ("1e-400", "0"),
+        ("0x1.8p1", "3"),
+        ("0x_1p1", "2"),
+        ("0x1F.8p0", "31.5"),
+        ("infinity", "+Inf"),
+        ("-Infinity", "-Inf"),
+        ("NaN", "NaN"),
+        ("99999999999999999999999", "1e+23"),
+        (".", S),
+        ("1e_5", S),
+        ("1_.5", S),
+        ("1._5", S),
+        ("0x1", S),
+        ("0x1p", S),
+        ("0b101", S),
+        ("infin", S),
+        ("-nan", S),
+        ("1 ", S),
+        ("1e400", R),
+        ("-1e400", R),
+        ("0x1p2000", R),
+    ],
+)
+def test_parse_float(s: str, want: str) -> None:
+    if want in (S, R):
+        with pytest.raises(NumError) as info:
+            parse_float(s)
+        assert (str(info.value), info.value.err) == (f"strconv.ParseFloat: parsing {quote(s)}: {want}", want)
+    else:
+        assert format_float(parse_float(s), "g", -1) == want
+
+
+def test_parse_bool() -> None:
+    assert [parse_bool(s) for s in ("1", "t", "TRUE", "True", "0", "f", "FALSE", "False")] == [True] * 4 + [
+        False
+    ] * 4
+    with pytest.raises(NumError, match=r'strconv\.ParseBool: parsing "tRue": invalid syntax'):
+        parse_bool("tRue")

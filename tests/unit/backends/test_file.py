@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from confpy.backends.base import Event
-from confpy.backends.file import HISTORY, FileBackend, format_float, resolve_plain
+from confpy.backends.file import HISTORY, FileBackend
 from confpy.errors import BackendError, ConfigError, RevisionCompactedError
 
 # confd's own test data (backends/file/client_test.go): two files merged.
@@ -158,16 +158,6 @@ def test_scalars_print_as_confd_prints_them(tmp_path: Path, text: str, value: st
 def test_nulls_and_keys_as_written(tmp_path: Path) -> None:
     f = write(tmp_path / "n.yaml", "a: ~\nb: null\nc:\n1: one\ny: yes\n")
     assert FileBackend([str(f)]).read(["/"]).values == {"/1": "one", "/y": "true"}
-
-
-def test_resolution_and_float_units() -> None:
-    assert resolve_plain("n") is False
-    assert resolve_plain("") is None
-    assert resolve_plain("-0x10") == -16
-    assert resolve_plain("1.5.5") == "1.5.5"
-    assert format_float(-0.0) == "-0"
-    assert format_float(0.1) == "0.1"
-    assert format_float(123456789.125) == "123456789.125"
 
 
 def test_merge_keys(tmp_path: Path) -> None:
