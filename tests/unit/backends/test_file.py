@@ -339,3 +339,8 @@ def test_history_older_than_kept_is_reported_as_compacted(conf: tuple[Path, File
         backend.read(["/"])
     with pytest.raises(RevisionCompactedError):
         backend.watch("/app", first, lambda item: None)
+
+
+def test_a_bad_filter_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"bad -filter pattern '\[a'"):
+        FileBackend([str(tmp_path)], filter="[a")
