@@ -218,7 +218,7 @@ def _go_data(value: Any) -> Any:
 
 
 def confpy_render(case: Case) -> Result:
-    """confpy's engine on the case as confpy.engines.render runs it: confd's functions, the case's store."""
+    """confpy's engine on the case as confpy.engines.go runs it: confd's functions, the case's store."""
     funcs = go_functions(KeyStore(dict(case.store)))
     try:
         out = parse(case.text, case.name, SIGNATURES).execute(funcs, _go_data(case.data))
