@@ -405,7 +405,8 @@ def exec_command(
     **options: Any,
 ) -> None:
     """Render, then run COMMAND and keep its config current; forward signals; exit with its status."""
-    from confpy.sidecar.exec import parse_signal, run_exec
+    from confpy.sidecar.child import parse_signal
+    from confpy.sidecar.exec import run_exec
     from confpy.sidecar.register import parse_entry, parse_ttl
 
     def exec_(settings: Settings) -> int:

@@ -11,16 +11,11 @@ render's files are in place by then, and a change that lands before the start is
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import queue
-import shlex
 import signal
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from confpy.backends import Backend
 from confpy.config.backend import open_backend
@@ -30,170 +25,21 @@ from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.pipeline.writer import WriteResult
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
+from confpy.sidecar.child import FORWARDED_SIGNALS, STOP_SIGNALS, Child, ReapGate, signal_name
 from confpy.sidecar.register import Registration, open_lease_backend
 from confpy.sidecar.wait import KeyWaiter
 from confpy.store import KeyStore
 
-__all__ = [
-    "FORWARDED_SIGNALS",
-    "Child",
-    "ExecProcessor",
-    "ExecSupervisor",
-    "ReapGate",
-    "exit_status",
-    "parse_signal",
-    "run_exec",
-]
+__all__ = ["ExecProcessor", "ExecSupervisor", "run_exec"]
 
 log = logging.getLogger("confpy")
 
-#: Signals passed on to the command; SIGHUP also re-renders every resource.
-FORWARDED_SIGNALS = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-)
-#: After these, the command is going away: no more reloads, and the keys are deregistered.
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 #: Queue items besides signal numbers: something may have ended; a resource has been rendered.
 _CHILD = "child"
 _RAN = "ran"
 _Item = int | str
 #: The longest the main thread sleeps without checking on the command.
 _TICK = 1.0
-
-
-def parse_signal(text: str) -> signal.Signals:
-    """`HUP`, `SIGHUP` or `1` (as `-reload-signal` takes it)."""
-    name = text.strip().upper()
-    try:
-        if name.isdigit():
-            return signal.Signals(int(name))
-        return signal.Signals[f"SIG{name.removeprefix('SIG')}"]
-    except (KeyError, ValueError):
-        raise ConfigError(f"unknown signal {text!r} (use a name such as HUP or USR1, or a number)") from None
-
-
-def _signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
-def exit_status(wait_status: int) -> int:
-    """A shell's view of a wait status: the exit code, or 128+N when killed by signal N."""
-    code = os.waitstatus_to_exitcode(wait_status)
-    return code if code >= 0 else 128 - code
-
-
-class Child:
-    """The command. It is signalled and reaped only under one lock, so a signal can never reach
-    a PID that was reaped (and perhaps reused); `status` is its exit status once it has ended."""
-
-    def __init__(self, argv: Sequence[str]) -> None:
-        self.argv = list(argv)
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.status: int | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """How messages name it: the program, and its PID once started."""
-        program = os.path.basename(self.argv[0])
-        return f"{program} (pid {self.proc.pid})" if self.proc else program
-
-    @property
-    def running(self) -> bool:
-        with self._lock:
-            return self.proc is not None and self.status is None
-
-    def start(self) -> None:
-        """Start the command, with confpy's stdin, stdout and stderr; OSError if it cannot be."""
-        with self._lock:
-            self.proc = subprocess.Popen(self.argv)
-        log.info("started %s (pid %d)", shlex.join(self.argv), self.proc.pid)
-
-    def send(self, signum: int) -> bool:
-        """Signal the command if it still runs; False if it does not."""
-        with self._lock:
-            if self.proc is None or self.status is not None:
-                return False
-            os.kill(self.proc.pid, signum)
-            return True
-
-    def poll(self) -> None:
-        """Reap the command if it has ended (the normal case: confpy is not PID 1)."""
-        with self._lock:
-            if self.proc is not None and self.status is None:
-                with contextlib.suppress(ChildProcessError):
-                    pid, wait_status = os.waitpid(self.proc.pid, os.WNOHANG)
-                    if pid:
-                        self._ended(wait_status)
-
-    def reaped(self, pid: int, wait_status: int) -> bool:
-        """Record a status reaped with waitpid(-1); True if it was the command's."""
-        with self._lock:
-            if self.proc is None or pid != self.proc.pid:
-                return False
-            self._ended(wait_status)
-            return True
-
-    def _ended(self, wait_status: int) -> None:
-        assert self.proc is not None
-        code = os.waitstatus_to_exitcode(wait_status)
-        self.proc.returncode = code  # reaped here: subprocess must never wait for this PID again
-        self.status = exit_status(wait_status)
-        how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with status {code}"
-        log.info("%s %s", self.name, how)
-
-
-class ReapGate:
-    """As PID 1, waitpid(-1) would also reap a check_cmd or reload_cmd that subprocess is waiting
-    for, and subprocess then reports it as a success. So orphans are reaped only while no such
-    command runs (the command itself is always reaped at once); `on_idle` asks for a later pass."""
-
-    def __init__(self, on_idle: Callable[[], None]) -> None:
-        self._cond = threading.Condition()
-        self._busy = 0
-        self._deferred = False
-        self._on_idle = on_idle
-
-    @contextlib.contextmanager
-    def command(self) -> Iterator[None]:
-        """Held while a resource may run check_cmd or reload_cmd."""
-        with self._cond:
-            self._busy += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._busy -= 1
-                wake = self._busy == 0 and self._deferred
-                if wake:
-                    self._deferred = False
-            if wake:
-                self._on_idle()
-
-    def reap(self, child: Child) -> None:
-        """Reap every ended child (PID 1's job), or only the command while a command runs."""
-        with self._cond:
-            if self._busy:
-                self._deferred = True
-                child.poll()
-                return
-            while True:
-                try:
-                    pid, wait_status = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    return
-                if pid == 0:
-                    return
-                if not child.reaped(pid, wait_status):
-                    log.debug("reaped orphan process %d", pid)
 
 
 class ExecProcessor(ResourceProcessor):
@@ -232,23 +78,19 @@ class ExecSupervisor:
     def __init__(
         self,
         settings: Settings,
-        command: Sequence[str],
-        *,
-        wait_for: Sequence[str] = (),
-        register: Mapping[str, str] | None = None,
-        ttl: int = 15,
-        reload_signal: signal.Signals | None = None,
+        child: Child,
+        wait_for: list[str],
+        register: dict[str, str],
+        ttl: int,
+        reload_signal: signal.Signals | None,
     ) -> None:
-        if not command:
-            raise ConfigError("confpy exec needs a command to run, after --")
         self.settings = settings
-        self.child = Child(command)
-        self.wait_for = list(wait_for)
-        self.register = dict(register or {})
+        self.child = child
+        self.wait_for = wait_for
+        self.register = register
         self.ttl = ttl
         self.reload_signal = reload_signal
         self.stopping = False
-        self.is_init = os.getpid() == 1
         self.events: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self.gate = ReapGate(lambda: self.events.put(_CHILD))
         self._waiter: KeyWaiter | None = None
@@ -261,7 +103,7 @@ class ExecSupervisor:
             self.events.put(_CHILD)
             return
         self.events.put(signum)
-        if signum in _STOP_SIGNALS and self._waiter is not None:
+        if signum in STOP_SIGNALS and self._waiter is not None:
             self._waiter.cancel()
 
     def _on_run(self, record: RunRecord) -> None:
@@ -310,9 +152,9 @@ class ExecSupervisor:
 
     def _stopped_early(self, item: _Item) -> int | None:
         """Before the command runs: 128+N for stop signal N (the others have no one to go to)."""
-        if not isinstance(item, int) or item not in _STOP_SIGNALS:
+        if not isinstance(item, int) or item not in STOP_SIGNALS:
             return None
-        log.info("%s before %s started: stopping", _signal_name(item), self.child.name)
+        log.info("%s before %s started: stopping", signal_name(item), self.child.name)
         return 128 + item
 
     def _wait_for_keys(self, backend: Backend) -> int | None:
@@ -381,26 +223,19 @@ class ExecSupervisor:
             if isinstance(item, int):
                 self._forward(signal.Signals(item), engine, registration)
             elif item in (_CHILD, None):
-                self._reap()
+                self.gate.reap(self.child)
             if time.monotonic() >= next_reconcile:
                 next_reconcile = time.monotonic() + self.settings.poll_interval
                 self._reconcile(engine)
         return self.child.status
 
-    def _reap(self) -> None:
-        if self.is_init:
-            self.gate.reap(self.child)
-        else:
-            self.child.poll()
-
     def _forward(
         self, signum: signal.Signals, engine: WatchEngine, registration: Registration | None
     ) -> None:
-        stop = signum in _STOP_SIGNALS
+        stop = signum in STOP_SIGNALS
         if stop:
             self.stopping = True
-        if self.child.send(signum):
-            log.info("forwarded %s to %s", signum.name, self.child.name)
+        self.child.forward(signum)
         if stop and registration:
             registration.stop()
         elif signum == signal.SIGHUP and not self.stopping:
@@ -424,7 +259,7 @@ def run_exec(
     reload_signal: signal.Signals | None = None,
 ) -> int:
     """`confpy exec`: the command's exit status (128+N if signal N killed it); 1 if confpy failed."""
-    supervisor = ExecSupervisor(
-        settings, command, wait_for=wait_for, register=register, ttl=ttl, reload_signal=reload_signal
-    )
-    return supervisor.run()
+    if not command:
+        raise ConfigError("confpy exec needs a command to run, after --")
+    child = Child(command)
+    return ExecSupervisor(settings, child, list(wait_for), dict(register or {}), ttl, reload_signal).run()

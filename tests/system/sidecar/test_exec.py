@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-from confpy.errors import ConfigError
-from confpy.sidecar.exec import exit_status, parse_signal
 from tests.support.etcd_server import EtcdServer
 from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
 
@@ -240,14 +238,3 @@ def test_as_pid_1_reaps_orphans_and_keeps_statuses(
                 proc.wait(10)
     assert len(read(tmp_path / "orphans").split()) == 3
     assert read(tmp_path / "zombies") == "", "orphaned processes were left as zombies"
-
-
-def test_parse_signal_and_exit_status() -> None:
-    assert parse_signal("HUP") is signal.SIGHUP
-    assert parse_signal("sigusr1") is signal.SIGUSR1
-    assert parse_signal("15") is signal.SIGTERM
-    for bad in ("NOPE", "999", ""):
-        with pytest.raises(ConfigError, match="unknown signal"):
-            parse_signal(bad)
-    assert exit_status(3 << 8) == 3
-    assert exit_status(signal.SIGKILL) == 137

@@ -106,9 +106,9 @@ def test_exec_registers_before_the_command_and_deregisters_after(
     confdir = make_confdir(tmp_path, {"app.toml": resource}, {"app.j2": 'db={{ getv("/db") }}\n'})
     me = "/services/me"
     # Waiting for its own key makes the command start only once the registration is in place.
-    supervisor = exec_mode.ExecSupervisor(
-        Settings(confdir=confdir), ["true"], wait_for=[me], register={me: "10.0.0.5:80"}
+    assert (
+        exec_mode.run_exec(Settings(confdir=confdir), ["true"], wait_for=[me], register={me: "10.0.0.5:80"})
+        == 0
     )
-    assert supervisor.run() == 0
     assert dest.read_text() == "db=one\n"
     assert [(e.key, e.value) for e in events_of(seen)] == [(me, "10.0.0.5:80"), (me, None)]
