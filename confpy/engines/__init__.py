@@ -11,6 +11,7 @@ templates into Jinja2.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
 __all__ = ["select"]
 
 
+@cache  # an import statement costs microseconds, and select runs for every render
 def _go() -> Callable[[Path], Engine]:
     from confpy.engines.go import GoEngine
 
     return GoEngine
 
 
+@cache
 def _jinja() -> Callable[[Path], Engine]:
     from confpy.engines.jinja import JinjaEngine
 
