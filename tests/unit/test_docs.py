@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,40 @@ def test_quoted_help_is_what_confpy_prints(where: str, content: str) -> None:
     result = CliRunner().invoke(app, args, prog_name="confpy", terminal_width=78)
     assert result.exit_code == 0, result.output
     assert result.output == quoted, f"{where} quotes an old `{command[2:]}`; paste the new output there"
+
+
+def _command_lines() -> list[tuple[str, list[str]]]:
+    """(page, arguments) of every confpy command line in the docs' shell blocks."""
+    found = []
+    for path in DOC_FILES:
+        for language, content in blocks(path.read_text(encoding="utf-8")):
+            if language != "sh":
+                continue
+            for line in content.replace("\\\n", " ").splitlines():
+                words = shlex.split(line, comments=True)
+                if words and words[0].endswith("confpy"):
+                    found.append((relative(path), words[1:]))
+    return found
+
+
+#: Options that act as they are parsed (install the completion, print and exit): only looked up.
+_EAGER = {"--install-completion", "--show-completion", "-version", "-h", "-help"}
+
+
+def test_the_docs_command_lines_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every flag and argument of the docs' example command lines is one confpy accepts."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # should an eager option ever run, not in the real one
+    root = typer.main.get_command(app)
+    lines = _command_lines()
+    assert len(lines) >= 5
+    for where, args in lines:
+        if eager := _EAGER & set(args):
+            assert eager <= _flags(), f"{where}: confpy {' '.join(args)}"
+        elif args and args[0] in root.commands:
+            parent = root.make_context("confpy", [], resilient_parsing=True)
+            root.commands[args[0]].make_context(args[0], args[1:], parent=parent)
+        else:
+            root.make_context("confpy", args)
 
 
 # --- the library page ---------------------------------------------------------------------------
