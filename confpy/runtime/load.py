@@ -29,7 +29,7 @@ def load_processors(
     """The resources under the confdir, ready to apply, and the errors of those that did not load.
 
     `running` (by file) are the resources a reload replaces: a file that no longer loads keeps
-    its running version until it is fixed, as README promises for a broken new configuration.
+    its running version until it is fixed, as docs/modes.md promises for a broken new configuration.
     Stage files that a killed confpy left next to their dests are removed here, at every start.
     Says at INFO what is starting (confd's "Starting confd" and "Backend set to ..." in one
     line), so that even a run that changes nothing leaves a trace; warns when conf.d is empty.

@@ -141,7 +141,7 @@ class ExecSupervisor:
         except ConfpyError as exc:
             log.error("%s", exc)
             self.child.send(signal.SIGTERM)
-            return 2 if isinstance(exc, ConfigError) else 1  # README: 2 for bad configuration
+            return 2 if isinstance(exc, ConfigError) else 1  # docs/operations.md: 2 for bad configuration
         finally:
             self.stopping = True
             if engine is not None:

@@ -50,19 +50,19 @@ __all__ = [
 
 JUDGE_SOURCE = GOJUDGE
 
-#: confd behaviour confpy changes on purpose (README, "Differences from confd"), recognised in the
+#: confd behaviour confpy changes on purpose (docs/differences.md), recognised in the
 #: template's text: a case that uses it and differs is excluded and counted as NEWER_GO's are.
 DELIBERATE: dict[str, re.Pattern[str]] = {
     'ls "/" and lsdir "/" list the root (confd issue #725)': re.compile(
         r'\b(ls|lsdir) "/+"|"/+" *\| *(ls|lsdir)\b'  # as an argument or piped
     ),
     # two processes read time.Now apart, and a printed time has microseconds and no monotonic
-    # reading (README, Go templates)
+    # reading (docs/go-templates.md)
     "datetime: time.Now, read by two processes": re.compile(r"\bdatetime\b"),
 }
 
 #: What confpy deliberately does as newer Go does and Go 1.19 refuses: excluded from the
-#: comparison, and listed in README ("Go templates"). Each is recognised by Go 1.19's error.
+#: comparison, and listed in docs/go-templates.md. Each is recognised by Go 1.19's error.
 NEWER_GO: dict[str, re.Pattern[str]] = {
     # Go 1.22: {{range N}} over an integer
     "range over int (Go 1.22)": re.compile(r"range can't iterate over -?\d+$"),
@@ -129,7 +129,7 @@ class Comparison:
 
     @property
     def excluded(self) -> bool:
-        """Newer Go or a deliberate change (README): not counted as a difference."""
+        """Newer Go or a deliberate change (docs/go-templates.md, docs/differences.md): not a difference."""
         return self.kind.startswith(("newer-go", "deliberate"))
 
     def describe(self) -> str:

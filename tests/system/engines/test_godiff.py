@@ -6,7 +6,7 @@ both; output bytes and error text must be identical. A difference is allowed onl
 listed in KNOWN, with the engineer who owns it; an entry that no longer matches anything must be
 removed, so the table only shrinks. Differences where confpy implements newer Go on purpose
 (godiff.NEWER_GO), and confd behaviour it changes on purpose (godiff.DELIBERATE), both listed in
-README, are excluded and counted.
+docs/go-templates.md and docs/differences.md, are excluded and counted.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Known:
 KNOWN: list[Known] = [
     Known(
         "slice within a JSON array's spare capacity: Go's decoder grows it by append, a list has none",
-        "documented (README, Go templates)",
+        "documented (docs/go-templates.md)",
         r"error calling slice: index out of range",
     ),
 ]

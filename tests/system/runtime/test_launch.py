@@ -1,6 +1,6 @@
 """What `confpy` says and the exit status it ends with, run as a user runs it (a subprocess, real etcd).
 
-README: exit 0 when every resource succeeded, 1 when any failed, 2 for bad flags or configuration.
+docs/operations.md: exit 0 when every resource succeeded, 1 when any failed, 2 for bad flags or configuration.
 """
 
 from __future__ import annotations
