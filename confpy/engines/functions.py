@@ -9,39 +9,32 @@ Where confd is weak confpy does better: `reverse` reverses any list (confd silen
 anything but []string and []KVPair unchanged), and fileExists is false for a path below a regular
 file. A string holds Go's bytes that are not UTF-8 as surrogate escapes (as Python's
 "surrogateescape" does), so base64Decode of binary data writes those bytes, as confd's does.
+
+This module holds the pure functions and the map; the DNS and file-system ones are in
+confpy.engines.lookups, Go's JSON and strconv rules in confpy._go; the store functions (getv,
+gets, ls, ...) are the KeyStore's own methods.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _datetime
-import importlib
-import ipaddress
-import json as _json
 import os
 import re
-import socket
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from confpy._go import encjson
 from confpy._go.path import path_base, path_dir
-from confpy._go.strconv import NumError, atoi, parse_bool, parse_float
+from confpy._go.strconv import NumError, atoi, parse_bool
+from confpy.engines.lookups import LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
 
-__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "SRV", "make_functions"]
+__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "make_functions"]
 
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 63) - 1
-
-
-class SRV(NamedTuple):
-    """One SRV record; field names match Go's net.SRV so templates can say `.Target` and `.Port`."""
-
-    Target: str
-    Port: int
-    Priority: int
-    Weight: int
 
 
 #: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
@@ -168,191 +161,9 @@ def _trim_suffix(s: object, suffix: object) -> str:
 # --- data --------------------------------------------------------------------------------------
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", float: "a number", bool: "a boolean"}
 _GO_JSON_KINDS = {dict: "object", list: "array", str: "string", float: "number", bool: "bool"}
 _GO_JSON_TYPES: dict[type, str] = {dict: "map[string]interface {}", list: "[]interface {}"}
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class _OutOfRange(ValueError):
-    def __init__(self, number: str) -> None:
-        super().__init__(f"number {number} is out of range of a 64-bit float")
-        self.number = number
-
-
-def _go_float(text: str) -> float:
-    """A JSON number as encoding/json's convertNumber reads it (strconv.ParseFloat(s, 64)): one too
-    large for a float64 is an error, not infinity."""
-    try:
-        return parse_float(text)
-    except NumError:
-        raise _OutOfRange(text) from None
-
-
-def _sanitize(value: Any) -> Any:
-    """Go decodes an unpaired \\uD800-style escape as U+FFFD; Python would keep an unwritable surrogate."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_sanitize(v) for v in value]
-    if isinstance(value, dict):
-        return {_sanitize(k): _sanitize(v) for k, v in value.items()}
-    return value
-
-
-_JSON_SPACE = b" \t\r\n"
-_JSON_ESCAPES = frozenset(b'bfnrt\\/"')
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-_DIGITS = frozenset(b"0123456789")
-_C_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
-
-
-def _quote_char(c: int) -> str:
-    """encoding/json's quoteChar: the byte as the rune of that value, in Go's quoting."""
-    if c == ord("'"):
-        return "'\\''"
-    if c in _C_ESCAPES:
-        return f"'{_C_ESCAPES[c]}'"
-    if c < 0x20 or c == 0x7F:
-        return f"'\\x{c:02x}'"
-    if 0x80 <= c < 0xA0 or c == 0xAD:
-        return f"'\\u{c:04x}'"
-    return f"'{chr(c)}'"
-
-
-def _json_syntax_error(data: bytes) -> str | None:
-    """The SyntaxError Go's encoding/json scanner (scanner.go, checkValid) reports first, or None.
-
-    A port of its state machine over bytes: a stack of open objects and arrays, and what may
-    come next at each byte; the messages are Go's, word for word.
-    """
-    stack: list[str] = []  # "key", "value" (in an object), "array"
-    i, n = 0, len(data)
-
-    def bad(at: int, context: str) -> str:
-        """The error at byte `at`; at the end of input Go's eof() feeds the scanner a space."""
-        return f"invalid character {_quote_char(data[at] if at < n else 0x20)} {context}"
-
-    def skip_space(at: int) -> int:
-        while at < n and data[at] in _JSON_SPACE:
-            at += 1
-        return at
-
-    while True:
-        # a value begins here (stateBeginValue)
-        i = skip_space(i)
-        if i == n:
-            return "unexpected end of JSON input"
-        c = data[i]
-        if c in b"{[":
-            if len(stack) >= 10000:
-                return bad(i, "exceeded max depth")
-            i = skip_space(i + 1)
-            if c == ord("{"):
-                if i < n and data[i] == ord("}"):
-                    i += 1
-                else:
-                    if i == n:
-                        return "unexpected end of JSON input"
-                    if data[i] != ord('"'):
-                        return bad(i, "looking for beginning of object key string")
-                    stack.append("key")
-                    continue
-            elif i < n and data[i] == ord("]"):
-                i += 1
-            else:
-                stack.append("array")
-                continue
-        elif c == ord('"'):
-            i += 1
-            while True:
-                if i == n:
-                    return "unexpected end of JSON input"
-                c = data[i]
-                if c == ord('"'):
-                    i += 1
-                    break
-                if c == ord("\\"):
-                    i += 1
-                    if i == n:
-                        return bad(i, "in string escape code")
-                    if data[i] == ord("u"):
-                        for _ in range(4):
-                            i += 1
-                            if i == n or data[i] not in _HEX:
-                                return bad(i, "in \\u hexadecimal character escape")
-                    elif data[i] not in _JSON_ESCAPES:
-                        return bad(i, "in string escape code")
-                elif c < 0x20:
-                    return bad(i, "in string literal")
-                i += 1
-        elif c == ord("-") or c in _DIGITS:
-            if c == ord("-"):
-                i += 1
-                if i == n or data[i] not in _DIGITS:
-                    return bad(i, "in numeric literal")
-            if data[i] == ord("0"):
-                i += 1
-            else:
-                while i < n and data[i] in _DIGITS:
-                    i += 1
-            if i < n and data[i] == ord("."):
-                i += 1
-                if i == n or data[i] not in _DIGITS:
-                    return bad(i, "after decimal point in numeric literal")
-                while i < n and data[i] in _DIGITS:
-                    i += 1
-            if i < n and data[i] in b"eE":
-                i += 1
-                if i < n and data[i] in b"+-":
-                    i += 1
-                if i == n or data[i] not in _DIGITS:
-                    return bad(i, "in exponent of numeric literal")
-                while i < n and data[i] in _DIGITS:
-                    i += 1
-        elif c in b"tfn":
-            word = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}[c]
-            for expected in word[1:]:
-                i += 1
-                if i == n or data[i] != expected:
-                    return bad(i, f"in literal {word.decode()} (expecting {chr(expected)!r})")
-            i += 1
-        else:
-            return bad(i, "looking for beginning of value")
-        # a value ended (stateEndValue): close what it completes
-        while True:
-            i = skip_space(i)
-            if not stack:
-                return bad(i, "after top-level value") if i < n else None
-            if i == n:
-                return "unexpected end of JSON input"
-            c, top = data[i], stack[-1]
-            if top == "key":
-                if c != ord(":"):
-                    return bad(i, "after object key")
-                stack[-1] = "value"
-                i += 1
-                break
-            if c == ord(","):
-                i += 1
-                if top == "value":
-                    stack[-1] = "key"
-                    i = skip_space(i)
-                    if i == n:
-                        return "unexpected end of JSON input"
-                    if data[i] != ord('"'):
-                        return bad(i, "looking for beginning of object key string")
-                break
-            if c == ord("}" if top == "value" else "]"):
-                stack.pop()
-                i += 1
-                continue
-            return bad(i, "after object key:value pair" if top == "value" else "after array element")
 
 
 def _decode_json(func: str, data: object, want: type) -> Any:
@@ -360,12 +171,10 @@ def _decode_json(func: str, data: object, want: type) -> Any:
     text = _str(func, 1, data)
     shown = text if len(text) <= 60 else text[:57] + "..."
     try:
-        value = _json.loads(text, parse_int=_go_float, parse_float=_go_float, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(text):
-            value = _sanitize(value)
+        value = encjson.loads(text)
     except ValueError as exc:
-        go_error = _json_syntax_error(text.encode("utf-8", "surrogateescape"))
-        if go_error is None and isinstance(exc, _OutOfRange):  # valid JSON, a number beyond float64
+        go_error = encjson.syntax_error(text.encode("utf-8", "surrogateescape"))
+        if go_error is None and isinstance(exc, encjson.OutOfRange):  # valid JSON, a number beyond float64
             top = text.lstrip(" \t\r\n")[:1]
             if top not in ("n", "{" if want is dict else "["):  # Go stops at the top-level kind first
                 kind = {"{": "object", "[": "array", '"': "string", "t": "bool", "f": "bool"}.get(
@@ -430,72 +239,6 @@ def _getenv(key: object, *default: object) -> str:
     if value:
         return value
     return _str("getenv", 2, default[0]) if default else ""
-
-
-# --- network and files ---------------------------------------------------------------------------
-
-
-def _lookup_ip(name: object) -> list[str]:
-    """net.LookupIP, as strings sorted as text; any failure gives [] as in confd."""
-    host = _str("lookupIP", 1, name)
-    if host == "" or "\x00" in host:
-        return []
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
-    addresses: set[str] = set()
-    for _family, _type, _proto, _canonname, sockaddr in infos:
-        ip = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # Go prints an IPv4-mapped address as plain IPv4
-        addresses.add(str(ip))
-    return sorted(addresses)
-
-
-def _lookup_ipv4(name: object) -> list[str]:
-    return [ip for ip in _lookup_ip(name) if "." in ip]
-
-
-def _lookup_ipv6(name: object) -> list[str]:
-    return [ip for ip in _lookup_ip(name) if ":" in ip]
-
-
-def _srv_order(record: SRV) -> str:
-    """confd sorts SRV records by the text Target+Port+Priority+Weight (so port 443 sorts before 80)."""
-    return f"{record.Target}{record.Port}{record.Priority}{record.Weight}"
-
-
-def _lookup_srv(service: object, proto: object, name: object) -> list[SRV]:
-    """net.LookupSRV through dnspython (the stdlib has no SRV query); a failed query gives []."""
-    service = _str("lookupSRV", 1, service)
-    proto = _str("lookupSRV", 2, proto)
-    name = _str("lookupSRV", 3, name)
-    try:
-        resolver = importlib.import_module("dns.resolver")
-        dns_exception = importlib.import_module("dns.exception")
-    except ImportError:
-        raise TemplateError(
-            "lookupSRV needs the dnspython package: install it (pip install dnspython) next to confpy"
-        ) from None
-    qname = name if service == "" and proto == "" else f"_{service}._{proto}.{name}"
-    try:
-        answer = resolver.resolve(qname, "SRV")
-    except (dns_exception.DNSException, OSError, ValueError):
-        return []
-    records = [SRV(r.target.to_text(), int(r.port), int(r.priority), int(r.weight)) for r in answer]
-    return sorted(records, key=_srv_order)
-
-
-def _file_exists(path: object) -> bool:
-    """confd's isFileExist: only "no such file" is false; a path it may not read still counts as there."""
-    try:
-        os.stat(_str("fileExists", 1, path))
-    except PermissionError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _base64_encode(data: object) -> str:
@@ -662,11 +405,7 @@ _PURE: dict[str, Callable[..., Any]] = {
     "contains": _contains,
     "replace": _replace,
     "trimSuffix": _trim_suffix,
-    "lookupIP": _lookup_ip,
-    "lookupIPV4": _lookup_ipv4,
-    "lookupIPV6": _lookup_ipv6,
-    "lookupSRV": _lookup_srv,
-    "fileExists": _file_exists,
+    **LOOKUPS,
     "base64Encode": _base64_encode,
     "base64Decode": _base64_decode,
     "parseBool": _parse_bool,

@@ -12,7 +12,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from confpy.engines.functions import FILTER_NAMES, SEQ_LIMIT, SRV, make_functions
+from confpy.engines.functions import FILTER_NAMES, SEQ_LIMIT, make_functions
+from confpy.engines.lookups import SRV
 from confpy.errors import FunctionError, KeyNotFoundError, TemplateError
 from confpy.store import KeyStore, KVPair
 
