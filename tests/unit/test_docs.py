@@ -24,7 +24,9 @@ from confpy.config.settings import BACKENDS
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.functions import make_functions
 from confpy.store import KeyStore
+from confpy.testing import render_confdir
 from tests.support.docs import DOC_FILES, backticked, between, blocks, page, relative, section
+from tests.support.helpers import make_confdir
 from tests.support.paths import REPO
 
 # --- reference lists ----------------------------------------------------------------------------
@@ -144,6 +146,30 @@ def test_the_docs_command_lines_parse(tmp_path: Path, monkeypatch: pytest.Monkey
             root.commands[args[0]].make_context(args[0], args[1:], parent=parent)
         else:
             root.make_context("confpy", args)
+
+
+def test_the_template_examples_render(tmp_path: Path) -> None:
+    """templates.md's Jinja examples, each rendered as a template of its own (confpy.testing)."""
+    text = page("templates.md")
+    examples = [content for language, content in blocks(text) if language == "jinja"]
+    examples += re.findall(r"`(\{\{ getv\([^`]*\}\})`", text)  # the functions used as filters
+    resources = {
+        f"t{i}.toml": f'[template]\nsrc = "t{i}.j2"\ndest = "/t{i}"\nkeys = ["/"]\n'
+        for i in range(len(examples))
+    }
+    confdir = make_confdir(tmp_path, resources, {f"t{i}.j2": example for i, example in enumerate(examples)})
+    values = {
+        "/app/servers/a": "10.0.0.1:80",
+        "/sinatra/4567/host": "10.0.0.2:4567",
+        "/cert": "UEVN",
+        "/name": "web",
+    }
+    assert render_confdir(confdir, values) == {
+        "t0.toml": "server 10.0.0.1:80; # a\n\n",  # the block ends with a newline after endfor
+        "t1.toml": "server 10.0.0.2:4567;\n\n",
+        "t2.toml": "PEM",
+        "t3.toml": "WEB",
+    }
 
 
 # --- the library page ---------------------------------------------------------------------------
