@@ -23,15 +23,16 @@ import time
 
 from confpy.errors import ConfigError
 
-__all__ = ["LOG_FORMATS", "TRACE", "hold_logging", "logger", "setup_logging"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "TRACE", "hold_logging", "level_number", "logger", "setup_logging"]
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 logger = logging.getLogger("confpy")
 
 LOG_FORMATS = ("text", "json")
+"""-log-format's choices: confd's text lines, or JSON lines for log pipelines."""
 
-_LEVELS = {
+LOG_LEVELS = {
     "trace": TRACE,
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -41,6 +42,7 @@ _LEVELS = {
     "fatal": logging.CRITICAL,
     "panic": logging.CRITICAL,
 }
+"""-log-level's choices, confd's names (any case) plus trace, and the levels they set."""
 _JSON_LEVELS = {
     TRACE: "trace",
     logging.DEBUG: "debug",
@@ -122,17 +124,23 @@ def hold_logging() -> None:
     logger.propagate = False
 
 
+def level_number(level: str) -> int:
+    """The logging level that one of `LOG_LEVELS` names; a ConfigError names the choices."""
+    if level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level {level!r} (use one of {', '.join(LOG_LEVELS)})")
+    return LOG_LEVELS[level.lower()]
+
+
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
     """Route confpy's log to stderr at `level` (confd's level names, plus trace) in `fmt`."""
-    if level.lower() not in _LEVELS:
-        raise ConfigError(f"unknown log level {level!r} (use one of {', '.join(_LEVELS)})")
+    number = level_number(level)
     if fmt not in LOG_FORMATS:
         raise ConfigError(f"unknown log format {fmt!r} (use one of {', '.join(LOG_FORMATS)})")
     held = [r for h in logger.handlers if isinstance(h, _Held) for r in h.records]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _ConfdFormatter())
     logger.handlers[:] = [handler]
-    logger.setLevel(_LEVELS[level.lower()])
+    logger.setLevel(number)
     logger.propagate = False
     for record in held:
         if logger.isEnabledFor(record.levelno):

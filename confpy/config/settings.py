@@ -1,5 +1,9 @@
 """Run settings from flags, `CONFPY_*` variables, confd.toml and defaults, in that order of precedence.
 
+Each setting is declared once, as a field of `Settings` whose metadata says how users spell it in
+each source (its `-flag`, its confd.toml keys, its variables), how its text is read and its help;
+`SETTINGS` lists them for the readers here, the command line (confpy.cli) and the docs.
+
 confd let its config file override command-line flags; confpy does not copy that bug.
 """
 
@@ -8,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, did_you_mean
 
-__all__ = ["BACKENDS", "LOG_LEVELS", "Settings", "load_settings"]
+__all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings"]
 
 BACKENDS = {
     "etcdv3": "etcdv3",
@@ -28,7 +31,6 @@ BACKENDS = {
     "redis": "redis",
     "zookeeper": "zookeeper",
 }
-LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 _CONFD_ONLY_BACKENDS = ("consul", "dynamodb", "rancher", "ssm", "vault")
 _SUPPORTED = "etcdv3 (alias etcd), env, file, redis, zookeeper"
 # confd's defaults when no -node is given (config.go, initConfig).
@@ -40,39 +42,210 @@ _DEFAULT_NODES = {
 
 DEFAULT_MAX_OUTPUT_SIZE = 64 * 1024 * 1024
 
+_TRUE = ("1", "t", "true", "yes", "on")
+_FALSE = ("0", "f", "false", "no", "off")
+
+
+# --- how a value from a flag, a variable or confd.toml is read: (value, where) -> the field's type ---
+
+
+def parse_bool(value: object, where: str) -> bool:
+    """true or false; text as Go's strconv.ParseBool and the shells spell it."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in (*_TRUE, *_FALSE):
+        return value.lower() in _TRUE
+    raise ConfigError(f"{where}: expected true or false, got {value!r}")
+
+
+def parse_list(value: object, where: str) -> tuple[str, ...]:
+    """A list of strings; text is split at commas (`CONFPY_NODES=http://a:2379,http://b:2379`)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _path(value: object, where: str) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"{where}: expected a path, got {value!r}")
+    return Path(value)
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _secret(value: object, where: str) -> str:
+    """Text that must not be shown, even when it is not text."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got a value that is not text")
+    return value
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as users spell it: the `-flag`, the confd.toml keys, the variables."""
+
+    name: str
+    """The `Settings` field."""
+    flag: str
+    """The command-line flag without its dash (confd's spelling; also taken with two dashes)."""
+    toml: tuple[str, ...]
+    """Its keys in confd.toml (confd mixes snake and kebab case); none: not read from the file."""
+    env: tuple[str, ...]
+    """Its variables, the first set one wins: `CONFPY_<NAME>`, then confd's own name if it had one."""
+    parse: Callable[[object, str], Any]
+    """Reads a value from any source into the field's type; `where` names the source in errors."""
+    default: Any
+    help: str
+    """The flag's help, default in brackets."""
+    metavar: str
+    """What the flag's value is called in `--help` (flags that take no value show none)."""
+
+    @property
+    def takes_value(self) -> bool:
+        """False for the boolean flags: `-noop`, not `-noop VALUE`."""
+        return self.parse is not parse_bool
+
+    @property
+    def repeatable(self) -> bool:
+        """Given once per item on the command line (`-node A -node B`)."""
+        return self.parse is parse_list
+
+
+def _meta(
+    parse: Callable[[object, str], Any],
+    help: str,
+    metavar: str = "VALUE",
+    *,
+    flag: str = "",
+    toml: tuple[str, ...] | None = None,
+    confd_env: str = "",
+) -> dict[str, dict[str, Any]]:
+    """A `Settings` field's metadata: its `Setting`, but for the name and default (the field's).
+
+    Unless given: the flag is the name in kebab case, the confd.toml keys are the flag and the
+    name, and the variable is `CONFPY_<NAME>`.
+    """
+    spec = {
+        "flag": flag,
+        "toml": toml,
+        "env": (confd_env,) if confd_env else (),
+        "parse": parse,
+        "help": help,
+        "metavar": metavar,
+    }
+    return {"setting": spec}
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything one confpy run needs to know, already validated."""
+    """Everything one confpy run needs to know, already validated. Each field is a setting."""
 
-    backend: str = "etcdv3"
-    nodes: tuple[str, ...] = ()
-    confdir: Path = Path("/etc/confd")
-    config_file: Path | None = None
-    prefix: str = ""
-    onetime: bool = False
-    watch: bool = False
-    interval: float | None = None
-    noop: bool = False
-    sync_only: bool = False
-    keep_stage_file: bool = False
-    log_level: str = "info"
-    client_cert: str | None = None
-    client_key: str | None = None
-    client_ca_keys: str | None = None
-    username: str | None = None
-    password: str | None = None
-    basic_auth: bool = False
-    files: tuple[str, ...] = ()
-    filter: str = "*"
-    separator: str = ""
-    connect_timeout: float = 5.0
-    wait: Wait | None = None
-    max_stale: float = 0.0
-    log_format: str = "text"
-    metrics_addr: str | None = None
-    render_timeout: float = 60.0
-    max_output_size: int = DEFAULT_MAX_OUTPUT_SIZE
+    backend: str = field(
+        default="etcdv3",
+        metadata=_meta(_text, "backend: etcdv3 (alias etcd), env, file, redis or zookeeper", "NAME"),
+    )
+    nodes: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(parse_list, "backend node URL (repeatable)", "URL", flag="node", toml=("nodes",)),
+    )
+    confdir: Path = field(
+        default=Path("/etc/confd"), metadata=_meta(_path, "confd conf directory [/etc/confd]", "DIR")
+    )
+    config_file: Path | None = field(
+        default=None, metadata=_meta(_path, "confd config file [<confdir>/confd.toml]", "FILE", toml=())
+    )
+    prefix: str = field(
+        default="", metadata=_meta(_text, "key prefix, joined in front of each resource prefix", "PREFIX")
+    )
+    onetime: bool = field(default=False, metadata=_meta(parse_bool, "run once and exit"))
+    watch: bool = field(default=False, metadata=_meta(parse_bool, "watch the backend for changes"))
+    interval: float | None = field(
+        default=None,
+        metadata=_meta(
+            parse_duration, "time between full re-reads: 60 (seconds), 500ms or 1m30s [600]", "DURATION"
+        ),
+    )
+    noop: bool = field(
+        default=False, metadata=_meta(parse_bool, "change nothing; print a diff of what would change")
+    )
+    sync_only: bool = field(
+        default=False, metadata=_meta(parse_bool, "write files but run no check or reload")
+    )
+    keep_stage_file: bool = field(default=False, metadata=_meta(parse_bool, "keep stage files not renamed"))
+    log_level: str = field(
+        default="info", metadata=_meta(_text, "trace, debug, info, warn or error [info]", "LEVEL")
+    )
+    client_cert: str | None = field(
+        default=None,
+        metadata=_meta(
+            _text, "TLS client certificate file", "FILE", toml=("client_cert",), confd_env="CONFD_CLIENT_CERT"
+        ),
+    )
+    client_key: str | None = field(
+        default=None,
+        metadata=_meta(
+            _text, "TLS client key file", "FILE", toml=("client_key",), confd_env="CONFD_CLIENT_KEY"
+        ),
+    )
+    client_ca_keys: str | None = field(
+        default=None,
+        metadata=_meta(
+            _text, "TLS CA certificate file", "FILE", toml=("client_cakeys",), confd_env="CONFD_CLIENT_CAKEYS"
+        ),
+    )
+    username: str | None = field(default=None, metadata=_meta(_text, "etcd user name", "USER"))
+    password: str | None = field(default=None, metadata=_meta(_secret, "etcd or redis password", "PASSWORD"))
+    basic_auth: bool = field(
+        default=False,
+        metadata=_meta(parse_bool, "use username/password (accepted for confd)", toml=("basic_auth",)),
+    )
+    files: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta(
+            parse_list, "YAML/JSON file or folder for the file backend", "PATH", flag="file", toml=("file",)
+        ),
+    )
+    filter: str = field(
+        default="*", metadata=_meta(_text, "file name glob for folders given to -file [*]", "GLOB")
+    )
+    separator: str = field(
+        default="", metadata=_meta(_text, "redis: what replaces '/' in key names [/]", "SEP")
+    )
+    connect_timeout: float = field(
+        default=5.0,
+        metadata=_meta(
+            parse_duration,
+            "how long to retry an unreachable backend [5s]",
+            "DURATION",
+            toml=("connect_timeout",),
+        ),
+    )
+    wait: Wait | None = field(
+        default=None, metadata=_meta(parse_wait, "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")
+    )
+    max_stale: float = field(
+        default=0.0,
+        metadata=_meta(parse_duration, "exit non-zero when the watch is lost for longer [off]", "DURATION"),
+    )
+    log_format: str = field(default="text", metadata=_meta(_text, "text (confd's) or json [text]", "FORMAT"))
+    metrics_addr: str | None = field(
+        default=None, metadata=_meta(_text, "serve /metrics, /health, /ready on HOST:PORT [off]", "ADDR")
+    )
+    render_timeout: float = field(
+        default=60.0, metadata=_meta(parse_duration, "stop a render that takes longer [60s]", "DURATION")
+    )
+    max_output_size: int = field(
+        default=DEFAULT_MAX_OUTPUT_SIZE,
+        metadata=_meta(parse_size, "fail a render that writes more [64MiB]", "SIZE"),
+    )
 
     @property
     def templates_dir(self) -> Path:
@@ -89,108 +262,40 @@ class Settings:
         return self.nodes or _DEFAULT_NODES.get(self.backend, ())
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-# confd.toml's key names (confd mixes snake and kebab case) -> Settings fields.
-_FILE_KEYS = {
-    "backend": "backend",
-    "nodes": "nodes",
-    "confdir": "confdir",
-    "prefix": "prefix",
-    "onetime": "onetime",
-    "watch": "watch",
-    "interval": "interval",
-    "noop": "noop",
-    "sync-only": "sync_only",
-    "sync_only": "sync_only",
-    "keep-stage-file": "keep_stage_file",
-    "keep_stage_file": "keep_stage_file",
-    "log-level": "log_level",
-    "log_level": "log_level",
-    "client_cert": "client_cert",
-    "client_key": "client_key",
-    "client_cakeys": "client_ca_keys",
-    "username": "username",
-    "password": "password",
-    "basic_auth": "basic_auth",
-    "file": "files",
-    "filter": "filter",
-    "separator": "separator",
-    "connect_timeout": "connect_timeout",
-    "wait": "wait",
-    "max-stale": "max_stale",
-    "max_stale": "max_stale",
-    "log-format": "log_format",
-    "log_format": "log_format",
-    "metrics-addr": "metrics_addr",
-    "metrics_addr": "metrics_addr",
-    "render-timeout": "render_timeout",
-    "render_timeout": "render_timeout",
-    "max-output-size": "max_output_size",
-    "max_output_size": "max_output_size",
-}
-# confd's own variable names for the TLS files, honoured for users moving over.
-_CONFD_ENV = {
-    "CONFD_CLIENT_CERT": "client_cert",
-    "CONFD_CLIENT_KEY": "client_key",
-    "CONFD_CLIENT_CAKEYS": "client_ca_keys",
-}
+def _from_field(declared: dataclasses.Field[Any]) -> Setting:
+    spec = dict(declared.metadata["setting"])
+    flag = spec.pop("flag") or declared.name.replace("_", "-")
+    toml = spec.pop("toml")
+    if toml is None:
+        toml = tuple(dict.fromkeys((flag, declared.name)))
+    env = ("CONFPY_" + declared.name.upper(), *spec.pop("env"))
+    return Setting(name=declared.name, flag=flag, toml=toml, env=env, default=declared.default, **spec)
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
-    """Turn a raw value from a flag, a variable or the file into the field's type."""
-    kind = _FIELDS[name].type
-    where = f"{source}: {name.replace('_', '-')}"
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in (
-            "1",
-            "t",
-            "true",
-            "yes",
-            "on",
-            "0",
-            "f",
-            "false",
-            "no",
-            "off",
-        ):
-            return value.lower() in ("1", "t", "true", "yes", "on")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if kind == "Wait | None":
-        return parse_wait(value, where)
-    if kind in ("float", "float | None"):
-        return parse_duration(value, where)
-    if kind == "int":
-        return parse_size(value, where)
-    if kind == "tuple[str, ...]":
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return tuple(i.strip() for i in items if i.strip())
-    if kind in ("Path", "Path | None"):
-        if not isinstance(value, str | os.PathLike):
-            raise ConfigError(f"{where}: expected a path, got {value!r}")
-        return Path(value)
-    if not isinstance(value, str):
-        shown = "a value that is not text" if name == "password" else repr(value)
-        raise ConfigError(f"{where}: expected a string, got {shown}")
-    return value
+SETTINGS: tuple[Setting, ...] = tuple(_from_field(f) for f in dataclasses.fields(Settings))
+"""Every setting, in the order `--help` lists them."""
+_BY_NAME = {s.name: s for s in SETTINGS}
+# confd.toml's keys -> settings; where a setting has two, the second is the one suggested.
+_FILE_KEYS = {key: s for s in SETTINGS for key in s.toml}
+
+
+def _read(name: str, value: object, source: str) -> Any:
+    """A raw value from a flag, a variable or the file, in the field's type."""
+    return _BY_NAME[name].parse(value, f"{source}: {name.replace('_', '-')}")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for var, name in _CONFD_ENV.items():
-        if environ.get(var):
-            found[name] = _coerce(name, environ[var], var)
-    for name in _FIELDS:
-        var = "CONFPY_" + name.upper()
-        if environ.get(var):
-            found[name] = _coerce(name, environ[var], var)
+    for setting in SETTINGS:
+        var = next((v for v in setting.env if environ.get(v)), None)
+        if var is not None:
+            found[setting.name] = _read(setting.name, environ[var], var)
     return found
 
 
 def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
+    import tomllib  # not needed by `confpy --help`, which reads this module for its flags
+
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
@@ -204,21 +309,21 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     found: dict[str, Any] = {}
     for key, value in document.items():
-        name = _FILE_KEYS.get(key)
-        if name is None:
+        setting = _FILE_KEYS.get(key)
+        if setting is None:
             hint = did_you_mean(closest(key, _FILE_KEYS))
             logging.getLogger("confpy").warning(
                 "%s: unknown setting %r is ignored%s", path, key, hint, extra={"resource": None}
             )
             continue
-        found[name] = _coerce(name, value, str(path))
+        found[setting.name] = _read(setting.name, value, str(path))
     return found
 
 
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Merge the sources. `flags` holds only what was given on the command line (field names)."""
     env = _from_environ(os.environ if environ is None else environ)
-    given = {name: _coerce(name, value, "command line") for name, value in flags.items() if value is not None}
+    given = {name: _read(name, value, "command line") for name, value in flags.items() if value is not None}
     confdir = Path(given.get("confdir") or env.get("confdir") or Settings.confdir)
     explicit = given.get("config_file") or env.get("config_file")
     file_values = _from_file(Path(explicit) if explicit else confdir / "confd.toml", explicit=bool(explicit))
@@ -230,15 +335,16 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
 
 def _validate(settings: Settings) -> None:
+    from confpy.log import LOG_FORMATS, level_number  # as tomllib: not needed by `confpy --help`
+
     backend = settings.backend
     if backend in _CONFD_ONLY_BACKENDS:
         raise ConfigError(f"backend {backend!r} is not supported by confpy (supported: {_SUPPORTED})")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r} (supported: {_SUPPORTED})")
-    if settings.log_level.lower() not in LOG_LEVELS:
-        raise ConfigError(f"unknown log level {settings.log_level!r} (use one of {', '.join(LOG_LEVELS)})")
-    if settings.log_format not in ("text", "json"):
-        raise ConfigError(f"unknown log format {settings.log_format!r} (use text or json)")
+    level_number(settings.log_level)
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"unknown log format {settings.log_format!r} (use {' or '.join(LOG_FORMATS)})")
     if settings.interval is not None and settings.interval <= 0:
         raise ConfigError("-interval must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if settings.render_timeout <= 0:

@@ -9,12 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from confpy.cli.app import _normalize
+import typer
+
+from confpy.cli.app import app
+from confpy.cli.goflags import bool_flags, normalize
 from tests.support.helpers import make_confdir, run_confpy
 
 
 def test_go_boolean_spellings_are_accepted() -> None:
-    assert _normalize(["-onetime=true", "--noop=false", "-node=http://x", "-watch=1"]) == [
+    root = typer.main.get_command(app)
+    bools = bool_flags(root.make_context("confpy", [], resilient_parsing=True))
+    assert bools == {"onetime", "watch", "noop", "sync-only", "keep-stage-file", "basic-auth", "version"}
+    assert normalize(["-onetime=true", "--noop=false", "-node=http://x", "-watch=1"], bools) == [
         "-onetime",
         "-node=http://x",
         "-watch",
