@@ -38,7 +38,7 @@ _API: dict[str, str] = {
     "MemoryBackend": "confpy.backends.memory",
     "EnvBackend": "confpy.backends.env",
     "FileBackend": "confpy.backends.file",
-    "EtcdBackend": "confpy.backends.etcd",
+    "EtcdBackend": "confpy.backends.etcd.backend",
     # configuration
     "Settings": "confpy.config.settings",
     "load_settings": "confpy.config.settings",
@@ -65,7 +65,7 @@ if TYPE_CHECKING:  # the same names, for mypy; `X as X` marks each as re-exporte
     from confpy.backends.base import Snapshot as Snapshot
     from confpy.backends.base import Watch as Watch
     from confpy.backends.env import EnvBackend as EnvBackend
-    from confpy.backends.etcd import EtcdBackend as EtcdBackend
+    from confpy.backends.etcd.backend import EtcdBackend as EtcdBackend
     from confpy.backends.file import FileBackend as FileBackend
     from confpy.backends.memory import MemoryBackend as MemoryBackend
     from confpy.config.resource import TemplateResource as TemplateResource

@@ -191,7 +191,7 @@ class Demo:
     # -- watching ---------------------------------------------------------------------------------
 
     def _watch_etcd(self) -> None:
-        from confpy.backends.etcd import EtcdBackend
+        from confpy.backends.etcd.backend import EtcdBackend
 
         backend = EtcdBackend([self.stack.etcd_url], connect_timeout=5.0)
         self._close_watch = backend.close

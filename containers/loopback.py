@@ -349,7 +349,7 @@ class LoopbackStack:
 
     def keys(self, prefix: str = "/") -> dict[str, str]:
         """Every key under `prefix` now (a fresh etcd client each time: the stack may be mid-change)."""
-        from confpy.backends.etcd import EtcdBackend
+        from confpy.backends.etcd.backend import EtcdBackend
 
         with EtcdBackend([self.etcd_url], connect_timeout=5.0) as backend:
             return dict(backend.read([prefix]).values)

@@ -1,12 +1,33 @@
-"""Backends: where keys come from. Only `backends/etcd.py` imports the etcd client.
+"""Backends: where keys come from, the first step of the flow (backend -> store -> engine ->
+writer -> commands). Only the `backends/etcd/` package imports the etcd client and gRPC.
 
-Each implements `base.Backend`; which one a run uses is the settings' choice
-(`confpy.config.backend.open_backend`).
+Each backend implements `base.Backend` (and `base.LeaseBackend` where keys can live on a lease:
+etcd, memory); which one a run uses is the settings' choice (`confpy.config.backend.open_backend`).
+To write a backend, subclass `Backend` (a consistent `read` returning a `Snapshot`, and, if it
+can stream changes, `watch` delivering `Event` batches to an `EventCallback` and returning a
+`Watch`), and turn raw bytes into text with `decode_value`.
 """
 
 from __future__ import annotations
 
-from confpy.backends.base import Backend, Event, EventCallback, Snapshot, Watch
+from confpy.backends.base import (
+    Backend,
+    Event,
+    EventCallback,
+    LeaseBackend,
+    Snapshot,
+    Watch,
+    decode_value,
+)
 from confpy.backends.memory import MemoryBackend
 
-__all__ = ["Backend", "Event", "EventCallback", "MemoryBackend", "Snapshot", "Watch"]
+__all__ = [
+    "Backend",
+    "Event",
+    "EventCallback",
+    "LeaseBackend",
+    "MemoryBackend",
+    "Snapshot",
+    "Watch",
+    "decode_value",
+]

@@ -31,7 +31,7 @@ def open_backend(settings: Settings) -> Backend:
         from confpy.backends.zookeeper import ZookeeperBackend
 
         return ZookeeperBackend(settings.backend_nodes, connect_timeout=settings.connect_timeout)
-    from confpy.backends.etcd import EtcdBackend
+    from confpy.backends.etcd.backend import EtcdBackend
 
     return EtcdBackend(
         settings.backend_nodes,

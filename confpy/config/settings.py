@@ -350,7 +350,7 @@ def _validate(settings: Settings) -> None:
     if settings.render_timeout <= 0:
         raise ConfigError("-render-timeout must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if BACKENDS[backend] == "etcdv3":
-        from confpy.backends.etcd import parse_node  # the one parser of -node, also used to connect
+        from confpy.backends.etcd.nodes import parse_node  # the one parser of -node, also used to connect
 
         for node in settings.nodes:
             parse_node(node)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from confpy.backends.base import Event
-from confpy.backends.etcd import EtcdBackend
+from confpy.backends.etcd.backend import EtcdBackend
 from confpy.errors import BackendError
 from tests.support.certs import make_jwt_keys
 from tests.support.etcd_server import EtcdServer

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from confpy.backends.base import Event
-from confpy.backends.etcd import MAX_TXN_OPS, EtcdBackend, parse_node
+from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
+from confpy.backends.etcd.channel import Transient
+from confpy.backends.etcd.nodes import parse_node
 from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
 from tests.support.etcd_server import EtcdServer, free_port
 
@@ -199,7 +201,7 @@ def test_unreachable_etcd_fails_in_bounded_time_with_a_clear_message() -> None:
 
 
 class _RpcError(Exception):
-    """A gRPC error as the channel raises it (a pure unit: `_classify` only reads code and details)."""
+    """A gRPC error as the channel raises it (a pure unit: `classify` only reads code and details)."""
 
     def __init__(self, code: Any, details: str) -> None:
         super().__init__(details)
@@ -221,9 +223,10 @@ def test_a_tcp_connect_cut_short_is_retried_not_called_tls() -> None:
     try:
         details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: "
         details += "tcp handshaker shutdown"
-        outcome = backend._classify(_RpcError(grpc.StatusCode.UNKNOWN, details), 0, "read")
-        assert type(outcome).__name__ == "_Transient", outcome
-        tls = backend._classify(_RpcError(grpc.StatusCode.UNAVAILABLE, "Ssl handshake failed"), 0, "read")
+        classify = backend._connection.classify
+        outcome = classify(_RpcError(grpc.StatusCode.UNKNOWN, details), 0, "read")
+        assert type(outcome) is Transient, outcome
+        tls = classify(_RpcError(grpc.StatusCode.UNAVAILABLE, "Ssl handshake failed"), 0, "read")
         assert isinstance(tls, BackendError) and str(tls).startswith(
             "TLS with etcd at http://127.0.0.1:1 failed"
         )
@@ -498,13 +501,13 @@ def test_reconnect_gives_fresh_channels_and_keeps_working(etcd: EtcdServer, etcd
     backend = EtcdBackend([etcd.url])
     try:
         backend.put(f"{etcd_prefix}/r", "1")
-        old = list(backend._channels)
-        backend._reconnected -= 10  # past the rate limit
+        old = list(backend._connection._channels)
+        backend._connection._reconnected -= 10  # past the rate limit
         backend.reconnect()
-        assert all(a is not b for a, b in zip(old, backend._channels, strict=True))
+        assert all(a is not b for a, b in zip(old, backend._connection._channels, strict=True))
         assert backend.read([f"{etcd_prefix}/r"]).values == {f"{etcd_prefix}/r": "1"}
-        again = list(backend._channels)
+        again = list(backend._connection._channels)
         backend.reconnect()  # within the interval: no churn
-        assert backend._channels == again
+        assert backend._connection._channels == again
     finally:
         backend.close()

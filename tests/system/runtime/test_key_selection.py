@@ -18,7 +18,7 @@ import pytest
 
 from confpy.backends.base import Backend, Event
 from confpy.backends.env import EnvBackend, env_name
-from confpy.backends.etcd import EtcdBackend
+from confpy.backends.etcd.backend import EtcdBackend
 from confpy.backends.file import FileBackend
 from confpy.backends.memory import MemoryBackend
 from confpy.config.resource import load_resources

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from confpy.backends.etcd import EtcdBackend
+from confpy.backends.etcd.backend import EtcdBackend
 from confpy.errors import BackendError, ConfigError
 from confpy.sidecar.register import Registration, parse_entry, parse_ttl
 from tests.support.etcd_server import EtcdServer

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from confpy.backends.base import Snapshot
-from confpy.backends.etcd import EtcdBackend
+from confpy.backends.etcd.backend import EtcdBackend
 from confpy.backends.memory import MemoryBackend
 from confpy.sidecar.wait import KeyWaiter
 from tests.support.etcd_server import EtcdServer

@@ -1,0 +1,16 @@
+"""The etcd v3 backend, one job per module, in the order a request meets them:
+
+- `nodes`: the `-node` values parsed (also settings' check of them; imports no gRPC);
+- `keys`: a prefix as etcd's key range, keys and events decoded to text;
+- `channel`: TLS, a gRPC channel per endpoint, keepalive and hasleader, failover, auth tokens,
+  retries, and what each gRPC error means for the user;
+- `lease`: grant, put on a lease, keep alive, revoke (for `confpy register`);
+- `watch`: every watch of a backend on one multiplexed gRPC Watch stream;
+- `backend`: `EtcdBackend`, the face the rest of confpy sees: reads, writes, and the above.
+
+The only package that imports the etcd client (`pyetcd`) and gRPC, when a backend is made.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,44 @@
+"""etcd's `-node` values, parsed once: for settings' validation and for the backend's channels.
+
+The first step of the etcd backend, and the only one that `confpy.config.settings` imports (to
+refuse a bad `-node` before anything connects); it imports neither gRPC nor the etcd client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from confpy.errors import ConfigError
+
+__all__ = ["DEFAULT_PORT", "Node", "parse_node"]
+
+DEFAULT_PORT = 2379
+
+
+@dataclass(frozen=True)
+class Node:
+    """One `-node` value, normalised: `url` for messages, `target` (host:port) for gRPC."""
+
+    url: str
+    target: str
+    secure: bool
+
+
+def parse_node(node: str, tls: bool = False) -> Node:
+    """confd's `-node` forms: `http://h:p`, `https://h:p`, or `h:p` (https when `tls`)."""
+    raw = node.strip()
+    if "://" not in raw:
+        raw = ("https://" if tls else "http://") + raw
+    try:
+        parts = urlsplit(raw)
+        port = parts.port or DEFAULT_PORT
+    except ValueError as exc:
+        raise ConfigError(f"bad etcd node {node!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ConfigError(
+            f"bad etcd node {node!r}: expected http://host:port, https://host:port or host:port"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    target = f"{host}:{port}"
+    return Node(f"{parts.scheme}://{target}", target, parts.scheme == "https")
