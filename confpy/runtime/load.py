@@ -16,7 +16,7 @@ from confpy.config.settings import Settings
 from confpy.engines.render import Renderer
 from confpy.errors import ConfigError
 from confpy.pipeline.processor import ResourceProcessor
-from confpy.pipeline.writer import remove_stale_stages
+from confpy.pipeline.stage import remove_stale_stages
 
 __all__ = ["load_processors"]
 
@@ -58,7 +58,7 @@ def load_processors(
     renderer = Renderer(settings.templates_dir)
     processors = [ResourceProcessor(r, renderer, settings) for r in resources]
     if not (settings.noop or settings.keep_stage_file):  # kept ones are there to be read
-        remove_stale_stages(p.target for p in processors)
+        remove_stale_stages({p.target.dest: p.target.label for p in processors})
     return processors, errors
 
 

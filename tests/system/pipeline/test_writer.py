@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from confpy.errors import CommandError, ConfigError, TemplateError, WriteError
-from confpy.pipeline.writer import Outcome, Target, WriteResult, remove_stale_stages, write_config
+from confpy.pipeline.stage import remove_stale_stages
+from confpy.pipeline.writer import Outcome, Target, WriteResult, write_config
 
 NAME = "app.toml"
 
@@ -483,7 +484,7 @@ def test_dest_is_old_or_new_when_the_writer_is_killed_at_any_moment(tmp_path: Pa
         proc.stdout.close()
         assert dest.read_text() in valid
     assert _mode(dest) == 0o644
-    remove_stale_stages([Target(dest=dest, name=NAME)])  # what every start does
+    remove_stale_stages({dest: NAME})  # what every start does
     assert _stage_files(tmp_path) == []
 
 
@@ -593,7 +594,7 @@ def test_stale_stage_files_of_gone_processes_are_removed(
         for name in names.values():
             (tmp_path / name).write_text("partial")
         caplog.set_level(logging.INFO, logger="confpy")
-        remove_stale_stages([_target(existing)])
+        remove_stale_stages({existing: NAME})
     finally:
         alive.kill()
         alive.wait()
@@ -613,7 +614,7 @@ def test_stage_files_of_this_run_are_not_stale(existing: Path, tmp_path: Path) -
     with pytest.raises(CommandError):
         write_config(_target(existing, check_cmd="false"), render, keep_stage_file=True)
     (kept,) = _stage_files(tmp_path)
-    remove_stale_stages([_target(existing)])
+    remove_stale_stages({existing: NAME})
     assert _stage_files(tmp_path) == [kept]
 
 
