@@ -105,7 +105,12 @@ class Var:
 
 
 def _quote(s: str) -> str:
-    """A Jinja string literal of `s`."""
+    """A Jinja string literal of `s`: Jinja's (Python's) escapes, not Go's %q.
+
+    Jinja reads a literal with Python's unicode-escape, which reads every escape json.dumps writes;
+    strconv.quote would write a byte that is not UTF-8 as `\\xff`, which Jinja reads as U+00FF
+    rather than the surrogate escape the Go string holds.
+    """
     return json.dumps(s, ensure_ascii=False)
 
 

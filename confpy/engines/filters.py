@@ -149,7 +149,10 @@ def shell_quote(value: object) -> str:
 
 
 def json_str(value: object) -> str:
-    """A JSON string literal, quotes included; control characters and quotes are escaped."""
+    """A JSON string literal, quotes included; control characters and quotes are escaped.
+
+    JSON's escapes (`\\u0007`), not Go's %q (`\\a`): the text is read by JSON parsers.
+    """
     return json.dumps(_text("json_str", value), ensure_ascii=False)
 
 

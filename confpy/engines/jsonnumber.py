@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from confpy._go.strconv import format_float
+
 __all__ = ["JsonNumber", "json_numbers"]
 
 
@@ -22,9 +24,6 @@ class JsonNumber(float):
     __slots__ = ()
 
     def __str__(self) -> str:
-        # Imported here: the Go engine's package loads in ~40 ms, which Jinja-only runs never pay.
-        from confpy._go.strconv import format_float
-
         return format_float(float(self), "g", -1)
 
     __repr__ = __str__

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import NamedTuple, TypeAlias
 
 from confpy._go.strconv import quote
+from confpy.engines.gotemplate.fmt import sprintf
 
 __all__ = ["Item", "ItemType", "format_rune", "lex"]
 
@@ -96,9 +97,8 @@ class Item(NamedTuple):
 
 
 def format_rune(c: str) -> str:
-    """Go's %#U: U+0024 '$'."""
-    code = f"U+{ord(c):04X}"
-    return f"{code} '{c}'" if c.isprintable() else code
+    """The lexer's errors name a character as Go's %#U prints it: U+0024 '$'."""
+    return sprintf("%#U", ord(c))
 
 
 def _is_space(c: str) -> bool:
