@@ -12,9 +12,7 @@ import pytest
 
 from confpy.backends.base import Event
 from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
-from confpy.backends.etcd.channel import Transient
-from confpy.backends.etcd.nodes import parse_node
-from confpy.errors import BackendError, ConfigError, RevisionCompactedError, ValueDecodeError
+from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
 from tests.support.etcd_server import EtcdServer, free_port
 
 Item = list[Event] | BackendError
@@ -75,42 +73,6 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
-
-
-# --- nodes ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("node", "tls", "url", "target"),
-    [
-        ("http://127.0.0.1:2379", False, "http://127.0.0.1:2379", "127.0.0.1:2379"),
-        ("https://etcd.example:4001", False, "https://etcd.example:4001", "etcd.example:4001"),
-        ("127.0.0.1:2379", False, "http://127.0.0.1:2379", "127.0.0.1:2379"),
-        ("127.0.0.1:2379", True, "https://127.0.0.1:2379", "127.0.0.1:2379"),
-        ("http://localhost", False, "http://localhost:2379", "localhost:2379"),
-        ("http://[::1]:2379/", False, "http://[::1]:2379", "[::1]:2379"),
-    ],
-)
-def test_node_forms(node: str, tls: bool, url: str, target: str) -> None:
-    parsed = parse_node(node, tls)
-    assert (parsed.url, parsed.target, parsed.secure) == (url, target, url.startswith("https"))
-
-
-@pytest.mark.parametrize("node", ["ftp://h:1", "http://", "h:port", "http://h:1/v2/keys", "http://h:99999"])
-def test_bad_node_is_a_config_error_naming_it(node: str) -> None:
-    with pytest.raises(ConfigError, match="bad etcd node") as info:
-        EtcdBackend([node])
-    assert repr(node) in str(info.value)
-
-
-def test_half_given_credentials_are_config_errors(tmp_path: Any) -> None:
-    with pytest.raises(ConfigError, match="both"):
-        EtcdBackend(["127.0.0.1:2379"], cert="c.pem")
-    with pytest.raises(ConfigError, match="both"):
-        EtcdBackend(["127.0.0.1:2379"], username="u")
-    missing = str(tmp_path / "ca.pem")
-    with pytest.raises(ConfigError, match=f"CA certificate {missing}"):
-        EtcdBackend(["127.0.0.1:2379"], ca=missing)
 
 
 # --- reads ------------------------------------------------------------------------------------------
@@ -198,40 +160,6 @@ def test_unreachable_etcd_fails_in_bounded_time_with_a_clear_message() -> None:
         elapsed = time.monotonic() - started
     assert 1.0 <= elapsed < 3.0
     assert str(info.value).startswith(f"cannot reach etcd at {url}: connection refused after 1.")
-
-
-class _RpcError(Exception):
-    """A gRPC error as the channel raises it (a pure unit: `classify` only reads code and details)."""
-
-    def __init__(self, code: Any, details: str) -> None:
-        super().__init__(details)
-        self._code, self._details = code, details
-
-    def code(self) -> Any:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-
-def test_a_tcp_connect_cut_short_is_retried_not_called_tls() -> None:
-    # Seen under load against a plain http:// etcd: "TLS with etcd at http://... failed: ... tcp
-    # handshaker shutdown", and the run failed at once instead of retrying.
-    import grpc
-
-    backend = EtcdBackend(["http://127.0.0.1:1"])
-    try:
-        details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: "
-        details += "tcp handshaker shutdown"
-        classify = backend._connection.classify
-        outcome = classify(_RpcError(grpc.StatusCode.UNKNOWN, details), 0, "read")
-        assert type(outcome) is Transient, outcome
-        tls = classify(_RpcError(grpc.StatusCode.UNAVAILABLE, "Ssl handshake failed"), 0, "read")
-        assert isinstance(tls, BackendError) and str(tls).startswith(
-            "TLS with etcd at http://127.0.0.1:1 failed"
-        )
-    finally:
-        backend.close()
 
 
 def test_fails_over_to_the_next_endpoint(etcd: EtcdServer, etcd_prefix: str) -> None:
