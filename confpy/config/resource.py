@@ -13,7 +13,7 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,39 +23,17 @@ from confpy.config.placeholders import expand_command
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, did_you_mean
 
-__all__ = ["TemplateResource", "load_resource", "load_resources", "parse_mode", "resource_dir"]
+__all__ = [
+    "FIELDS",
+    "Field",
+    "TemplateResource",
+    "load_resource",
+    "load_resources",
+    "parse_mode",
+    "resource_dir",
+]
 
 log = logging.getLogger("confpy")
-
-_KNOWN_FIELDS = frozenset(
-    {
-        "src",
-        "dest",
-        "keys",
-        "prefix",
-        "mode",
-        "uid",
-        "gid",
-        "owner",
-        "group",
-        "check_cmd",
-        "reload_cmd",
-        "check_cmd_timeout",
-        "reload_cmd_timeout",
-        "create_dest_dir",
-        "wait",
-        "reload_group",
-        "engine",
-        "sensitive",
-        "render_timeout",
-        "max_output_size",
-    }
-)
-
-
-# Fields whose loss makes the output less safe: a misspelling is refused rather than ignored, since
-# ignoring `chek_cmd` would put an unchecked file live and ignoring `modee` a secret world-readable.
-_SAFETY_FIELDS = frozenset({"check_cmd", "mode", "uid", "gid", "owner", "group", "sensitive"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +45,7 @@ class TemplateResource:
     path: Path
     src: str
     dest: Path
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = ()
     prefix: str = "/"
     """Rooted and cleaned, but with a trailing "/" if one was written (it changes what is stripped)."""
     mode: int | None = None
@@ -182,34 +160,116 @@ def _string(table: Mapping[str, Any], name: str, where: str, *, required: bool =
     return value
 
 
-def _command(table: Mapping[str, Any], name: str, where: str) -> str | None:
-    """A check or reload command; a placeholder other than {{.src}} or {{.dest}} is refused at load."""
-    command = _string(table, name, where)
-    if command is not None:
-        try:
-            expand_command(command, src="src", dest="dest")
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {name}: {exc}") from None
-    return command
+# --- the schema: each field's reader takes (field, the [template] table, the file's path) ----------
 
 
-def _bool(table: Mapping[str, Any], name: str, where: str) -> bool:
-    value = table.get(name, False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
+@dataclass(frozen=True)
+class Field:
+    """One field of a resource's `[template]` table."""
+
+    name: str
+    kind: str
+    """What it holds, in the words of the docs."""
+    read: Callable[[Field, Mapping[str, Any], str], Any] | None
+    """Its value in the TemplateResource attribute of its name, checked; None: read by another
+    field's reader (owner by uid's, group by gid's)."""
+    safety: bool = False
+    """A misspelling is refused rather than ignored: ignoring `chek_cmd` would put an unchecked
+    file live, and ignoring `modee` a secret world-readable."""
+
+    @property
+    def default(self) -> Any:
+        """Its value when absent: the TemplateResource attribute's default (None if it has none)."""
+        declared = _ATTRIBUTES.get(self.name)
+        return None if declared is None or declared.default is MISSING else declared.default
+
+
+def _required(field: Field, table: Mapping[str, Any], where: str) -> str:
+    value = _string(table, field.name, where, required=True)
+    assert value is not None
     return value
 
 
-def _keys(table: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    keys = table.get("keys", [])
+def _absolute_path(field: Field, table: Mapping[str, Any], where: str) -> Path:
+    value = _required(field, table, where)
+    if not os.path.isabs(value):
+        raise ConfigError(f"{where}: {field.name} must be an absolute path, got {value!r}")
+    return Path(value)
+
+
+def _optional(field: Field, table: Mapping[str, Any], where: str) -> str | None:
+    return _string(table, field.name, where)
+
+
+def _prefix(field: Field, table: Mapping[str, Any], where: str) -> str:
+    """As written ("" if absent); load_resource roots it and joins the global -prefix."""
+    return _string(table, field.name, where) or ""
+
+
+def _flag(field: Field, table: Mapping[str, Any], where: str) -> bool:
+    value = table.get(field.name, field.default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {field.name} must be true or false, got {value!r}")
+    return value
+
+
+def _keys(field: Field, table: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    keys = table.get(field.name, list(field.default))
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError(f'{where}: keys must be a list of strings such as ["/app/upstreams"]')
     return tuple(keys)
 
 
-def _engine(table: Mapping[str, Any], where: str) -> str:
+def _mode(field: Field, table: Mapping[str, Any], where: str) -> int | None:
+    mode = table.get(field.name)
+    return None if mode is None or mode == "" else parse_mode(mode, where)
+
+
+def _uid(field: Field, table: Mapping[str, Any], where: str) -> int | None:
+    return _owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid)
+
+
+def _gid(field: Field, table: Mapping[str, Any], where: str) -> int | None:
+    return _owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid)
+
+
+def _command(field: Field, table: Mapping[str, Any], where: str) -> str | None:
+    """A check or reload command; a placeholder other than {{.src}} or {{.dest}} is refused at load."""
+    command = _string(table, field.name, where)
+    if command is not None:
+        try:
+            expand_command(command, src="src", dest="dest")
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {field.name}: {exc}") from None
+    return command
+
+
+def _duration(field: Field, table: Mapping[str, Any], where: str) -> float:
+    return parse_duration(table.get(field.name, field.default), f"{where}: {field.name}")
+
+
+def _limit_duration(field: Field, table: Mapping[str, Any], where: str) -> float | None:
+    """A positive duration, or None when absent: the global flag of the same name applies."""
+    if field.name not in table:
+        return None
+    seconds = parse_duration(table[field.name], f"{where}: {field.name}")
+    if seconds <= 0:
+        raise ConfigError(f"{where}: {field.name} must be positive, got {table[field.name]!r}")
+    return seconds
+
+
+def _size(field: Field, table: Mapping[str, Any], where: str) -> int | None:
+    """A size, or None when absent: the global flag of the same name applies."""
+    return parse_size(table[field.name], f"{where}: {field.name}") if field.name in table else None
+
+
+def _wait(field: Field, table: Mapping[str, Any], where: str) -> Wait | None:
+    return parse_wait(table.get(field.name), f"{where}: {field.name}")
+
+
+def _engine(field: Field, table: Mapping[str, Any], where: str) -> str:
     """The `engine` field as written ("" if absent: TemplateResource decides by src)."""
-    engine = table.get("engine")
+    engine = table.get(field.name)
     if engine is None:
         return ""
     if engine not in ("go", "jinja"):
@@ -217,13 +277,32 @@ def _engine(table: Mapping[str, Any], where: str) -> str:
     return str(engine)
 
 
-def _render_timeout(table: Mapping[str, Any], where: str) -> float | None:
-    if "render_timeout" not in table:
-        return None
-    seconds = parse_duration(table["render_timeout"], f"{where}: render_timeout")
-    if seconds <= 0:
-        raise ConfigError(f"{where}: render_timeout must be positive, got {table['render_timeout']!r}")
-    return seconds
+_ATTRIBUTES = {declared.name: declared for declared in fields(TemplateResource)}
+FIELDS: tuple[Field, ...] = (
+    Field("src", "template file under templates/", _required),
+    Field("dest", "absolute path", _absolute_path),
+    Field("prefix", "key prefix", _prefix),
+    Field("create_dest_dir", "boolean", _flag),
+    Field("keys", "list of keys", _keys),
+    Field("mode", 'octal string such as "0644"', _mode, safety=True),
+    Field("uid", "user id", _uid, safety=True),
+    Field("owner", "user name", None, safety=True),
+    Field("gid", "group id", _gid, safety=True),
+    Field("group", "group name", None, safety=True),
+    Field("check_cmd", "command", _command, safety=True),
+    Field("reload_cmd", "command", _command),
+    Field("check_cmd_timeout", "duration", _duration),
+    Field("reload_cmd_timeout", "duration", _duration),
+    Field("sensitive", "boolean", _flag, safety=True),
+    Field("wait", "MIN[:MAX] duration", _wait),
+    Field("reload_group", "name", _optional),
+    Field("engine", '"go" or "jinja"', _engine),
+    Field("render_timeout", "duration", _limit_duration),
+    Field("max_output_size", "size", _size),
+)
+"""The `[template]` fields, in the order they are read (and so checked)."""
+_KNOWN = tuple(f.name for f in FIELDS)
+_SAFETY = frozenset(f.name for f in FIELDS if f.safety)
 
 
 def load_resource(path: Path, *, name: str, global_prefix: str = "") -> TemplateResource:
@@ -239,9 +318,9 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
     table = document.get("template")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: no [template] table")
-    for unknown in sorted(set(table) - _KNOWN_FIELDS):
-        close = closest(unknown, _KNOWN_FIELDS)
-        if close in _SAFETY_FIELDS:
+    for unknown in sorted(set(table) - set(_KNOWN)):
+        close = closest(unknown, _KNOWN)
+        if close in _SAFETY:
             raise ConfigError(
                 f"{where}: unknown field {unknown!r} in [template]: did you mean {close}? "
                 "(a misspelt safety field is refused, not ignored)"
@@ -252,47 +331,13 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         )
     for unknown in sorted(set(document) - {"template"}):
         log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"resource": name})
-
-    src = _string(table, "src", where, required=True)
-    dest = _string(table, "dest", where, required=True)
-    assert src is not None and dest is not None
-    if not os.path.isabs(dest):
-        raise ConfigError(f"{where}: dest must be an absolute path, got {dest!r}")
-    prefix = _string(table, "prefix", where) or ""
+    values = {f.name: f.read(f, table, where) for f in FIELDS if f.read is not None}
+    prefix = values.pop("prefix")
     rooted = path_join("/", global_prefix, prefix)
     # A trailing "/" as written stays: confd strips the prefix text as it is (see template_key).
     if (prefix or global_prefix).endswith("/") and rooted != "/":
         rooted += "/"
-    create_dest_dir = _bool(table, "create_dest_dir", where)
-    mode = table.get("mode")
-    return TemplateResource(
-        name=name,
-        path=path,
-        src=src,
-        dest=Path(dest),
-        keys=_keys(table, where),
-        prefix=rooted,
-        mode=None if mode is None or mode == "" else parse_mode(mode, where),
-        uid=_owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid),
-        gid=_owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid),
-        check_cmd=_command(table, "check_cmd", where),
-        reload_cmd=_command(table, "reload_cmd", where),
-        check_cmd_timeout=parse_duration(table.get("check_cmd_timeout", 30), f"{where}: check_cmd_timeout"),
-        reload_cmd_timeout=parse_duration(
-            table.get("reload_cmd_timeout", 60), f"{where}: reload_cmd_timeout"
-        ),
-        create_dest_dir=create_dest_dir,
-        sensitive=_bool(table, "sensitive", where),
-        wait=parse_wait(table.get("wait"), f"{where}: wait"),
-        reload_group=_string(table, "reload_group", where),
-        engine=_engine(table, where),
-        render_timeout=_render_timeout(table, where),
-        max_output_size=(
-            parse_size(table["max_output_size"], f"{where}: max_output_size")
-            if "max_output_size" in table
-            else None
-        ),
-    )
+    return TemplateResource(name=name, path=path, prefix=rooted, **values)
 
 
 def load_resources(

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import confpy
 from confpy.cli.app import app
-from confpy.config.resource import _KNOWN_FIELDS
+from confpy.config.resource import FIELDS
 from confpy.config.settings import BACKENDS
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.functions import make_functions
@@ -56,7 +56,7 @@ def test_the_flags_list_names_every_flag() -> None:
 
 def test_the_resource_fields_list_names_every_field() -> None:
     text = between(page("resources.md"), "`[template]` fields: ", "\n\n")
-    assert backticked(text, r"[a-z_]+") == set(_KNOWN_FIELDS)
+    assert backticked(text, r"[a-z_]+") == {f.name for f in FIELDS}
 
 
 def test_the_sidecar_commands_flags_are_listed() -> None:

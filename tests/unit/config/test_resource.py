@@ -1,10 +1,11 @@
+import dataclasses
 import logging
 import os
 from pathlib import Path
 
 import pytest
 
-from confpy.config.resource import TemplateResource, load_resource, load_resources, parse_mode
+from confpy.config.resource import FIELDS, TemplateResource, load_resource, load_resources, parse_mode
 from confpy.errors import ConfigError
 
 
@@ -267,3 +268,12 @@ def test_the_engine_field_is_validated(tmp_path: Path) -> None:
     path.write_text('[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nengine = "erb"\n')
     with pytest.raises(ConfigError, match='engine must be "go" or "jinja", got \'erb\''):
         load_resource(path, name="a.toml")
+
+
+def test_the_schema_reads_every_attribute_once() -> None:
+    """FIELDS is the one list of `[template]` fields: each settable attribute is read by exactly one."""
+    settable = {f.name for f in dataclasses.fields(TemplateResource) if f.init} - {"name", "path"}
+    read = [f.name for f in FIELDS if f.read is not None]
+    assert sorted(read) == sorted(settable)
+    assert {f.name for f in FIELDS if f.read is None} == {"owner", "group"}
+    assert FIELDS[[f.name for f in FIELDS].index("check_cmd_timeout")].default == 30.0

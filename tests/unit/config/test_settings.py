@@ -1,8 +1,9 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from confpy.config.settings import Settings, load_settings
+from confpy.config.settings import SETTINGS, Settings, load_settings
 from confpy.errors import ConfigError
 
 
@@ -102,3 +103,28 @@ def test_render_limits_from_flags_env_and_file(tmp_path: Path) -> None:
     env = {"CONFPY_MAX_OUTPUT_SIZE": "500MB"}
     flags = load_settings({"confdir": str(confdir), "render_timeout": "2s"}, environ=env)
     assert (flags.render_timeout, flags.max_output_size) == (2.0, 500_000_000)
+
+
+def test_each_setting_is_spelt_once_in_each_source() -> None:
+    assert [s.name for s in SETTINGS] == [f.name for f in dataclasses.fields(Settings)]
+    for spellings in (
+        [s.flag for s in SETTINGS],
+        [k for s in SETTINGS for k in s.toml],
+        [v for s in SETTINGS for v in s.env],
+    ):
+        assert len(spellings) == len(set(spellings)), spellings
+    by_name = {s.name: s for s in SETTINGS}
+    assert (by_name["nodes"].flag, by_name["files"].flag, by_name["files"].toml) == (
+        "node",
+        "file",
+        ("file",),
+    )
+    assert by_name["client_ca_keys"].env == ("CONFPY_CLIENT_CA_KEYS", "CONFD_CLIENT_CAKEYS")
+    assert (
+        by_name["config_file"].toml == () and not by_name["noop"].takes_value and by_name["nodes"].repeatable
+    )
+
+
+def test_confd_spellings_of_the_tls_files_yield_to_confpys(tmp_path: Path) -> None:
+    env = {"CONFD_CLIENT_CERT": "/confd.pem", "CONFPY_CLIENT_CERT": "/confpy.pem", "CONFD_CLIENT_KEY": "/k"}
+    assert load_settings({"confdir": str(tmp_path)}, environ=env).client_cert == "/confpy.pem"
