@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import confpy
 from confpy.cli.app import app
 from confpy.config.resource import FIELDS
-from confpy.config.settings import BACKENDS
+from confpy.config.settings import BACKENDS, SETTINGS
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.functions import make_functions
 from confpy.store import KeyStore
@@ -52,6 +52,17 @@ def _flags(name: str | None = None) -> set[str]:
 def test_the_flags_list_names_every_flag() -> None:
     text = between(page("configuration.md"), "Flags: ", "\n\n")
     assert backticked(text) == _flags()
+
+
+def test_the_settings_table_is_the_code_s() -> None:
+    """Every setting, in declaration order, with its flag, confd.toml keys and variables."""
+    table = section(page("configuration.md"), "Every setting")
+    rows = [
+        [re.findall(r"`([^`]+)`", cell) for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| `")
+    ]
+    assert rows == [[[f"-{s.flag}"], list(s.toml), list(s.env)] for s in SETTINGS]
 
 
 def test_the_resource_fields_list_names_every_field() -> None:
