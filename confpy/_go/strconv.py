@@ -20,6 +20,7 @@ __all__ = [
     "NumError",
     "SyntaxErr",
     "atoi",
+    "byte_len",
     "can_backquote",
     "format_float",
     "is_raw_byte",
@@ -81,6 +82,17 @@ def quote_rune(code: int, ascii_only: bool = False) -> str:
 def is_raw_byte(c: str) -> bool:
     """Go strings are bytes: one that is not UTF-8 is a surrogate escape in confpy's str (PEP 383)."""
     return "\udc80" <= c <= "\udcff"
+
+
+def byte_len(s: str) -> int:
+    """Go's len(s): its UTF-8 bytes, a raw byte one. A lone surrogate that is no raw byte (a Jinja
+    literal's "\\ud800"), which a Go string cannot hold, counts as the U+FFFD it would be."""
+    if s.isascii():
+        return len(s)
+    try:
+        return len(s.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(s.encode("utf-8", "surrogatepass")) - 2 * sum(map(is_raw_byte, s))
 
 
 def can_backquote(s: str) -> bool:

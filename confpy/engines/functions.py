@@ -26,7 +26,7 @@ from typing import Any
 
 from confpy._go import encjson
 from confpy._go.path import path_base, path_dir
-from confpy._go.strconv import NumError, atoi, parse_bool
+from confpy._go.strconv import NumError, atoi, byte_len, parse_bool
 from confpy.engines.lookups import LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
@@ -325,14 +325,9 @@ def _reverse(values: object) -> Any:
     return _list("reverse", values, "values")[::-1]
 
 
-def _byte_len(s: str) -> int:
-    """Go's len(string): UTF-8 bytes, not characters."""
-    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
-
-
 def _sort_by_length(values: object) -> list[str]:
     """Strings by length in bytes, shortest first; equal lengths keep their order."""
-    return sorted(_str_list("sortByLength", values), key=_byte_len)
+    return sorted(_str_list("sortByLength", values), key=byte_len)
 
 
 def _sort_kv_by_length(values: object) -> list[KVPair]:
@@ -341,7 +336,7 @@ def _sort_kv_by_length(values: object) -> list[KVPair]:
     for item in pairs:
         if not isinstance(getattr(item, "Key", None), str):
             raise TemplateError(f"sortKVByLength: expected a list of KVPairs, but it holds {item!r}")
-    return sorted(pairs, key=lambda pair: _byte_len(pair.Key))
+    return sorted(pairs, key=lambda pair: byte_len(pair.Key))
 
 
 # --- arithmetic ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from confpy._go.strconv import byte_len
 from confpy.engines.functions import make_functions
 from confpy.engines.gotemplate import gosort, gotime
 from confpy.engines.gotemplate.gotypes import (
@@ -107,18 +108,14 @@ def _reverse(values: Any) -> Any:
 def _sort_by_length(values: StringSlice) -> StringSlice:
     """confd's SortByLength: sorts the []string it is given in place and returns it, with Go's
     sort.Sort, so strings of equal length end in the order confd's end in."""
-    gosort.sort(values, lambda a, b: _byte_len(a) < _byte_len(b))
+    gosort.sort(values, lambda a, b: byte_len(a) < byte_len(b))
     return values
 
 
 def _sort_kv_by_length(values: list[KVPair]) -> list[KVPair]:
     """confd's SortKVByLength: sorts the pairs in place by the byte length of their keys (sort.Sort)."""
-    gosort.sort(values, lambda a, b: _byte_len(a.Key) < _byte_len(b.Key))
+    gosort.sort(values, lambda a, b: byte_len(a.Key) < byte_len(b.Key))
     return values
-
-
-def _byte_len(s: str) -> int:
-    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogateescape"))
 
 
 def _kv_less(pairs: KVPairs, i: int, j: int) -> bool:

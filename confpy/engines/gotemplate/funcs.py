@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from confpy._go.strconv import is_raw_byte
+from confpy._go.strconv import byte_len, is_raw_byte
 from confpy.engines.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
 from confpy.engines.gotemplate.gotypes import (
     ANY,
@@ -221,7 +221,7 @@ def length(item: Any) -> int:
             raise GoError("len of nil pointer")
         item = item.value
     if isinstance(item, str):
-        return len(item) if item.isascii() else len(item.encode("utf-8", "surrogateescape"))
+        return byte_len(item)
     if isinstance(item, dict) or _is_slice(item):
         return len(item)
     if item is None:  # Go's length() asks the type of the zero Value, which panics

@@ -10,6 +10,7 @@ from confpy._go.strconv import (
     NumError,
     SyntaxErr,
     atoi,
+    byte_len,
     can_backquote,
     format_float,
     parse_bool,
@@ -191,3 +192,9 @@ def test_parse_bool() -> None:
     ] * 4
     with pytest.raises(NumError, match=r'strconv\.ParseBool: parsing "tRue": invalid syntax'):
         parse_bool("tRue")
+
+
+def test_byte_len_is_gos_len() -> None:
+    raw = b"\xff".decode("utf-8", "surrogateescape")
+    assert [byte_len(s) for s in ("abc", "é", "😀", raw, "é" + raw)] == [3, 2, 4, 1, 3]
+    assert byte_len("\ud800") == 3  # no Go string holds it; U+FFFD's length

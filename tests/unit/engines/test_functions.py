@@ -735,6 +735,7 @@ def test_reverse_rejects_non_lists(value: Any) -> None:
         (["éé", "abc"], ["abc", "éé"]),  # Go's len counts UTF-8 bytes: 4 > 3
         (["ab", "é", "c"], ["c", "ab", "é"]),
         (("zz", "y"), ["y", "zz"]),
+        (["abc", "\udcff\udcff"], ["\udcff\udcff", "abc"]),  # two bytes that are not UTF-8: 2 < 3
     ],
 )
 def test_sort_by_length(values: Any, want: list[str]) -> None:
