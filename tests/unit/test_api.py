@@ -23,7 +23,6 @@ HEAVY = (
     "prometheus_client",
     "yaml",
     "typer",
-    "tenacity",
     "watchdog",
     "redis",
     "kazoo",

@@ -15,8 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import tenacity
-
 from confpy.backends.backoff import Backoff
 from confpy.backends.etcd.nodes import DEFAULT_PORT, Node
 from confpy.errors import BackendError, ConfigError
@@ -36,6 +34,8 @@ Metadata = tuple[tuple[str, str], ...]
 log = logging.getLogger("confpy")
 
 RECONNECT_INTERVAL = 2.0
+#: Between the attempts of one request or watch set-up, across the endpoints.
+_RETRY = Backoff(first=0.05, cap=1.0)
 
 # Verified against etcd 3.4 (see the shared etcd-client notes): keepalive pings no more often than
 # etcd allows, so a frozen (SIGSTOPped) member ends a watch within 5-15 s, and a restarted one is
@@ -228,27 +228,11 @@ class Connection:
             return Compacted(details)
         return BackendError(f"etcd {what} failed at {url}: {details} ({code.name})")
 
-    def retrying(self, sleep: Callable[[float], Any] = time.sleep) -> tenacity.Retrying:
-        """Exponential backoff until `connect_timeout` has passed and every endpoint was tried."""
-        attempts = len(self.nodes)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            return (
-                state.seconds_since_start or 0.0
-            ) >= self.connect_timeout and state.attempt_number >= attempts
-
-        backoff = Backoff(first=0.05, cap=1.0)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            left = self.connect_timeout - (state.seconds_since_start or 0.0)
-            return max(0.0, min(backoff.delay(state.attempt_number), left))
-
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Transient),
-            stop=stop,
-            wait=wait,
-            sleep=sleep,
-            reraise=True,
+    def retry(self, call: Callable[[], T], sleep: Callable[[float], Any] = time.sleep) -> T:
+        """`call()` with exponential backoff on `Transient` errors, until `connect_timeout` has
+        passed and every endpoint was tried."""
+        return _RETRY.retry(
+            call, transient=Transient, within=self.connect_timeout, attempts=len(self.nodes), sleep=sleep
         )
 
     def call(self, what: str, fn: Callable[[Any, Metadata], T]) -> T:
@@ -263,7 +247,7 @@ class Connection:
 
         started = time.monotonic()
         try:
-            return self.retrying()(attempt)
+            return self.retry(attempt)
         except Transient as exc:
             raise self.unreachable(exc, started) from None
 

@@ -58,7 +58,7 @@ class WatchHub:
             self._watches.add(watch)
         started = time.monotonic()
         try:
-            self.connection.retrying(sleep=watch.stop.wait)(self._establish, watch)
+            self.connection.retry(lambda: self._establish(watch), sleep=watch.stop.wait)
         except Transient as exc:
             watch.cancel()
             raise self.connection.unreachable(exc, started) from None
