@@ -70,6 +70,14 @@ def test_the_resource_fields_list_names_every_field() -> None:
     assert backticked(text, r"[a-z_]+") == {f.name for f in FIELDS}
 
 
+def test_the_fields_table_and_the_safety_fields_are_the_code_s() -> None:
+    text = page("resources.md")
+    rows = re.findall(r"^\| `(\w+)` \| (.+) \|$", section(text, "Every field"), re.MULTILINE)
+    assert rows == [(f.name, f.kind + (" (a safety field)" if f.safety else "")) for f in FIELDS]
+    safety = backticked(between(" ".join(text.split()), "A field close to a safety field (", ";"), r"\w+")
+    assert safety == {f.name for f in FIELDS if f.safety}
+
+
 def test_the_sidecar_commands_flags_are_listed() -> None:
     text = page("sidecar.md")
     described = text.partition("## Their `--help`")[0]
