@@ -164,7 +164,7 @@ def stages(sizes: Sizes, workdir: Path) -> Result:
         processor.renderer.render(processor.resource, store)
         render_times.append(time.perf_counter() - started)
         started = time.perf_counter()
-        processor.renderer.load(processor.resource)
+        processor.renderer.engine(processor.resource).load(processor.resource)
         load_times.append(time.perf_counter() - started)
     e2e_p50 = statistics.median(e2e)
     handoff_p50 = statistics.median(handoffs)
