@@ -1,8 +1,9 @@
-"""Every error a user can cause, as one small tree.
+"""Every error a user can cause, as one small tree, and the context each one carries.
 
     ConfpyError
     ├── ConfigError          bad flags, confd.toml, or a template resource (TOML) file
     ├── TemplateError        a template that does not parse or does not render
+    │   ├── FunctionError    a template function failed (Go's engine prints its Go error)
     │   └── KeyNotFoundError a template read a key that is not in the store
     ├── BackendError         the key/value store could not be read or watched
     │   ├── ValueDecodeError a value that is not valid UTF-8
@@ -11,15 +12,41 @@
     └── WriteError           the destination could not be staged or replaced
 
 Each message names what the user has to look at: the file and line, the key, or the command.
+The same context travels as fields, so that nothing has to read it back out of the message:
+`resource` (the resource's name, its path relative to conf.d, such as "nginx.toml"), `path` (the
+file the error is about: a resource file, confd.toml, a template), `line` (1-based, in `path`),
+`key` (a store key), and `exit_status`. The field a raise site knows it sets there (the engine
+sets a template's path and line, `invalid_toml` the line of a TOML error); the rest is attached
+by `context` at the one boundary that knows it (a resource's name where it is loaded and where
+it is applied). The log (the JSON `resource`), `confpy check` (FILE:LINE) and the exit status
+read the fields.
+
+Exit statuses, decided here (README and docs cite this table):
+
+    0    success
+    1    EXIT_FAILED: any other ConfpyError; a -onetime run in which a resource failed;
+         `confpy check` or `confpy convert` found problems
+    2    EXIT_CONFIG: a ConfigError (bad flags, confd.toml or a template resource)
+    3    EXIT_STALE: no working watch for longer than -max-stale
+    126  `confpy exec`: the command cannot be run; 127: it is not found
+    128+N  stopped by signal N (130: interrupted by Ctrl-C)
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
+from typing import ClassVar, Self
 
 __all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_STALE",
     "BackendError",
     "CommandError",
     "ConfigError",
@@ -31,20 +58,105 @@ __all__ = [
     "ValueDecodeError",
     "WriteError",
     "closest",
+    "context",
+    "current",
     "did_you_mean",
+    "invalid_toml",
     "reason",
 ]
 
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_STALE = 3
+
 
 class ConfpyError(Exception):
-    """Base of every error confpy raises on purpose."""
+    """Base of every error confpy raises on purpose; its fields say where it happened (None: unknown)."""
+
+    exit_status: ClassVar[int] = EXIT_FAILED
+    resource: str | None = None
+    """The resource's name: its path relative to conf.d, such as "nginx.toml"."""
+    path: Path | None = None
+    """The file the error is about: a resource file, confd.toml, a template."""
+    line: int | None = None
+    """The 1-based line in `path`."""
+    key: str | None = None
+    """The store key the error is about."""
+
+    def __init__(
+        self,
+        *args: object,
+        resource: str | None = None,
+        path: Path | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(*args)
+        _attach(self, {"resource": resource, "path": path, "line": line, "key": key})
+
+    def fields(self) -> dict[str, object]:
+        """The fields that are set."""
+        return {name: value for name in _FIELDS if (value := getattr(self, name)) is not None}
+
+    def retold(self, message: str) -> Self:
+        """The same error in other words (redacted, or saying more): its type and fields kept."""
+        told = type(self)(message)
+        _attach(told, self.fields())
+        return told
+
+
+_FIELDS = ("resource", "path", "line", "key")
+_current: ContextVar[Mapping[str, object]] = ContextVar("confpy_error_context", default=MappingProxyType({}))
+
+
+def _attach(exc: ConfpyError, fields: Mapping[str, object]) -> None:
+    """Set each given field the error does not have yet: the innermost knowledge wins."""
+    for name, value in fields.items():
+        if value is not None and getattr(exc, name) is None:
+            setattr(exc, name, value)
+
+
+@contextmanager
+def context(
+    *,
+    resource: str | None = None,
+    path: Path | None = None,
+    line: int | None = None,
+    key: str | None = None,
+) -> Iterator[None]:
+    """The boundary that knows some context: a ConfpyError passing through gets the fields it
+    lacks, and what is logged inside is about them too (`current`, read by confpy.log)."""
+    given = {"resource": resource, "path": path, "line": line, "key": key}
+    token = _current.set({**_current.get(), **{k: v for k, v in given.items() if v is not None}})
+    try:
+        yield
+    except ConfpyError as exc:
+        _attach(exc, given)
+        raise
+    finally:
+        _current.reset(token)
+
+
+def current() -> Mapping[str, object]:
+    """The fields of the `context` blocks the caller runs in (an inner block's win), possibly none."""
+    return _current.get()
 
 
 class ConfigError(ConfpyError):
     """Flags, confd.toml or a template resource file are wrong."""
 
-    path: Path | None = None
-    """The template resource file that did not load (set by `load_resources`), else None."""
+    exit_status: ClassVar[int] = EXIT_CONFIG
+
+
+def invalid_toml(path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    """A TOML file that does not parse, with the line tomllib names (Python 3.14 gives it as a
+    field; before, only its message says it, once, as `(at line N, column M)`)."""
+    line: int | None = getattr(exc, "lineno", None)
+    if line is None:
+        _, at, rest = str(exc).rpartition("(at line ")
+        number = rest.partition(",")[0]
+        line = int(number) if at and number.isdigit() else None
+    return ConfigError(f"{path}: invalid TOML: {exc}", path=path, line=line)
 
 
 class TemplateError(ConfpyError):
@@ -64,9 +176,10 @@ class FunctionError(TemplateError):
 class KeyNotFoundError(TemplateError, KeyError):
     """A template asked for a key the store does not hold (confd: `key does not exist`)."""
 
+    key: str
+
     def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
+        super().__init__(key, key=key)
 
     def __str__(self) -> str:
         return f"key does not exist: {self.key}"
@@ -79,9 +192,14 @@ class BackendError(ConfpyError):
 class ValueDecodeError(BackendError):
     """A stored value is not valid UTF-8 text."""
 
+    key: str
+
     def __init__(self, key: str, resource: str | None = None) -> None:
-        super().__init__(f"{resource + ': ' if resource else ''}value of key {key} is not valid UTF-8")
-        self.key = key
+        super().__init__(
+            f"{resource + ': ' if resource else ''}value of key {key} is not valid UTF-8",
+            resource=resource,
+            key=key,
+        )
 
 
 class RevisionCompactedError(BackendError):

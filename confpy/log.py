@@ -2,9 +2,10 @@
 
 Text (confd's): `TIMESTAMP HOST confpy[PID]: LEVEL message`.
 JSON: one object per line, `{"time", "level", "msg", "host", "pid"}`, plus `resource` when the
-record is about one (given as `extra={"resource": name}`, or read from a message that starts with
-`<name>.toml: `, as confpy's messages about a resource do; `extra={"resource": None}` says that a
-message about another file, such as confd.toml, is about no resource).
+record is about one: given as `extra={"resource": name}` (`None` says it is about none), else the
+`resource` field of a ConfpyError among the message's arguments (`log.error("%s", exc)`), else the
+resource of the `confpy.errors.context` the record is logged in. The message then drops the
+`<resource>: ` it starts with, as confpy's messages about a resource do, since it is a field.
 
 Values from the backend are secrets as far as logging goes: they appear only at `-log-level trace`.
 That is up to the callers; nothing here filters messages.
@@ -16,12 +17,11 @@ import datetime
 import json
 import logging
 import os
-import re
 import socket
 import sys
 import time
 
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, ConfpyError, current
 
 __all__ = ["LOG_FORMATS", "LOG_LEVELS", "TRACE", "hold_logging", "level_number", "logger", "setup_logging"]
 
@@ -51,9 +51,21 @@ _JSON_LEVELS = {
     logging.ERROR: "error",
     logging.CRITICAL: "fatal",
 }
-# Resource names are paths relative to conf.d ending in "toml"; an absolute path is a file, not a name.
-_RESOURCE_PREFIX = re.compile(r"([^\s:/][^\s:]*toml): ")
-_RESOURCE_COMMAND = re.compile(r"(?:check_cmd|reload_cmd) for ([^\s:/][^\s:]*toml)\b")
+
+
+def _with_context(record: logging.LogRecord) -> bool:
+    """Give the record the `resource` and `path` it is about, where the call did not (see above),
+    when it is logged: a held record is formatted later, outside the context it was logged in."""
+    arguments = record.args if isinstance(record.args, tuple) else ()
+    error = next((a for a in arguments if isinstance(a, ConfpyError)), None)
+    found = {**current(), **(error.fields() if error else {})}
+    for name in ("resource", "path"):
+        if name not in record.__dict__:
+            setattr(record, name, found.get(name))
+    return True
+
+
+logger.addFilter(_with_context)
 
 
 class _ConfdFormatter(logging.Formatter):
@@ -81,13 +93,8 @@ class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         resource = getattr(record, "resource", None)
-        if not hasattr(record, "resource"):
-            match = _RESOURCE_PREFIX.match(message)
-            if match:
-                resource, message = match.group(1), message[match.end() :]
-            else:
-                command = _RESOURCE_COMMAND.search(message)
-                resource = command.group(1) if command else None
+        if resource is not None:
+            message = message.removeprefix(f"{resource}: ")
         stamp = datetime.datetime.fromtimestamp(record.created).astimezone()
         entry: dict[str, object] = {
             "time": stamp.isoformat(timespec="milliseconds"),

@@ -107,7 +107,7 @@ def convert(
     except ConfigError as exc:
         setup_logging("info")
         log.error("%s", exc)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exc.exit_status) from None
     try:
         text = template.read_text(encoding="utf-8")
     except OSError as exc:
@@ -120,7 +120,7 @@ def convert(
         result = GoEngine(template.parent).convert(text, template.name)
     except ConfpyError as exc:
         log.error("%s: %s", template, exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exc.exit_status) from None
     sys.stdout.write(result.text)
     for line, message in result.problems:
         log.error("%s:%d: %s", template, line, message)
@@ -183,18 +183,15 @@ def _with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., 
 
 def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
     """Settings from the options, `CONFPY_*` variables and confd.toml, as the main command reads
-    them; then `command`. Exit 2 for bad flags or configuration, 1 for any other error."""
+    them; then `command`. An error exits with its status (confpy.errors: 2 for configuration)."""
     from confpy.runtime.launch import configure
 
     log = logging.getLogger("confpy")
     try:
         status = command(configure(_given(options)))
-    except ConfigError as exc:
-        log.error("%s", exc)
-        status = 2
     except ConfpyError as exc:
         log.error("%s", exc)
-        status = 1
+        status = exc.exit_status
     raise typer.Exit(status)
 
 

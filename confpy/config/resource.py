@@ -21,7 +21,7 @@ from confpy._go.path import path_join, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
 from confpy.config.size import parse_size
-from confpy.errors import ConfigError, closest, did_you_mean
+from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
 
 __all__ = [
     "FIELDS",
@@ -306,12 +306,18 @@ _SAFETY = frozenset(f.name for f in FIELDS if f.safety)
 
 
 def load_resource(path: Path, *, name: str, global_prefix: str = "") -> TemplateResource:
-    """Parse one resource file; every problem is a ConfigError naming the file (and line for TOML)."""
+    """Parse one resource file; every problem is a ConfigError naming the file (and line for TOML),
+    with the resource and its file as fields, which what it logs is about too."""
+    with context(resource=name, path=path):
+        return _load_resource(path, name, global_prefix)
+
+
+def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResource:
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise invalid_toml(path, exc) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     where = str(path)
@@ -326,11 +332,9 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
                 "(a misspelt safety field is refused, not ignored)"
             )
         hint = did_you_mean(close)
-        log.warning(
-            "%s: unknown field %r in [template] is ignored%s", where, unknown, hint, extra={"resource": name}
-        )
+        log.warning("%s: unknown field %r in [template] is ignored%s", where, unknown, hint)
     for unknown in sorted(set(document) - {"template"}):
-        log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"resource": name})
+        log.warning("%s: unknown table or key %r is ignored", where, unknown)
     values = {f.name: f.read(f, table, where) for f in FIELDS if f.read is not None}
     prefix = values.pop("prefix")
     rooted = path_join("/", global_prefix, prefix)
@@ -357,7 +361,6 @@ def load_resources(
                 load_resource(path, name=str(path.relative_to(confd)), global_prefix=global_prefix)
             )
         except ConfigError as exc:
-            exc.path = path
             errors.append(exc)
     return _refuse_shared_dests(resources, errors)
 
@@ -375,10 +378,12 @@ def _refuse_shared_dests(
     shared = [group for group in by_file.values() if len(group) > 1]
     for first, *others in shared:
         names = ", ".join(str(r.path) for r in others)
+        # About first's file, but not first's alone: no `resource`, as no one resource failed to load.
         errors.append(
             ConfigError(
                 f"{first.path}: dest {first.dest} is also the dest of {names}: "
-                "two resources must not write one file (none of them is applied)"
+                "two resources must not write one file (none of them is applied)",
+                path=first.path,
             )
         )
     refused = {id(r) for group in shared for r in group}
@@ -389,7 +394,7 @@ def resource_dir(confdir: Path) -> Path:
     """`<confdir>/conf.d`; a ConfigError when it is missing (confd only warned and rendered nothing)."""
     confd = confdir / "conf.d"
     if not confd.is_dir():
-        raise ConfigError(f"{confd}: template resource directory does not exist")
+        raise ConfigError(f"{confd}: template resource directory does not exist", path=confd)
     return confd
 
 

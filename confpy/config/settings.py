@@ -19,7 +19,7 @@ from typing import Any
 
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
-from confpy.errors import ConfigError, closest, did_you_mean
+from confpy.errors import ConfigError, closest, did_you_mean, invalid_toml
 
 __all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings"]
 
@@ -304,7 +304,7 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file does not exist") from None
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise invalid_toml(path, exc) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     found: dict[str, Any] = {}

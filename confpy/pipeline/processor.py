@@ -17,7 +17,7 @@ from confpy.config.placeholders import expand_command
 from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
 from confpy.engines.render import Renderer
-from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError
+from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError, context
 from confpy.log import TRACE
 from confpy.pipeline.commands import run_command
 from confpy.pipeline.deadline import RenderTimeout, deadline
@@ -87,6 +87,10 @@ class ResourceProcessor:
         Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
         check_cmd quoted one of the resource's values: a value may be a secret.
         """
+        with context(resource=self.resource.name):
+            return self._sync(store)
+
+    def _sync(self, store: KeyStore) -> WriteResult:
         name, dest = self.resource.name, self.resource.dest
 
         def render(write: Callable[[str], None]) -> None:
@@ -109,7 +113,7 @@ class ResourceProcessor:
         except (TemplateError, CommandError) as exc:
             if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
                 raise
-            raise type(exc)(redact(str(exc), store.items())) from exc
+            raise exc.retold(redact(str(exc), store.items())) from exc
         if result.symlink is not None and not self._warned_symlink:
             self._warned_symlink = True
             log.warning(
@@ -133,6 +137,10 @@ class ResourceProcessor:
 
     def reload(self) -> None:
         """Run reload_cmd (the dest stays updated if it fails: the error says so)."""
+        with context(resource=self.resource.name):
+            self._reload()
+
+    def _reload(self) -> None:
         command = self.resource.reload_cmd
         if not command or not self.needs_reload:
             return
@@ -144,7 +152,7 @@ class ResourceProcessor:
                 what=f"reload_cmd for {self.resource.name}",
             )
         except CommandError as exc:
-            raise CommandError(
+            raise exc.retold(
                 f"{exc}\n({self.resource.dest} is updated; the service may still run its old config)"
             ) from exc
         log.info("%s: reload_cmd succeeded in %.0f ms", self.resource.name, result.duration * 1000)

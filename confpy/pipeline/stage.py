@@ -126,14 +126,23 @@ def remove_stale_stages(dests: Mapping[Path, str]) -> None:
                 if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
                     continue
             name = names[match[1]]
+            # About the resource the label names; a label that is the dest names none.
+            about = {"resource": None if name == str(directory / match[1]) else name}
             try:
                 os.unlink(entry.path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                log.warning("%s: cannot remove stale stage file %s: %s", name, entry.path, exc.strerror)
+                log.warning(
+                    "%s: cannot remove stale stage file %s: %s", name, entry.path, exc.strerror, extra=about
+                )
                 continue
-            log.info("%s: removed stale stage file %s (left by a confpy that was killed)", name, entry.path)
+            log.info(
+                "%s: removed stale stage file %s (left by a confpy that was killed)",
+                name,
+                entry.path,
+                extra=about,
+            )
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from confpy.config.backend import open_backend
 from confpy.config.resource import resource_dir
 from confpy.config.settings import Settings, load_settings
-from confpy.errors import ConfigError, ConfpyError
+from confpy.errors import EXIT_FAILED, ConfigError, ConfpyError
 from confpy.log import LOG_FORMATS, hold_logging, setup_logging
 from confpy.pipeline.processor import RunReport, run_once
 from confpy.runtime.load import load_processors
@@ -40,7 +40,7 @@ def run_settings(settings: Settings, reload: Callable[[], Settings] | None = Non
         report = _once(settings)
         if report.errors:
             log.error("%d of the template resources failed", len(report.errors))
-        return 0 if report.ok else 1
+        return 0 if report.ok else EXIT_FAILED
     from confpy.runtime.service import run_service
 
     return run_service(settings, reload or (lambda: settings))
@@ -71,14 +71,11 @@ def _reloaded(flags: Mapping[str, Any]) -> Settings:
 
 
 def run_from_flags(flags: Mapping[str, Any]) -> int:
-    """Configure from flags, then run; errors become one message: 2 for configuration, else 1."""
+    """Configure from flags, then run; an error becomes one message and its exit status."""
     try:
         return run_settings(configure(flags), lambda: _reloaded(flags))
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
     except ConfpyError as exc:
         log.error("%s", exc)
-        return 1
+        return exc.exit_status
     except KeyboardInterrupt:
         return 130

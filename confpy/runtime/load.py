@@ -36,20 +36,13 @@ def load_processors(
     """
     resources, errors = load_resources(settings.confdir, global_prefix=settings.prefix)
     for error in errors:
-        previous = running.get(error.path) if running and error.path else None
-        # The message names the file by its path; the JSON log's `resource` is the name, as later.
-        named = (
-            {"resource": str(error.path.relative_to(resource_dir(settings.confdir)))} if error.path else None
-        )
+        # A resource that failed to load names itself; an error about several (a shared dest) does not.
+        failed = error.path if error.resource is not None else None
+        previous = running.get(failed) if running and failed else None
         if previous is None:
-            log.error("%s", error, extra=named)
+            log.error("%s", error)
         else:
-            log.error(
-                "%s; the previous version of %s keeps running until it is fixed",
-                error,
-                previous.name,
-                extra=named,
-            )
+            log.error("%s; the previous version of %s keeps running until it is fixed", error, previous.name)
             resources.append(previous)
     resources.sort(key=lambda r: r.path)
     if not resources and not errors:

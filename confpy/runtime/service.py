@@ -28,7 +28,7 @@ from confpy.backends.backoff import Backoff
 from confpy.config.backend import open_backend
 from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
-from confpy.errors import ConfigError, ConfpyError
+from confpy.errors import EXIT_STALE, ConfigError, ConfpyError
 from confpy.log import setup_logging
 from confpy.ops.metrics import HealthServer, Metrics
 from confpy.ops.sdnotify import notify, watchdog_period
@@ -37,11 +37,10 @@ from confpy.runtime.noop import show_diff
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
 
-__all__ = ["EXIT_STALE", "Service", "run_service"]
+__all__ = ["Service", "run_service"]
 
 log = logging.getLogger("confpy")
 
-EXIT_STALE = 3
 _Command = Literal["reload", "stop", "reconcile", "ready"]
 _HOT_RELOAD_DELAY = 0.3
 # Between attempts to start an engine while the backend is unreachable at start or after a reload.

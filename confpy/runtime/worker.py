@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 from confpy.backends.backoff import Backoff
 from confpy.config.duration import Wait
-from confpy.errors import CommandError, ConfpyError, WriteError
+from confpy.errors import CommandError, ConfpyError, WriteError, context
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.pipeline.writer import Outcome
 from confpy.runtime.mirror import Mirror
@@ -181,6 +181,10 @@ class ResourceWorker(_Loop):
             self._reload()
 
     def _run(self) -> None:
+        with context(resource=self.name):  # what the run and its retry log is about this resource
+            self._run_once()
+
+    def _run_once(self) -> None:
         store, revision = self.mirror.store_copy(self.name)
         started = time.monotonic()
         outcome: Outcome | None = None
@@ -199,7 +203,7 @@ class ResourceWorker(_Loop):
             error = exc
         except Exception as exc:  # a worker must never die: report and carry on
             log.exception("%s: unexpected error: %s", self.name, exc)
-            error = ConfpyError(f"{self.name}: unexpected error: {exc}")
+            error = ConfpyError(f"{self.name}: unexpected error: {exc}", resource=self.name)
         if self._reload_due():
             error = self._reload() or error
         with self._cond:
@@ -248,8 +252,8 @@ class ResourceWorker(_Loop):
             self._reload_owed_since = owed_since
             return exc
         except Exception as exc:  # a worker must never die: report and carry on
-            log.exception("%s: unexpected error: %s", self.name, exc)
-            return ConfpyError(f"{self.name}: unexpected error: {exc}")
+            log.exception("%s: unexpected error: %s", self.name, exc, extra={"resource": self.name})
+            return ConfpyError(f"{self.name}: unexpected error: {exc}", resource=self.name)
         return None
 
 

@@ -69,7 +69,13 @@ class ExecProcessor(ResourceProcessor):
             with supervisor.gate.command():
                 super().reload()
         elif child.send(signum):
-            log.info("%s: sent %s to %s", self.resource.name, signum.name, child.name)
+            log.info(
+                "%s: sent %s to %s",
+                self.resource.name,
+                signum.name,
+                child.name,
+                extra={"resource": self.resource.name},
+            )
 
 
 class ExecSupervisor:
@@ -141,7 +147,7 @@ class ExecSupervisor:
         except ConfpyError as exc:
             log.error("%s", exc)
             self.child.send(signal.SIGTERM)
-            return 2 if isinstance(exc, ConfigError) else 1  # docs/operations.md: 2 for bad configuration
+            return exc.exit_status  # docs/operations.md: 2 for bad configuration
         finally:
             self.stopping = True
             if engine is not None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from confpy.errors import ConfigError
+from confpy.errors import ConfigError, TemplateError, context
 from confpy.log import TRACE, logger, setup_logging
 
 
@@ -60,11 +60,15 @@ def test_json_format_fields(capsys: pytest.CaptureFixture[str]) -> None:
     assert second["level"] == "debug"
 
 
-def test_json_resource_from_the_message_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_resource_from_the_error_and_the_context(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("info", "json")
-    logger.error("%s", "app/nginx.toml: nginx.conf.j2:3: key does not exist: /upstreams/a")
+    error = TemplateError("app/nginx.toml: nginx.conf.j2:3: key does not exist: /upstreams/a")
+    with pytest.raises(TemplateError), context(resource="app/nginx.toml"):
+        raise error
+    logger.error("%s", error)
     logger.info("/etc/confd/conf.d/x.toml: unknown field 'srcc' in [template] is ignored")
-    logger.error("check_cmd for web.toml failed (exit status 1): nginx -t")
+    with context(resource="web.toml"):
+        logger.error("check_cmd for web.toml failed (exit status 1): nginx -t")
     logger.info("reloading: stoml: not a resource")
     named, path, command, plain = _json_lines(capsys.readouterr().err)
     assert named["resource"] == "app/nginx.toml"
@@ -73,6 +77,19 @@ def test_json_resource_from_the_message_prefix(capsys: pytest.CaptureFixture[str
     assert command["resource"] == "web.toml"
     assert command["msg"] == "check_cmd for web.toml failed (exit status 1): nginx -t"
     assert "resource" not in plain
+
+
+def test_json_resource_is_never_read_from_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    # A value that looks like a resource's prefix ("foo.toml: ") names no resource.
+    setup_logging("info", "json")
+    logger.error("%s", "foo.toml: key does not exist: /a")
+    logger.error("%s", TemplateError("foo.toml: check_cmd for foo.toml failed"))
+    with context(resource="bar.toml"):
+        logger.info("foo.toml: in sync")
+    plain, error, other = _json_lines(capsys.readouterr().err)
+    assert "resource" not in plain and plain["msg"] == "foo.toml: key does not exist: /a"
+    assert "resource" not in error and error["msg"] == "foo.toml: check_cmd for foo.toml failed"
+    assert other["resource"] == "bar.toml" and other["msg"] == "foo.toml: in sync"
 
 
 def test_json_resource_from_extra(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,7 +144,7 @@ def test_json_lines_on_a_real_stderr() -> None:
     code = (
         "from confpy.log import logger, setup_logging\n"
         "setup_logging('info', 'json')\n"
-        "logger.info('x.toml: h\\u00e9llo')\n"
+        "logger.info('x.toml: h\\u00e9llo', extra={'resource': 'x.toml'})\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
