@@ -71,7 +71,7 @@ def load_file(path: str) -> dict[str, str]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            raise ConfigError(f"{path} line {exc.lineno}: invalid JSON: {exc.msg}", line=exc.lineno) from None
     else:
         try:
             data = yamlv2.load_first(text)
@@ -79,7 +79,8 @@ def load_file(path: str) -> dict[str, str]:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+            line = None if mark is None else mark.line + 1
+            raise ConfigError(f"{path}{where}: invalid YAML: {problem}", line=line) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

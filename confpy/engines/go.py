@@ -7,7 +7,6 @@ a resource renders with Go (confpy.engines.select).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,17 +19,6 @@ from confpy.errors import TemplateError
 from confpy.store import KeyStore
 
 __all__ = ["GoEngine"]
-
-# Go's `template: NAME:LINE[:COL]: ` at the start of its parse and exec errors.
-_GO_WHERE = re.compile(r"template: [^:]*:(\d+)(?::\d+)?: ")
-
-
-def _go_location(message: str) -> tuple[int | None, str]:
-    """The line of Go's `template: NAME:LINE[:COL]: rest` message, and the rest."""
-    located = _GO_WHERE.match(message)
-    if located is None:
-        return None, message
-    return int(located.group(1)), message[located.end() :]
 
 
 class GoEngine:
@@ -58,7 +46,7 @@ class GoEngine:
         try:
             template = parse(text, path.name, SIGNATURES)
         except TemplateError as exc:
-            raise TemplateError(f"{resource.name}: {exc}") from exc
+            raise self._error(exc, resource) from exc
         with self._lock:
             self._cache[path] = (mtime, template)
         return template
@@ -68,7 +56,11 @@ class GoEngine:
         try:
             template.stream(write, go_functions(store))
         except TemplateError as exc:
-            raise TemplateError(f"{resource.name}: {exc}") from exc
+            raise self._error(exc, resource) from exc
+
+    def _error(self, exc: TemplateError, resource: TemplateResource) -> TemplateError:
+        """Go's error after the resource's name, with the template's path and the line Go names."""
+        return TemplateError(f"{resource.name}: {exc}", path=self.templates_dir / resource.src, line=exc.line)
 
     def analyse(self, resource: TemplateResource) -> Analysis:
         """The template parsed by the engine that renders it (confd parses only `src` itself)."""
@@ -78,16 +70,18 @@ class GoEngine:
         try:
             self.load(resource)
         except TemplateError as exc:
-            line, message = _go_location(str(exc).removeprefix(f"{resource.name}: "))
-            problem = Problem(str(path), line, f"template syntax error: {message}")
+            message = str(exc).removeprefix(f"{resource.name}: ")
+            if exc.line is not None:  # Go's `template: NAME:LINE: ` is the problem's FILE:LINE
+                message = message.removeprefix(f"template: {path.name}:{exc.line}: ")
+            problem = Problem(str(path), exc.line, f"template syntax error: {message}")
             return Analysis(renderable=False, uses=[TemplateUse(str(path), [problem])])
         return Analysis(renderable=True, templates=[resource.src], uses=[TemplateUse(str(path))])
 
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
-        """The line Go's message names; the message stays whole, as Go says it."""
+        """The template and line the error has (where Go's message names a line); the message stays
+        whole, as Go says it."""
         message = str(exc).removeprefix(f"{resource.name}: ")
-        line = _go_location(message)[0]
-        return (None if line is None else str(self.templates_dir / resource.src)), line, message
+        return (None if exc.line is None else str(exc.path)), exc.line, message
 
     def convert(self, text: str, name: str) -> Conversion:
         """The Jinja2 twin of a Go template; a TemplateError if the Go template does not parse."""

@@ -40,7 +40,6 @@ _BATCH = 256  # pieces of Jinja output joined before they are written
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 _NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
 # A render error's message starts with the `file:line: ` of its template frame.
-_WHERE = re.compile(r"[^\s:]+:\d+: ")
 
 #: The store functions whose literal key argument `confpy check` compares with the resource's keys.
 KEY_FUNCTIONS = frozenset({"get", "getv", "gets", "getvs", "exists", "ls", "lsdir"})
@@ -125,7 +124,7 @@ class JinjaEngine:
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
+            raise self._syntax_error(exc, resource) from None
 
     def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
         template = self.load(resource)
@@ -137,11 +136,11 @@ class JinjaEngine:
                 while batch := list(islice(pieces, _BATCH)):
                     write("".join(batch))
         except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
-            raise TemplateError(f"{resource.name}: {self._syntax_error(exc, resource)}") from None
+            raise self._syntax_error(exc, resource) from None
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
         except KeyNotFoundError as exc:
-            raise TemplateError(f"{resource.name}: {self._where(exc, resource)}: {exc}") from exc
+            raise self._failure(exc, resource, str(exc)) from exc
         except (
             ConfpyError,
             jinja2.TemplateError,
@@ -152,26 +151,14 @@ class JinjaEngine:
             MemoryError,
             RecursionError,
         ) as exc:
-            raise TemplateError(
-                f"{resource.name}: {self._where(exc, resource)}: {self._reason(exc)}"
-            ) from exc
+            raise self._failure(exc, resource, self._reason(exc)) from exc
 
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
-        """The innermost template frame in the failure's traceback; the message after its `file:line: `."""
-        file: str | None = None
-        line: int | None = None
+        """The template and line the error has (see `_failure`); the message after its `file:line: `."""
         message = str(exc).removeprefix(f"{resource.name}: ")
-        cause = exc.__cause__
-        if cause is not None:
-            root = str(self.templates_dir.resolve())
-            for frame in reversed(traceback.extract_tb(cause.__traceback__)):
-                if frame.filename.startswith((root, str(self.templates_dir))):
-                    file, line = frame.filename, frame.lineno
-                    break
-        where = _WHERE.match(message)
-        if where:
-            message = message[where.end() :]
-        return file, line, message
+        if exc.line is None:
+            return None, None, message
+        return str(exc.path), exc.line, message.removeprefix(f"{exc.path}:{exc.line}: ")
 
     def convert(self, text: str, name: str) -> Conversion:
         """A Jinja2 template is its own translation."""
@@ -188,14 +175,18 @@ class JinjaEngine:
             return str(exc)
         return f"{type(exc).__name__}: {reason(exc)}"
 
-    def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> str:
+    def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> TemplateError:
         message = exc.message or ""
         if match := _NO_FILTER.fullmatch(message):
             kind, name = match.groups()
             known = self.env.filters if kind == "filter" else self.env.tests
             message = f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
         path = self._named(exc.filename or "") or self._path(resource.src)
-        return f"{path}:{exc.lineno}: template syntax error: {message}"
+        return TemplateError(
+            f"{resource.name}: {path}:{exc.lineno}: template syntax error: {message}",
+            path=path,
+            line=exc.lineno,
+        )
 
     def _path(self, name: str) -> Path:
         """How messages name a template: its path under the confdir, as `confpy check` names it."""
@@ -208,13 +199,17 @@ class JinjaEngine:
                 return self._path(filename[len(base) + 1 :])
         return None
 
-    def _where(self, exc: BaseException, resource: TemplateResource) -> str:
-        """`file:line` of the innermost template frame in the traceback (Jinja maps frames to lines)."""
+    def _failure(self, exc: BaseException, resource: TemplateResource, reason: str) -> TemplateError:
+        """`resource: file:line: reason`, with the template's path and line as fields: those of the
+        innermost template frame in the traceback (Jinja maps frames to lines), else the resource's
+        template, without a line."""
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             named = self._named(frame.filename)
             if named is not None:
-                return f"{named}:{frame.lineno}"
-        return str(self._path(resource.src))
+                message = f"{resource.name}: {named}:{frame.lineno}: {reason}"
+                return TemplateError(message, path=named, line=frame.lineno)
+        path = self._path(resource.src)
+        return TemplateError(f"{resource.name}: {path}: {reason}", path=path)
 
     # --- analysis (confpy check) ----------------------------------------------------------------
 

@@ -31,13 +31,13 @@ from confpy.config.settings import Settings, load_settings
 from confpy.engines.base import KeyRead, Problem
 from confpy.engines.render import Renderer
 from confpy.errors import ConfigError, ConfpyError, TemplateError
+from confpy.log import logger
 from confpy.pipeline.deadline import RenderTimeout, deadline
 from confpy.store import KeyStore
 
 __all__ = ["check_confdir"]
 
 PATTERN_FUNCTIONS = frozenset({"gets", "getvs"})
-_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _TOML_KEY = re.compile(r"""\s*["']?([A-Za-z0-9_-]+)["']?\s*=""")
 
 
@@ -84,16 +84,13 @@ def _table_line(path: Path, table: str) -> int | None:
     return None
 
 
-def _config_problem(exc: ConfigError, default_file: Path) -> Problem:
-    """A ConfigError as FILE:LINE: the file it names first (or `default_file`), the line it is about."""
-    message = str(exc)
-    file = default_file
-    head, sep, rest = message.partition(": ")
-    if sep and (head.endswith("toml") or head == str(default_file) or Path(head).exists()):
-        file, message = Path(head), rest
-    located = _TOML_LINE.search(message)
-    if located:
-        return Problem(str(file), int(located.group(1)), message)
+def _config_problem(message: str, path: Path | None, line: int | None, default_file: Path) -> Problem:
+    """A problem with a configuration file as FILE:LINE: the error's file (`default_file` when it
+    has none) and line (else the line of the key it mentions); the message without the file."""
+    file = default_file if path is None else path
+    message = message.removeprefix(f"{file}: ")
+    if line is not None:
+        return Problem(str(file), line, message)
     if not file.is_file():
         return Problem(str(file), None, message)
     line = _mentioned_line(file, message) or _table_line(file, "template") or 1
@@ -102,8 +99,8 @@ def _config_problem(exc: ConfigError, default_file: Path) -> Problem:
 
 @contextmanager
 def _captured_warnings() -> Iterator[list[logging.LogRecord]]:
-    """confpy's warnings while loading (unknown fields, ...), kept instead of logged."""
-    logger = logging.getLogger("confpy")
+    """confpy's warnings while loading (unknown fields, ...), kept instead of logged; each has the
+    `path` of the file it is about when it is about one (confpy.log sets it)."""
     records: list[logging.LogRecord] = []
 
     class _Keep(logging.Handler):
@@ -180,11 +177,11 @@ class _Checker:
 
 
 def _data_problem(exc: ConfpyError, data: Path) -> Problem:
+    """A sample data file that does not load: `FILE LINE: message` as FILE:LINE: message."""
     message = str(exc)
     rest = message.removeprefix(str(data))
-    located = re.match(r" line (\d+): (.*)", rest, re.DOTALL)
-    if located:
-        return Problem(str(data), int(located.group(1)), located.group(2))
+    if exc.line is not None:
+        return Problem(str(data), exc.line, rest.removeprefix(f" line {exc.line}: "))
     return Problem(str(data), None, rest.removeprefix(": ") if rest != message else message)
 
 
@@ -238,12 +235,12 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
         try:
             settings = load_settings({"confdir": str(confdir)}, environ={})
         except ConfigError as exc:
-            problems.append(_config_problem(exc, confdir / "confd.toml"))
+            problems.append(_config_problem(str(exc), exc.path, exc.line, confdir / "confd.toml"))
         try:
             resources, errors = load_resources(confdir, global_prefix=settings.prefix)
         except ConfigError as exc:  # no conf.d at all
             resources, errors = [], [exc]
-    problems.extend(_config_problem(e, confdir / "conf.d") for e in errors)
+    problems.extend(_config_problem(str(e), e.path, e.line, confdir / "conf.d") for e in errors)
     if not resources and not errors:
         problems.append(Problem(str(confdir / "conf.d"), None, "no template resources (*.toml) found"))
 
@@ -254,7 +251,8 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
         problems.extend(_render_all(renderable, checker.renderer, data, out, settings.render_timeout))
 
     for record in warnings:
-        warning = _config_problem(ConfigError(record.getMessage()), confdir / "confd.toml")
+        about = getattr(record, "path", None)
+        warning = _config_problem(record.getMessage(), about, None, confdir / "confd.toml")
         err.write(f"{Problem(warning.file, warning.line, 'warning: ' + warning.message)}\n")
     for problem in dict.fromkeys(problems):
         err.write(f"{problem}\n")

@@ -988,17 +988,18 @@ class GoTemplate:
         except ExecFailure as failure:
             if failure.node is None:
                 failure.node = ctx.at
-            raise TemplateError(self._format(failure)) from (failure.__cause__ or None)
+            raise self._error(failure) from (failure.__cause__ or None)
 
-    def _format(self, failure: ExecFailure) -> str:
-        """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`."""
+    def _error(self, failure: ExecFailure) -> TemplateError:
+        """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`, and its line."""
         assert failure.node is not None, "an and/or recorded where it stopped"
         before = self.text[: failure.node.pos]
         line = before.count("\n") + 1
         column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogateescape"))
-        return (
+        return TemplateError(
             f"template: {self.name}:{line}:{column}: executing {quote(failure.tree)} "
-            f"at <{failure.node}>: {failure.message}"
+            f"at <{failure.node}>: {failure.message}",
+            line=line,
         )
 
 

@@ -54,7 +54,12 @@ _N = TypeVar("_N", int, float)
 
 
 class ParseError(ValueError):
-    """A parse failure inside the parser; parse_trees turns it into a TemplateError."""
+    """A parse failure inside the parser; parse_trees turns it into a TemplateError (with the
+    line its message names, once it names one)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def _parsed(parse: Callable[[str], _N], text: str) -> _N | None:
@@ -178,7 +183,8 @@ class _Tree:
     # -- errors --
 
     def errorf(self, message: str) -> ParseError:
-        return ParseError(f"template: {self.p.parse_name}:{self.p.token[0].line}: {message}")
+        line = self.p.token[0].line
+        return ParseError(f"template: {self.p.parse_name}:{line}: {message}", line)
 
     def expect(self, expected: ItemType, context: str) -> Item:
         token = self.next_non_space()
@@ -383,7 +389,7 @@ class _Tree:
         block = _Tree(name, self.p)
         block.root, end = block.item_list()
         if not isinstance(end, _End):
-            raise ParseError(f"template: {self.p.parse_name}:{header}: unexpected {end} in {context}")
+            raise ParseError(f"template: {self.p.parse_name}:{header}: unexpected {end} in {context}", header)
         self.p.add(block)
         node = n.TemplateNode(token.pos, token.line, name, pipe)
         node.block = True
@@ -562,5 +568,5 @@ def parse_trees(
         top.parse()
         parser.add(top)
     except ParseError as err:
-        raise TemplateError(str(err)) from None
+        raise TemplateError(str(err), line=err.line) from None
     return parser.trees
