@@ -180,3 +180,27 @@ def test_a_redacted_error_keeps_its_fields(tmp_path: Path) -> None:
         processor.sync(KeyStore({"/secret": "s3cret"}))
     assert "<value of /secret>" in str(raised.value) and "s3cret" not in str(raised.value)
     assert raised.value.resource == "app/a.toml"
+
+
+def test_the_engines_set_the_template_and_line_of_a_failure(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "a.j2").write_text("x\n{% include 'b.j2' %}\n")
+    (templates / "b.j2").write_text("\n\n{{ getv('/nope') }}\n")
+    (templates / "c.j2").write_text("{% if %}\n")
+    (templates / "a.tmpl").write_text('x\n{{getv "/nope"}}\n')
+    (templates / "b.tmpl").write_text("\n{{end}}\n")
+    failures = {}
+    for src in ("a.j2", "c.j2", "a.tmpl", "b.tmpl"):
+        resource = TemplateResource(
+            name="r.toml", path=tmp_path / "r.toml", src=src, dest=tmp_path / "o", keys=()
+        )
+        with pytest.raises(TemplateError) as raised:
+            Renderer(templates).render(resource, KeyStore({}))
+        failures[src] = (raised.value.path, raised.value.line)
+    assert failures == {
+        "a.j2": (templates / "b.j2", 3),
+        "c.j2": (templates / "c.j2", 1),
+        "a.tmpl": (templates / "a.tmpl", 2),
+        "b.tmpl": (templates / "b.tmpl", 2),
+    }

@@ -478,3 +478,26 @@ def test_a_go_render_error_names_template_and_line(tmp_path: Path) -> None:
         'template: app.conf.tmpl:2:3: executing "app.conf.tmpl" at <getv "/servers/none">: '
         "error calling getv: key does not exist: /servers/none"
     ]
+
+
+def test_the_file_of_a_problem_is_the_errors_never_text_in_the_message(tmp_path: Path) -> None:
+    # A value that reads like a file's name ("foo.toml: ") is quoted in the message, nothing more.
+    bad = '[template]\nsrc = "a.j2"\ndest = "foo.toml: x"\n'
+    confdir = _confdir(tmp_path, {"a.toml": bad}, {"a.j2": ""})
+    status, _, lines = _check(confdir)
+    path = confdir / "conf.d" / "a.toml"
+    assert status == 1
+    assert lines == [f"{path}:3: dest must be an absolute path, got 'foo.toml: x'"]
+
+
+def test_a_go_render_error_names_the_template_and_its_line(tmp_path: Path) -> None:
+    toml = '[template]\nsrc = "a.tmpl"\ndest = "/tmp/a"\nkeys = ["/a"]\n'
+    confdir = _confdir(tmp_path, {"a.toml": toml}, {"a.tmpl": 'x\n{{getv "/nope"}}\n'})
+    data = tmp_path / "data.yaml"
+    data.write_text("a: 1\n")
+    status, _, lines = _check(confdir, data)
+    assert status == 1
+    (line,) = lines
+    assert line.startswith(
+        f"{confdir / 'templates' / 'a.tmpl'}:2: a.toml: rendering with data.yaml: template: a.tmpl:2:"
+    )
