@@ -51,14 +51,46 @@ def _setting_option(name: str) -> Any:
 
 
 def _flag_parameter(setting: Setting) -> inspect.Parameter:
-    """`run`'s parameter for one setting: its flag, None when not given."""
+    """A command's parameter for one setting: its flag, None when not given."""
     kind: Any = bool if not setting.takes_value else list[str] if setting.repeatable else str
     return inspect.Parameter(
         setting.name, _KEYWORD, default=None, annotation=Annotated[kind | None, _setting_option(setting.name)]
     )
 
 
-def run(ctx: typer.Context, version: bool = False, **flags: Any) -> None:
+def _with_settings(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the flags of these settings, as the settings table declares them.
+
+    typer reads a command's options from its signature, so they are added to it, after the
+    command's own parameters but before its keyword-only ones; the function receives them as
+    keyword arguments (`**options`).
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.kind is not p.VAR_KEYWORD
+        ]
+        params = [
+            *(p for p in own if p.kind is not _KEYWORD),
+            *(_flag_parameter(_BY_NAME[name]) for name in names),
+            *(p for p in own if p.kind is _KEYWORD),
+        ]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+@app.callback(invoke_without_command=True)
+@_with_settings(*_BY_NAME)
+def run(
+    ctx: typer.Context,
+    *,
+    version: Annotated[bool, option("version", "print the version and exit")] = False,
+    **options: Any,
+) -> None:
     """The main command: a flag for each setting (confpy.config.settings.SETTINGS), and -version."""
     if version:
         typer.echo(f"confpy {__version__}")
@@ -67,22 +99,7 @@ def run(ctx: typer.Context, version: bool = False, **flags: Any) -> None:
         return
     from confpy.runtime.launch import run_from_flags
 
-    raise typer.Exit(run_from_flags(_given(flags)))
-
-
-run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [
-        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
-        *(_flag_parameter(s) for s in SETTINGS),
-        inspect.Parameter(
-            "version",
-            _KEYWORD,
-            default=False,
-            annotation=Annotated[bool, option("version", "print the version and exit")],
-        ),
-    ]
-)
-app.callback(invoke_without_command=True)(run)
+    raise typer.Exit(run_from_flags(_given(options)))
 
 
 def _given(flags: dict[str, Any]) -> dict[str, Any]:
@@ -164,23 +181,6 @@ _EXEC_OPTIONS = tuple(
 _TTL_HELP = "lease TTL: how long the key outlives a crash [15s]"
 
 
-def _with_options(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a subcommand these flags of the main command (settings, by name).
-
-    typer reads a command's options from its signature, so they are appended to it; the function
-    receives them as keyword arguments (`**options`).
-    """
-    shared = inspect.signature(run).parameters
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        own = inspect.signature(command, eval_str=True).parameters.values()
-        params = [p for p in own if p.kind is not p.VAR_KEYWORD] + [shared[n] for n in names]
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return command
-
-    return decorate
-
-
 def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
     """Settings from the options, `CONFPY_*` variables and confd.toml, as the main command reads
     them; then `command`. An error exits with its status (confpy.errors: 2 for configuration)."""
@@ -196,7 +196,7 @@ def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], in
 
 
 @app.command(cls=GoCommand)
-@_with_options(*_CONNECTION)
+@_with_settings(*_CONNECTION)
 def register(
     key: Annotated[str, typer.Argument(help="the key, e.g. /services/web/10.0.0.5", metavar="KEY")],
     value: Annotated[str, typer.Argument(help="its value, e.g. 10.0.0.5:80", metavar="VALUE")],
@@ -210,7 +210,7 @@ def register(
 
 
 @app.command("wait", cls=GoCommand)
-@_with_options(*_CONNECTION)
+@_with_settings(*_CONNECTION)
 def wait_for_keys(
     keys: Annotated[
         list[str], typer.Argument(help="keys that must exist", metavar="KEY", show_default=False)
@@ -231,7 +231,7 @@ def wait_for_keys(
 
 
 @app.command("exec", cls=GoCommand, context_settings={"allow_interspersed_args": False})
-@_with_options(*_EXEC_OPTIONS)
+@_with_settings(*_EXEC_OPTIONS)
 def exec_command(
     command: Annotated[
         list[str], typer.Argument(help="the command to run, after --", metavar="COMMAND", show_default=False)

@@ -32,7 +32,18 @@ BACKENDS = {
     "zookeeper": "zookeeper",
 }
 _CONFD_ONLY_BACKENDS = ("consul", "dynamodb", "rancher", "ssm", "vault")
-_SUPPORTED = "etcdv3 (alias etcd), env, file, redis, zookeeper"
+
+
+def _backend_names(last: str) -> str:
+    """BACKENDS as users read them: "etcdv3 (alias etcd), env, ...", `last` before the last one."""
+    names = [
+        backend + "".join(f" (alias {alias})" for alias, to in BACKENDS.items() if to == backend != alias)
+        for backend in dict.fromkeys(BACKENDS.values())
+    ]
+    return ", ".join(names[:-1]) + last + names[-1]
+
+
+_SUPPORTED = _backend_names(", ")
 # confd's defaults when no -node is given (config.go, initConfig).
 _DEFAULT_NODES = {
     "etcdv3": ("http://127.0.0.1:2379",),
@@ -150,7 +161,7 @@ class Settings:
 
     backend: str = field(
         default="etcdv3",
-        metadata=_meta(_text, "backend: etcdv3 (alias etcd), env, file, redis or zookeeper", "NAME"),
+        metadata=_meta(_text, "backend: " + _backend_names(" or "), "NAME"),
     )
     nodes: tuple[str, ...] = field(
         default=(),
