@@ -22,11 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confpy.backends.backoff import Backoff
-from confpy.backends.base import Backend, Event, Watch
+from confpy.backends.base import Backend, Watch
 from confpy.config.duration import Wait
 from confpy.errors import BackendError, ConfpyError, RevisionCompactedError, ValueDecodeError
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.runtime.mirror import Mirror
+from confpy.runtime.tagged import Batch, Failure, deliver_to
 from confpy.runtime.worker import ReloadGroup, ResourceWorker
 
 __all__ = ["HEALTHY_AFTER", "WatchEngine"]
@@ -35,20 +36,6 @@ log = logging.getLogger("confpy")
 
 #: Seconds a resumed watch must stay up (if it delivers no event) before its backoff starts over.
 HEALTHY_AFTER = 10.0
-
-
-@dataclass(frozen=True)
-class _Batch:
-    prefix: str
-    generation: int
-    events: list[Event]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    prefix: str
-    generation: int
-    error: BackendError
 
 
 @dataclass(frozen=True)
@@ -63,7 +50,7 @@ class _Load:
     """Re-sync every resource, changed or not (restores dest files edited by hand)."""
 
 
-_Item = _Batch | _Failure | _Load | None
+_Item = Batch | Failure | _Load | None
 
 
 class _Stream:
@@ -233,17 +220,17 @@ class WatchEngine:
             item = self._queue.get()
             if item is None:
                 return
-            if isinstance(item, _Batch):
-                stream = self._streams[item.prefix]
+            if isinstance(item, Batch):
+                stream = self._streams[item.key]
                 if item.generation != stream.generation:
                     continue
                 fresh = [e for e in item.events if e.revision > stream.applied]
                 if not fresh:
                     continue
                 stream.applied = max(e.revision for e in fresh)
-                self._notify(self.mirror.apply(item.prefix, fresh))
-            elif isinstance(item, _Failure):
-                stream = self._streams[item.prefix]
+                self._notify(self.mirror.apply(item.key, fresh))
+            elif isinstance(item, Failure):
+                stream = self._streams[item.key]
                 if item.generation == stream.generation:
                     stream.generation += 1  # drop anything the dead watch still delivers
                     self._supervise_soon(stream, item.error)
@@ -327,13 +314,7 @@ class WatchEngine:
 
     def _open(self, stream: _Stream, generation: int) -> BackendError | None:
         """Start the watch from the last applied revision + 1; an error instead if that fails."""
-
-        def deliver(batch: list[Event] | BackendError) -> None:
-            if isinstance(batch, BackendError):
-                self._queue.put(_Failure(stream.prefix, generation, batch))
-            else:
-                self._queue.put(_Batch(stream.prefix, generation, batch))
-
+        deliver = deliver_to(self._queue.put, stream.prefix, generation)
         # Read before the watch starts: its first events may be applied before watch() returns.
         after = stream.applied
         try:

@@ -14,7 +14,6 @@ import queue
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from confpy._go.path import path_under
 from confpy.backends import Backend, Event, Watch
@@ -23,6 +22,7 @@ from confpy.config.backend import open_backend
 from confpy.config.settings import Settings
 from confpy.errors import BackendError
 from confpy.runtime.signals import SignalRelay
+from confpy.runtime.tagged import Batch, Failure, deliver_to
 
 __all__ = ["KeyWaiter", "run_wait"]
 
@@ -31,24 +31,11 @@ log = logging.getLogger("confpy")
 POLL_INTERVAL = 1.0
 
 
-@dataclass(frozen=True)
-class _Batch:
-    generation: int
-    wanted: str
-    events: list[Event]
-
-
-@dataclass(frozen=True)
-class _Failure:
-    generation: int
-    error: BackendError
-
-
 class _Cancel:
     """Put by `cancel()`: `wait()` returns at once."""
 
 
-_Item = _Batch | _Failure | _Cancel
+_Item = Batch | Failure | _Cancel
 
 
 class KeyWaiter:
@@ -108,9 +95,9 @@ class KeyWaiter:
                 item = self._queue.get(timeout=min(limits) if limits else None)
             except queue.Empty:
                 continue
-            if isinstance(item, _Batch) and item.generation == self._generation:
-                self._apply(item.wanted, item.events)
-            elif isinstance(item, _Failure) and item.generation == self._generation:
+            if isinstance(item, Batch) and item.generation == self._generation:
+                self._apply(item.key, item.events)
+            elif isinstance(item, Failure) and item.generation == self._generation:
                 log.warning("watch lost (%s); reading again", item.error)
                 self._drop_watches()
                 resync_at = time.monotonic()
@@ -128,15 +115,8 @@ class KeyWaiter:
                 log.info("waiting for %s", wanted)
         if not self.missing or not self.backend.supports_watch:
             return
-        generation = self._generation
         for wanted in self.keys:
-
-            def deliver(batch: list[Event] | BackendError, wanted: str = wanted) -> None:
-                if isinstance(batch, BackendError):
-                    self._queue.put(_Failure(generation, batch))
-                else:
-                    self._queue.put(_Batch(generation, wanted, batch))
-
+            deliver = deliver_to(self._queue.put, wanted, self._generation)
             self._watches.append(self.backend.watch(wanted, snapshot.revision + 1, deliver))
 
     def _apply(self, wanted: str, events: list[Event]) -> None:

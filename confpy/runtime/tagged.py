@@ -1,0 +1,46 @@
+"""Watch callbacks turned into queue items, each tagged with its key and the watch's generation.
+
+The watch engine and `confpy wait` both replace broken watches with new ones and consume
+every callback on one thread, from a queue. A watch that was replaced may still deliver: its
+items carry the generation it was opened in, and the consumer drops those of an older one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confpy.backends.base import Event, EventCallback
+from confpy.errors import BackendError
+
+__all__ = ["Batch", "Failure", "deliver_to"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events of the watch on `key` opened in `generation`."""
+
+    key: str
+    generation: int
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The end of the watch on `key` opened in `generation`."""
+
+    key: str
+    generation: int
+    error: BackendError
+
+
+def deliver_to(put: Callable[[Batch | Failure], None], key: str, generation: int) -> EventCallback:
+    """The callback for a watch on `key` opened in `generation`: each delivery becomes an item."""
+
+    def deliver(batch: list[Event] | BackendError) -> None:
+        if isinstance(batch, BackendError):
+            put(Failure(key, generation, batch))
+        else:
+            put(Batch(key, generation, batch))
+
+    return deliver
