@@ -20,7 +20,7 @@ import typer
 
 from confpy._version import __version__
 from confpy.cli.goflags import GoCommand, GoGroup, option
-from confpy.config.settings import SETTINGS, Setting
+from confpy.config.settings import SETTINGS, Setting, requested
 from confpy.errors import ConfigError, ConfpyError
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def convert(
 
     log = logging.getLogger("confpy")
     try:
-        setup_logging("info", log_format or os.environ.get(_BY_NAME["log_format"].env[0]) or "text")
+        setup_logging("info", requested("log_format", {"log_format": log_format}) or "text")
     except ConfigError as exc:
         setup_logging("info")
         log.error("%s", exc)

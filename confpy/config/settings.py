@@ -21,7 +21,7 @@ from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, did_you_mean, invalid_toml
 
-__all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings"]
+__all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings", "requested"]
 
 BACKENDS = {
     "etcdv3": "etcdv3",
@@ -329,6 +329,17 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
             continue
         found[setting.name] = _read(setting.name, value, str(path))
     return found
+
+
+def requested(name: str, flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Any:
+    """A setting as the flags or its variables give it, unread; None if none gives it (empty
+    counts as not given).
+
+    For what is needed before the settings can be read, or when they cannot: the log format to
+    report a bad setting in.
+    """
+    environ = os.environ if environ is None else environ
+    return flags.get(name) or next((environ[v] for v in _BY_NAME[name].env if environ.get(v)), None)
 
 
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

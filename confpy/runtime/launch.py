@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from confpy.config.backend import open_backend
 from confpy.config.resource import resource_dir
-from confpy.config.settings import Settings, load_settings
+from confpy.config.settings import Settings, load_settings, requested
 from confpy.errors import EXIT_FAILED, ConfigError, ConfpyError
 from confpy.log import LOG_FORMATS, hold_logging, setup_logging
 from confpy.pipeline.processor import RunReport, run_once
@@ -56,7 +55,7 @@ def configure(flags: Mapping[str, Any]) -> Settings:
     try:
         settings = load_settings(flags)
     except ConfigError:
-        fmt = flags.get("log_format") or os.environ.get("CONFPY_LOG_FORMAT")
+        fmt = requested("log_format", flags)
         setup_logging("info", fmt if fmt in LOG_FORMATS else "text")
         raise
     setup_logging(settings.log_level, settings.log_format)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.config.settings import SETTINGS, Settings, load_settings
+from confpy.config.settings import SETTINGS, Settings, load_settings, requested
 from confpy.errors import ConfigError
 
 
@@ -128,3 +128,12 @@ def test_each_setting_is_spelt_once_in_each_source() -> None:
 def test_confd_spellings_of_the_tls_files_yield_to_confpys(tmp_path: Path) -> None:
     env = {"CONFD_CLIENT_CERT": "/confd.pem", "CONFPY_CLIENT_CERT": "/confpy.pem", "CONFD_CLIENT_KEY": "/k"}
     assert load_settings({"confdir": str(tmp_path)}, environ=env).client_cert == "/confpy.pem"
+
+
+def test_requested_reads_a_setting_before_the_settings_are_read() -> None:
+    env = {"CONFPY_LOG_FORMAT": "json", "CONFD_CLIENT_CERT": "/c.pem"}
+    assert requested("log_format", {}, env) == "json"
+    assert requested("log_format", {"log_format": "text"}, env) == "text"
+    assert requested("log_format", {"log_format": ""}, env) == "json"  # an empty flag is not given
+    assert requested("client_cert", {}, env) == "/c.pem"
+    assert requested("prefix", {}, env) is None
