@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from confpy.backends import Backend
 from confpy.backends.backoff import Backoff
@@ -36,6 +36,9 @@ from confpy.pipeline.processor import RunRecord
 from confpy.runtime.noop import show_diff
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 __all__ = ["Service", "run_service"]
 
@@ -59,7 +62,7 @@ class Service:
         self._running: dict[Path, TemplateResource] = {}
         self._backend: Backend | None = None
         self._signalled = False
-        self._observer: object | None = None
+        self._observer: BaseObserver | None = None
         self._timer: threading.Timer | None = None
         self._announced = False
         self.metrics = Metrics() if settings.metrics_addr else None
@@ -203,6 +206,9 @@ class Service:
                 return self._loop()
             finally:
                 notify("STOPPING=1")
+                if self._observer:  # a library call leaves no thread behind to reload a service gone
+                    self._observer.stop()
+                    self._observer.join(5)
                 self._stop_engine()
                 if self._timer:
                     self._timer.cancel()

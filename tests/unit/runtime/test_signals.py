@@ -1,4 +1,5 @@
-"""`SignalRelay` and `run_service` leave the process's signal handlers and wakeup fd as they found them."""
+"""`SignalRelay` and `run_service` leave the process's signal handlers and wakeup fd as they found
+them, and `run_service` no thread that watches the confdir."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from watchdog.observers.api import BaseObserver
 
 from confpy.config.settings import Settings
 from confpy.runtime.service import run_service
@@ -40,14 +42,14 @@ def test_the_relay_entered_off_the_main_thread_fails_and_changes_nothing() -> No
     assert "confpy-signals" not in {t.name for t in threading.enumerate()}
 
 
-def test_run_service_restores_the_handlers_when_it_returns(
+def test_run_service_restores_the_handlers_and_stops_watching_the_confdir_when_it_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APP_A", "1")
     dest = tmp_path / "a.conf"
     toml = f'[template]\nsrc = "a.j2"\ndest = "{dest}"\nkeys = ["/app/a"]\n'
     confdir = make_confdir(tmp_path, {"a.toml": toml}, {"a.j2": "{{ getv('/app/a') }}\n"})
-    settings = Settings(confdir=confdir, backend="env")
+    settings = Settings(confdir=confdir, backend="env", watch=True)  # env cannot watch: it polls
     done = threading.Event()
 
     def stop_once_written() -> None:
@@ -65,3 +67,4 @@ def test_run_service_restores_the_handlers_when_it_returns(
             done.set()
             killer.join()
     assert dest.read_text() == "1\n"
+    assert not [t for t in threading.enumerate() if isinstance(t, BaseObserver)]
