@@ -143,6 +143,24 @@ def test_watch_follows_changes_and_stops_gracefully(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_noop_watch_prints_each_change_as_a_diff_and_writes_nothing(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The service prints what its workers hand back: the diff goes to stdout (here: the log file,
+    which takes both), dest stays as it was."""
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    confdir, dest = confdir_for(tmp_path, etcd_prefix)
+    dest.write_text("old\n")
+    with watcher(tmp_path, confdir, etcd.url, extra=("-noop",)) as proc:
+        proc.wait_log("+/a=1\n")
+        etcd_client.put(f"{etcd_prefix}/b", "2")
+        proc.wait_log("+/b=2\n")
+        assert "will not be modified" in proc.log
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    assert dest.read_text() == "old\n"
+
+
 def test_a_value_that_is_not_utf8_at_start_names_the_resource(
     tmp_path: Path, etcd: EtcdServer, etcd_client: Any, etcd_prefix: str
 ) -> None:
