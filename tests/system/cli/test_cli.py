@@ -9,22 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import typer
-
-from confpy.cli.app import app
-from confpy.cli.goflags import bool_flags, normalize
 from tests.support.helpers import make_confdir, run_confpy
-
-
-def test_go_boolean_spellings_are_accepted() -> None:
-    root = typer.main.get_command(app)
-    bools = bool_flags(root.make_context("confpy", [], resilient_parsing=True))
-    assert bools == {"onetime", "watch", "noop", "sync-only", "keep-stage-file", "basic-auth", "version"}
-    assert normalize(["-onetime=true", "--noop=false", "-node=http://x", "-watch=1"], bools) == [
-        "-onetime",
-        "-node=http://x",
-        "-watch",
-    ]
 
 
 def test_unknown_flags_are_named_whole_as_go_names_them() -> None:
