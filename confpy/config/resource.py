@@ -1,6 +1,9 @@
 """Template resources: the `[template]` tables in `<confdir>/conf.d/*.toml`, parsed and validated.
 
-Pure apart from reading the TOML files and resolving owner/group names.
+The fields are declared once, in `FIELDS` (name, kind, reader, whether a misspelling is refused):
+the known-field list, its did-you-mean and the docs' field table come from it; each field's default
+is the TemplateResource attribute's. Pure apart from reading the TOML files and resolving
+owner/group names.
 """
 
 from __future__ import annotations

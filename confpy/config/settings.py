@@ -60,7 +60,7 @@ _FALSE = ("0", "f", "false", "no", "off")
 # --- how a value from a flag, a variable or confd.toml is read: (value, where) -> the field's type ---
 
 
-def parse_bool(value: object, where: str) -> bool:
+def _bool(value: object, where: str) -> bool:
     """true or false; text as Go's strconv.ParseBool and the shells spell it."""
     if isinstance(value, bool):
         return value
@@ -69,7 +69,7 @@ def parse_bool(value: object, where: str) -> bool:
     raise ConfigError(f"{where}: expected true or false, got {value!r}")
 
 
-def parse_list(value: object, where: str) -> tuple[str, ...]:
+def _list(value: object, where: str) -> tuple[str, ...]:
     """A list of strings; text is split at commas (`CONFPY_NODES=http://a:2379,http://b:2379`)."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -122,12 +122,12 @@ class Setting:
     @property
     def takes_value(self) -> bool:
         """False for the boolean flags: `-noop`, not `-noop VALUE`."""
-        return self.parse is not parse_bool
+        return self.parse is not _bool
 
     @property
     def repeatable(self) -> bool:
         """Given once per item on the command line (`-node A -node B`)."""
-        return self.parse is parse_list
+        return self.parse is _list
 
 
 def _meta(
@@ -165,7 +165,7 @@ class Settings:
     )
     nodes: tuple[str, ...] = field(
         default=(),
-        metadata=_meta(parse_list, "backend node URL (repeatable)", "URL", flag="node", toml=("nodes",)),
+        metadata=_meta(_list, "backend node URL (repeatable)", "URL", flag="node", toml=("nodes",)),
     )
     confdir: Path = field(
         default=Path("/etc/confd"), metadata=_meta(_path, "confd conf directory [/etc/confd]", "DIR")
@@ -176,8 +176,8 @@ class Settings:
     prefix: str = field(
         default="", metadata=_meta(_text, "key prefix, joined in front of each resource prefix", "PREFIX")
     )
-    onetime: bool = field(default=False, metadata=_meta(parse_bool, "run once and exit"))
-    watch: bool = field(default=False, metadata=_meta(parse_bool, "watch the backend for changes"))
+    onetime: bool = field(default=False, metadata=_meta(_bool, "run once and exit"))
+    watch: bool = field(default=False, metadata=_meta(_bool, "watch the backend for changes"))
     interval: float | None = field(
         default=None,
         metadata=_meta(
@@ -185,12 +185,10 @@ class Settings:
         ),
     )
     noop: bool = field(
-        default=False, metadata=_meta(parse_bool, "change nothing; print a diff of what would change")
+        default=False, metadata=_meta(_bool, "change nothing; print a diff of what would change")
     )
-    sync_only: bool = field(
-        default=False, metadata=_meta(parse_bool, "write files but run no check or reload")
-    )
-    keep_stage_file: bool = field(default=False, metadata=_meta(parse_bool, "keep stage files not renamed"))
+    sync_only: bool = field(default=False, metadata=_meta(_bool, "write files but run no check or reload"))
+    keep_stage_file: bool = field(default=False, metadata=_meta(_bool, "keep stage files not renamed"))
     log_level: str = field(
         default="info", metadata=_meta(_text, "trace, debug, info, warn or error [info]", "LEVEL")
     )
@@ -216,12 +214,12 @@ class Settings:
     password: str | None = field(default=None, metadata=_meta(_secret, "etcd or redis password", "PASSWORD"))
     basic_auth: bool = field(
         default=False,
-        metadata=_meta(parse_bool, "use username/password (accepted for confd)", toml=("basic_auth",)),
+        metadata=_meta(_bool, "use username/password (accepted for confd)", toml=("basic_auth",)),
     )
     files: tuple[str, ...] = field(
         default=(),
         metadata=_meta(
-            parse_list, "YAML/JSON file or folder for the file backend", "PATH", flag="file", toml=("file",)
+            _list, "YAML/JSON file or folder for the file backend", "PATH", flag="file", toml=("file",)
         ),
     )
     filter: str = field(
