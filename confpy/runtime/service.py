@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import signal
 import threading
@@ -34,7 +33,7 @@ from confpy.ops.metrics import HealthServer, Metrics
 from confpy.ops.sdnotify import notify, watchdog_period
 from confpy.pipeline.processor import RunRecord
 from confpy.runtime.noop import show_diff
-from confpy.runtime.signals import SignalRelay
+from confpy.runtime.signals import SignalRelay, stop_once
 from confpy.runtime.watch import WatchEngine
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class Service:
         # The resources of the last engine that started, by file: kept for files a reload cannot load.
         self._running: dict[Path, TemplateResource] = {}
         self._backend: Backend | None = None
-        self._signalled = False
+        self._stopping = threading.Event()
         self._observer: BaseObserver | None = None
         self._timer: threading.Timer | None = None
         self._announced = False
@@ -115,9 +114,7 @@ class Service:
         if signum == signal.SIGHUP:
             self.commands.put("reload")
             return
-        if self._signalled:
-            os._exit(128 + signum)
-        self._signalled = True
+        stop_once(self._stopping, signum)
         self.commands.put("stop")
 
     def _watch_confdir(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 import threading
@@ -20,12 +21,23 @@ from collections.abc import Callable, Collection
 from types import FrameType, TracebackType
 from typing import Any
 
-__all__ = ["SignalRelay"]
+__all__ = ["SignalRelay", "stop_once"]
 
 log = logging.getLogger("confpy")
 
 # Written by `__exit__` to end the relay thread: no signal has number 0.
 _STOP = b"\0"
+
+
+def stop_once(stopping: threading.Event, signum: int) -> None:
+    """A stop signal: the first sets `stopping` (stop gracefully); a second exits at once, 128+N.
+
+    The second is for a graceful stop that hangs (a check_cmd that never ends): a supervisor's
+    SIGKILL after its grace period, or a user's second Ctrl-C.
+    """
+    if stopping.is_set():
+        os._exit(128 + signum)
+    stopping.set()
 
 
 def _noted(_signum: int, _frame: FrameType | None) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import signal
 import threading
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from confpy.config.backend import open_backend
 from confpy.config.duration import parse_duration
 from confpy.config.settings import Settings
 from confpy.errors import BackendError, ConfigError
-from confpy.runtime.signals import SignalRelay
+from confpy.runtime.signals import SignalRelay, stop_once
 
 __all__ = ["Registration", "open_lease_backend", "parse_entry", "parse_ttl", "run_register"]
 
@@ -147,13 +146,7 @@ def run_register(settings: Settings, key: str, value: str, ttl: int) -> int:
     A second signal exits at once (the key then goes when its lease expires).
     """
     stop = threading.Event()
-
-    def on_signal(signum: int) -> None:
-        if stop.is_set():
-            os._exit(128 + signum)
-        stop.set()
-
-    with SignalRelay((signal.SIGTERM, signal.SIGINT), on_signal):
+    with SignalRelay((signal.SIGTERM, signal.SIGINT), lambda signum: stop_once(stop, signum)):
         backend = open_lease_backend(settings, "confpy register")
         try:
             registration = Registration(backend, {key: value}, ttl)
