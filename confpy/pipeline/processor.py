@@ -83,6 +83,7 @@ class ResourceProcessor:
         """Render into the stage file and write; raises a ConfpyError (dest untouched) on any failure.
 
         A render is stopped after `render_timeout` and when its output passes the size limit.
+        With `-noop` the result's diff says what would change: showing it is the caller's job.
 
         Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
         check_cmd quoted one of the resource's values: a value may be a secret.
