@@ -122,7 +122,7 @@ class JinjaEngine:
         try:
             return self.env.get_template(resource.src)
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
+            raise self._missing(exc, resource) from None
         except jinja2.TemplateSyntaxError as exc:
             raise self._syntax_error(exc, resource) from None
 
@@ -138,7 +138,7 @@ class JinjaEngine:
         except jinja2.TemplateSyntaxError as exc:  # an include or import that does not parse
             raise self._syntax_error(exc, resource) from None
         except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}") from None
+            raise self._missing(exc, resource) from None
         except KeyNotFoundError as exc:
             raise self._failure(exc, resource, str(exc)) from exc
         except (
@@ -187,6 +187,10 @@ class JinjaEngine:
             path=path,
             line=exc.lineno,
         )
+
+    def _missing(self, exc: jinja2.TemplateNotFound, resource: TemplateResource) -> TemplateError:
+        """The resource's template, or one it includes or imports, does not exist."""
+        return TemplateError(f"{resource.name}: missing template: {self._path(str(exc.name))}")
 
     def _path(self, name: str) -> Path:
         """How messages name a template: its path under the confdir, as `confpy check` names it."""
