@@ -23,7 +23,8 @@ __all__ = ["YAMLError", "load_first", "resolve_plain"]
 YAMLError = yaml.YAMLError
 
 _PLAIN_TAG = "tag:confpy:plain"
-# resolve.go's resolveMap: the scalars known by their whole text.
+# resolve.go's resolveMap: the scalars known by their whole text. Its booleans are YAML 1.1's,
+# not strconv.ParseBool's (which takes 1/t/T and no y/yes/on): two Go rules, kept apart.
 _KNOWN: dict[str, object] = {
     **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"), True),
     **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"), False),

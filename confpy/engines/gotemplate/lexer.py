@@ -113,6 +113,12 @@ def _has_left_trim_marker(s: str, i: int) -> bool:
     return len(s) >= i + 2 and s[i] == "-" and _is_space(s[i + 1])
 
 
+def _left_trim_length(s: str, i: int) -> int:
+    """Go's leftTrimLength(s[i:]): how many space characters start it."""
+    rest = s[i:]
+    return len(rest) - len(rest.lstrip(SPACE_CHARS))
+
+
 def _has_right_trim_marker(s: str, i: int) -> bool:
     return len(s) >= i + 2 and _is_space(s[i]) and s[i + 1] == "-"
 
@@ -257,8 +263,7 @@ class _Lexer:
             self.pos += 2
         self.pos += len(RIGHT_DELIM)
         if trim_space:
-            rest = self.input[self.pos :]
-            self.pos += len(rest) - len(rest.lstrip(SPACE_CHARS))
+            self.pos += _left_trim_length(self.input, self.pos)
         self.ignore()
         return self.lex_text
 
@@ -270,8 +275,7 @@ class _Lexer:
         self.pos += len(RIGHT_DELIM)
         self.emit(ItemType.RIGHT_DELIM)
         if trim_space:
-            rest = self.input[self.pos :]
-            self.pos += len(rest) - len(rest.lstrip(SPACE_CHARS))
+            self.pos += _left_trim_length(self.input, self.pos)
             self.ignore()
         return self.lex_text
 
