@@ -3,7 +3,8 @@
 `loads` reads numbers as Go does (every one a float64 through strconv.ParseFloat; one beyond
 float64 is OutOfRange, not infinity) and turns an unpaired surrogate escape into U+FFFD as Go
 does. `syntax_error` is Go's scanner: the SyntaxError text Go reports for invalid JSON, word for
-word. Errors are ValueErrors; the template functions turn them into their own.
+word; `go_error` and `type_error` the error json.Unmarshal returns. Errors are ValueErrors; the
+template functions turn them into their own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from confpy._go.strconv import NumError, parse_float, quote
 
-__all__ = ["OutOfRange", "loads", "syntax_error"]
+__all__ = ["KINDS", "OutOfRange", "go_error", "loads", "syntax_error", "type_error"]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -203,3 +204,28 @@ def loads(text: str) -> Any:
     or holds a number beyond float64; RecursionError if nested too deeply for Python."""
     value = json.loads(text, parse_int=_go_float, parse_float=_go_float, parse_constant=_reject_constant)
     return _sanitize(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+#: The JSON kind of a decoded value, as Go's UnmarshalTypeError names it.
+KINDS: dict[type, str] = {dict: "object", list: "array", str: "string", float: "number", bool: "bool"}
+_GO_TYPES: dict[type, str] = {dict: "map[string]interface {}", list: "[]interface {}"}
+
+
+def type_error(kind: str, want: type) -> str:
+    """json.Unmarshal's UnmarshalTypeError for a `kind` value into a map (want dict) or slice (list)."""
+    return f"json: cannot unmarshal {kind} into Go value of type {_GO_TYPES[want]}"
+
+
+def go_error(text: str, exc: ValueError, want: type) -> str:
+    """The error json.Unmarshal(text, &v) returns, v a map (want dict) or a slice (list), for a text
+    `loads` refused with `exc`: the scanner's SyntaxError; for valid JSON with a number beyond
+    float64, the type error Go meets first (it checks the top-level kind before any number)."""
+    syntax = syntax_error(text.encode("utf-8", "surrogateescape"))
+    if syntax is not None or not isinstance(exc, OutOfRange):
+        return syntax or str(exc)
+    top = text.lstrip(" \t\r\n")[:1]
+    if top in ("n", "{" if want is dict else "["):
+        return f"json: cannot unmarshal number {exc.number} into Go value of type float64"
+    return type_error(
+        {"{": "object", "[": "array", '"': "string", "t": "bool", "f": "bool"}.get(top, "number"), want
+    )

@@ -162,8 +162,6 @@ def _trim_suffix(s: object, suffix: object) -> str:
 
 
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", float: "a number", bool: "a boolean"}
-_GO_JSON_KINDS = {dict: "object", list: "array", str: "string", float: "number", bool: "bool"}
-_GO_JSON_TYPES: dict[type, str] = {dict: "map[string]interface {}", list: "[]interface {}"}
 
 
 def _decode_json(func: str, data: object, want: type) -> Any:
@@ -173,28 +171,18 @@ def _decode_json(func: str, data: object, want: type) -> Any:
     try:
         value = encjson.loads(text)
     except ValueError as exc:
-        go_error = encjson.syntax_error(text.encode("utf-8", "surrogateescape"))
-        if go_error is None and isinstance(exc, encjson.OutOfRange):  # valid JSON, a number beyond float64
-            top = text.lstrip(" \t\r\n")[:1]
-            if top not in ("n", "{" if want is dict else "["):  # Go stops at the top-level kind first
-                kind = {"{": "object", "[": "array", '"': "string", "t": "bool", "f": "bool"}.get(
-                    top, "number"
-                )
-                go_error = f"json: cannot unmarshal {kind} into Go value of type {_GO_JSON_TYPES[want]}"
-            else:
-                go_error = f"json: cannot unmarshal number {exc.number} into Go value of type float64"
-        raise FunctionError(f"{func}: invalid JSON {shown!r}: {exc}", go_error or str(exc)) from None
+        raise FunctionError(
+            f"{func}: invalid JSON {shown!r}: {exc}", encjson.go_error(text, exc, want)
+        ) from None
     except RecursionError:
         raise TemplateError(f"{func}: invalid JSON {shown!r}: nested too deeply") from None
     if value is None:
         return want()
     if not isinstance(value, want):
-        got = _JSON_KINDS[type(value)]
-        go_kind = _GO_JSON_KINDS[type(value)]
         raise FunctionError(
-            f"{func}: expected {_JSON_KINDS[want]}, got {got} in {shown!r}"
+            f"{func}: expected {_JSON_KINDS[want]}, got {_JSON_KINDS[type(value)]} in {shown!r}"
             + (f" (use {'jsonArray' if want is dict else 'json'})" if isinstance(value, dict | list) else ""),
-            f"json: cannot unmarshal {go_kind} into Go value of type {_GO_JSON_TYPES[want]}",
+            encjson.type_error(encjson.KINDS[type(value)], want),
         )
     return value
 
