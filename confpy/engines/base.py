@@ -14,12 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from confpy.errors import TemplateError
+
 if TYPE_CHECKING:
     from confpy.config.resource import TemplateResource
-    from confpy.errors import TemplateError
     from confpy.store import KeyStore
 
-__all__ = ["Analysis", "Conversion", "Engine", "KeyRead", "Problem", "TemplateUse"]
+__all__ = [
+    "Analysis",
+    "Conversion",
+    "Engine",
+    "KeyRead",
+    "Problem",
+    "TemplateUse",
+    "failed_at",
+    "failure_reason",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +110,23 @@ class Engine(Protocol):
 
     def convert(self, text: str, name: str) -> Conversion:
         """The Jinja2 text of a template in this engine's language, and what could not be translated."""
+
+
+def failed_at(
+    resource: TemplateResource, name: str, line: int | None, reason: str, path: Path
+) -> TemplateError:
+    """The one form of every engine's template error: `RESOURCE: NAME:LINE: reason`, NAME the
+    template's path relative to templates/ as the user wrote it (`src`, an include's name), and
+    the engine's own words after it (Go's error text stays Go's). The fields carry the full path."""
+    where = name if line is None else f"{name}:{line}"
+    return TemplateError(f"{resource.name}: {where}: {reason}", path=path, line=line)
+
+
+def failure_reason(exc: TemplateError, resource: TemplateResource, templates_dir: Path) -> str:
+    """The reason of a `failed_at` error: its message without the resource and the template."""
+    message = str(exc).removeprefix(f"{resource.name}: ")
+    if exc.path is None or not exc.path.is_relative_to(templates_dir):
+        return message
+    name = exc.path.relative_to(templates_dir).as_posix()
+    where = name if exc.line is None else f"{name}:{exc.line}"
+    return message.removeprefix(f"{where}: ")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confpy.config.resource import TemplateResource
-from confpy.engines.base import Analysis, Conversion, Problem, TemplateUse
+from confpy.engines.base import Analysis, Conversion, Problem, TemplateUse, failed_at, failure_reason
 from confpy.engines.gotemplate import GoTemplate, parse
 from confpy.engines.gotemplate.confd import SIGNATURES, go_functions
 from confpy.errors import TemplateError
@@ -59,8 +59,9 @@ class GoEngine:
             raise self._error(exc, resource) from exc
 
     def _error(self, exc: TemplateError, resource: TemplateResource) -> TemplateError:
-        """Go's error after the resource's name, with the template's path and the line Go names."""
-        return TemplateError(f"{resource.name}: {exc}", path=self.templates_dir / resource.src, line=exc.line)
+        """Go's error, byte for byte as Go says it (`template: NAME:LINE:COL: ...`, NAME the bare
+        file name, as confd names it), after confpy's `RESOURCE: SRC:LINE: ` (`failed_at`)."""
+        return failed_at(resource, resource.src, exc.line, str(exc), self.templates_dir / resource.src)
 
     def analyse(self, resource: TemplateResource) -> Analysis:
         """The template parsed by the engine that renders it (confd parses only `src` itself)."""
@@ -70,7 +71,7 @@ class GoEngine:
         try:
             self.load(resource)
         except TemplateError as exc:
-            message = str(exc).removeprefix(f"{resource.name}: ")
+            message = failure_reason(exc, resource, self.templates_dir)
             if exc.line is not None:  # Go's `template: NAME:LINE: ` is the problem's FILE:LINE
                 message = message.removeprefix(f"template: {path.name}:{exc.line}: ")
             problem = Problem(str(path), exc.line, f"template syntax error: {message}")
@@ -80,7 +81,7 @@ class GoEngine:
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
         """The template and line the error has (where Go's message names a line); the message stays
         whole, as Go says it."""
-        message = str(exc).removeprefix(f"{resource.name}: ")
+        message = failure_reason(exc, resource, self.templates_dir)
         return (None if exc.line is None else str(exc.path)), exc.line, message
 
     def convert(self, text: str, name: str) -> Conversion:

@@ -24,7 +24,15 @@ import jinja2
 from jinja2 import nodes
 
 from confpy.config.resource import TemplateResource
-from confpy.engines.base import Analysis, Conversion, KeyRead, Problem, TemplateUse
+from confpy.engines.base import (
+    Analysis,
+    Conversion,
+    KeyRead,
+    Problem,
+    TemplateUse,
+    failed_at,
+    failure_reason,
+)
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.functions import FILTER_NAMES, make_functions
 from confpy.engines.jsonnumber import json_numbers
@@ -39,7 +47,21 @@ _BATCH = 256  # pieces of Jinja output joined before they are written
 # Jinja's wording for a name it does not know, at render time and at compile time.
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 _NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
-# A render error's message starts with the `file:line: ` of its template frame.
+# Python's wording for a call with the wrong arguments: `getv() missing 1 required ...`.
+_CALL = re.compile(r"([\w.]+)\(\) (.+)", re.S)
+# The Python errors a template can cause, in the user's words (most specific first); Python's
+# message follows, except where it says all (`division by zero`).
+_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ZeroDivisionError, ""),
+    (OverflowError, "number too large"),
+    (ArithmeticError, "arithmetic error"),
+    (AttributeError, "no such attribute"),
+    (LookupError, "no such key or index"),
+    (TypeError, "wrong type"),
+    (ValueError, "invalid value"),
+    (MemoryError, ""),
+    (RecursionError, "too deeply nested"),
+)
 
 #: The store functions whose literal key argument `confpy check` compares with the resource's keys.
 KEY_FUNCTIONS = frozenset({"get", "getv", "gets", "getvs", "exists", "ls", "lsdir"})
@@ -114,6 +136,12 @@ class JinjaEngine:
         self.env.globals.update(VALIDATING_FILTERS)
         # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
         self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
+        # The functions and filters templates call, by the name Python's errors give them.
+        self._callables = {
+            getattr(f, "__qualname__", n): n
+            for table in (self.env.filters, self.env.globals)
+            for n, f in table.items()
+        }
 
     # --- rendering ------------------------------------------------------------------------------
 
@@ -145,6 +173,7 @@ class JinjaEngine:
             ConfpyError,
             jinja2.TemplateError,
             ArithmeticError,
+            AttributeError,
             LookupError,
             TypeError,
             ValueError,
@@ -155,10 +184,8 @@ class JinjaEngine:
 
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
         """The template and line the error has (see `_failure`); the message after its `file:line: `."""
-        message = str(exc).removeprefix(f"{resource.name}: ")
-        if exc.line is None:
-            return None, None, message
-        return str(exc.path), exc.line, message.removeprefix(f"{exc.path}:{exc.line}: ")
+        message = failure_reason(exc, resource, self.templates_dir)
+        return (None if exc.line is None else str(exc.path)), exc.line, message
 
     def convert(self, text: str, name: str) -> Conversion:
         """A Jinja2 template is its own translation."""
@@ -173,7 +200,14 @@ class JinjaEngine:
             return f"unknown function or variable {name!r}{did_you_mean(closest(name, self.env.globals))}"
         if isinstance(exc, jinja2.TemplateError):
             return str(exc)
-        return f"{type(exc).__name__}: {reason(exc)}"
+        told = reason(exc)
+        if isinstance(exc, TypeError) and (match := _CALL.fullmatch(told)):
+            name, rest = match.groups()
+            return f"wrong arguments to {self._callables.get(name, name)}: {rest}"
+        if isinstance(exc, TypeError) and "argument" in told:  # a macro's: Jinja names it
+            return f"wrong arguments: {told}"
+        kind = next(kind for cls, kind in _KINDS if isinstance(exc, cls))
+        return f"{kind}: {told}" if kind and told != kind else told
 
     def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> TemplateError:
         message = exc.message or ""
@@ -181,12 +215,8 @@ class JinjaEngine:
             kind, name = match.groups()
             known = self.env.filters if kind == "filter" else self.env.tests
             message = f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
-        path = self._named(exc.filename or "") or self._path(resource.src)
-        return TemplateError(
-            f"{resource.name}: {path}:{exc.lineno}: template syntax error: {message}",
-            path=path,
-            line=exc.lineno,
-        )
+        name = self._name(exc.filename or "") or resource.src
+        return failed_at(resource, name, exc.lineno, f"template syntax error: {message}", self._path(name))
 
     def _missing(self, exc: jinja2.TemplateNotFound, resource: TemplateResource) -> TemplateError:
         """The resource's template, or one it includes or imports, does not exist."""
@@ -196,24 +226,21 @@ class JinjaEngine:
         """How messages name a template: its path under the confdir, as `confpy check` names it."""
         return self.templates_dir / name
 
-    def _named(self, filename: str) -> Path | None:
-        """A file Jinja loaded (its own path, or the resolved one), named as `_path` names it."""
+    def _name(self, filename: str) -> str | None:
+        """A file Jinja loaded (its own path, or the resolved one), by its name under templates/."""
         for base in (str(self.templates_dir), str(self.templates_dir.resolve())):
             if filename.startswith(base + os.sep):
-                return self._path(filename[len(base) + 1 :])
+                return filename[len(base) + 1 :]
         return None
 
     def _failure(self, exc: BaseException, resource: TemplateResource, reason: str) -> TemplateError:
-        """`resource: file:line: reason`, with the template's path and line as fields: those of the
-        innermost template frame in the traceback (Jinja maps frames to lines), else the resource's
-        template, without a line."""
+        """`resource: name:line: reason` (`failed_at`) for the innermost template frame in the
+        traceback (Jinja maps frames to lines), else for the resource's template, without a line."""
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            named = self._named(frame.filename)
-            if named is not None:
-                message = f"{resource.name}: {named}:{frame.lineno}: {reason}"
-                return TemplateError(message, path=named, line=frame.lineno)
-        path = self._path(resource.src)
-        return TemplateError(f"{resource.name}: {path}: {reason}", path=path)
+            name = self._name(frame.filename)
+            if name is not None:
+                return failed_at(resource, name, frame.lineno, reason, self._path(name))
+        return failed_at(resource, resource.src, None, reason, self._path(resource.src))
 
     # --- analysis (confpy check) ----------------------------------------------------------------
 
