@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,8 +304,6 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
-    import tomllib  # not needed by `confpy --help`, which reads this module for its flags
-
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
@@ -355,7 +354,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
 
 
 def _validate(settings: Settings) -> None:
-    from confpy.log import LOG_FORMATS, level_number  # as tomllib: not needed by `confpy --help`
+    from confpy.log import LOG_FORMATS, level_number  # json, socket: `confpy --help` reads only the table
 
     backend = settings.backend
     if backend in _CONFD_ONLY_BACKENDS:
