@@ -15,8 +15,9 @@ Each message names what the user has to look at: the file and line, the key, or 
 The same context travels as fields, so that nothing has to read it back out of the message:
 `resource` (the resource's name, its path relative to conf.d, such as "nginx.toml"), `path` (the
 file the error is about: a resource file, confd.toml, a template), `line` (1-based, in `path`),
-`key` (a store key), and `exit_status`. The field a raise site knows it sets there (the engine
-sets a template's path and line, `invalid_toml` the line of a TOML error); the rest is attached
+`key` (a store key; for a ConfigError, the confd.toml or `[template]` key it is about), and
+`exit_status`. The field a raise site knows it sets there (the engine sets a template's path and
+line, `invalid_toml` the line of a TOML error, a field's reader its key); the rest is attached
 by `context` at the one boundary that knows it (a resource's name where it is loaded and where
 it is applied). The log (the JSON `resource`), `confpy check` (FILE:LINE) and the exit status
 read the fields.
@@ -34,14 +35,16 @@ Exit statuses, decided here (README and docs cite this table):
 
 from __future__ import annotations
 
-import difflib
-import tomllib
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
+
+if TYPE_CHECKING:  # imported where used: `confpy --help` loads this module and needs neither
+    import tomllib
+    from contextvars import ContextVar
 
 __all__ = [
     "EXIT_CONFIG",
@@ -81,7 +84,7 @@ class ConfpyError(Exception):
     line: int | None = None
     """The 1-based line in `path`."""
     key: str | None = None
-    """The store key the error is about."""
+    """The store key the error is about; for a ConfigError, the TOML key (check shows its line)."""
 
     def __init__(
         self,
@@ -106,7 +109,21 @@ class ConfpyError(Exception):
 
 
 _FIELDS = ("resource", "path", "line", "key")
-_current: ContextVar[Mapping[str, object]] = ContextVar("confpy_error_context", default=MappingProxyType({}))
+_NO_CONTEXT: Mapping[str, object] = MappingProxyType({})
+_current: ContextVar[Mapping[str, object]] | None = None
+_creating = threading.Lock()
+
+
+def _context_var() -> ContextVar[Mapping[str, object]]:
+    """The variable `context` sets, made on first use (once, whichever thread gets there first)."""
+    global _current
+    if _current is None:
+        with _creating:
+            if _current is None:
+                from contextvars import ContextVar
+
+                _current = ContextVar("confpy_error_context", default=_NO_CONTEXT)
+    return _current
 
 
 def _attach(exc: ConfpyError, fields: Mapping[str, object]) -> None:
@@ -127,19 +144,20 @@ def context(
     """The boundary that knows some context: a ConfpyError passing through gets the fields it
     lacks, and what is logged inside is about them too (`current`, read by confpy.log)."""
     given = {"resource": resource, "path": path, "line": line, "key": key}
-    token = _current.set({**_current.get(), **{k: v for k, v in given.items() if v is not None}})
+    var = _context_var()
+    token = var.set({**var.get(), **{k: v for k, v in given.items() if v is not None}})
     try:
         yield
     except ConfpyError as exc:
         _attach(exc, given)
         raise
     finally:
-        _current.reset(token)
+        var.reset(token)
 
 
 def current() -> Mapping[str, object]:
     """The fields of the `context` blocks the caller runs in (an inner block's win), possibly none."""
-    return _current.get()
+    return _NO_CONTEXT if _current is None else _current.get()
 
 
 class ConfigError(ConfpyError):
@@ -229,6 +247,8 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     form = name.lower().replace("-", "_")
     if form in forms:
         return forms[form]
+    import difflib  # only for a misspelt name
+
     matches = difflib.get_close_matches(form, list(forms), n=1)
     return forms[matches[0]] if matches else None
 

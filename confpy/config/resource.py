@@ -140,11 +140,13 @@ def _owner_id(
     if name is None:
         return number
     if not isinstance(name, str):
-        raise ConfigError(f"{where}: {name_field} must be a {kind} name, got {name!r}")
+        raise ConfigError(f"{where}: {name_field} must be a {kind} name, got {name!r}", key=name_field)
     try:
         named = lookup(name)
     except KeyError:
-        raise ConfigError(f"{where}: {name_field} {name!r} is not a {kind} on this system") from None
+        raise ConfigError(
+            f"{where}: {name_field} {name!r} is not a {kind} on this system", key=name_field
+        ) from None
     if number is not None and number != named:
         raise ConfigError(
             f"{where}: {id_field} {number} and {name_field} {name!r} ({id_field} {named}) disagree"
@@ -315,6 +317,13 @@ def load_resource(path: Path, *, name: str, global_prefix: str = "") -> Template
         return _load_resource(path, name, global_prefix)
 
 
+def _read(declared: Field, table: Mapping[str, Any], where: str) -> Any:
+    """A field's value; an error reading it has the field as its `key` (check points at its line)."""
+    assert declared.read is not None
+    with context(key=declared.name):
+        return declared.read(declared, table, where)
+
+
 def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResource:
     try:
         with path.open("rb") as fh:
@@ -332,13 +341,16 @@ def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResourc
         if close in _SAFETY:
             raise ConfigError(
                 f"{where}: unknown field {unknown!r} in [template]: did you mean {close}? "
-                "(a misspelt safety field is refused, not ignored)"
+                "(a misspelt safety field is refused, not ignored)",
+                key=unknown,
             )
         hint = did_you_mean(close)
-        log.warning("%s: unknown field %r in [template] is ignored%s", where, unknown, hint)
+        log.warning(
+            "%s: unknown field %r in [template] is ignored%s", where, unknown, hint, extra={"key": unknown}
+        )
     for unknown in sorted(set(document) - {"template"}):
-        log.warning("%s: unknown table or key %r is ignored", where, unknown)
-    values = {f.name: f.read(f, table, where) for f in FIELDS if f.read is not None}
+        log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"key": unknown})
+    values = {f.name: _read(f, table, where) for f in FIELDS if f.read is not None}
     prefix = values.pop("prefix")
     rooted = path_join("/", global_prefix, prefix)
     # A trailing "/" as written stays: confd strips the prefix text as it is (see template_key).
@@ -387,6 +399,7 @@ def _refuse_shared_dests(
                 f"{first.path}: dest {first.dest} is also the dest of {names}: "
                 "two resources must not write one file (none of them is applied)",
                 path=first.path,
+                key="dest",
             )
         )
     refused = {id(r) for group in shared for r in group}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
-from confpy.errors import ConfigError, closest, did_you_mean, invalid_toml
+from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
 
 __all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings", "requested"]
 
@@ -304,6 +303,8 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
+    import tomllib  # here: `confpy --help` reads only the table
+
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
@@ -321,10 +322,11 @@ def _from_file(path: Path, explicit: bool) -> dict[str, Any]:
         if setting is None:
             hint = did_you_mean(closest(key, _FILE_KEYS))
             logging.getLogger("confpy").warning(
-                "%s: unknown setting %r is ignored%s", path, key, hint, extra={"resource": None}
+                "%s: unknown setting %r is ignored%s", path, key, hint, extra={"resource": None, "key": key}
             )
             continue
-        found[setting.name] = _read(setting.name, value, str(path))
+        with context(key=key):
+            found[setting.name] = _read(setting.name, value, str(path))
     return found
 
 
@@ -358,12 +360,17 @@ def _validate(settings: Settings) -> None:
 
     backend = settings.backend
     if backend in _CONFD_ONLY_BACKENDS:
-        raise ConfigError(f"backend {backend!r} is not supported by confpy (supported: {_SUPPORTED})")
+        raise ConfigError(
+            f"backend {backend!r} is not supported by confpy (supported: {_SUPPORTED})", key="backend"
+        )
     if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r} (supported: {_SUPPORTED})")
-    level_number(settings.log_level)
+        raise ConfigError(f"unknown backend {backend!r} (supported: {_SUPPORTED})", key="backend")
+    with context(key="log_level"):
+        level_number(settings.log_level)
     if settings.log_format not in LOG_FORMATS:
-        raise ConfigError(f"unknown log format {settings.log_format!r} (use {' or '.join(LOG_FORMATS)})")
+        raise ConfigError(
+            f"unknown log format {settings.log_format!r} (use {' or '.join(LOG_FORMATS)})", key="log_format"
+        )
     if settings.interval is not None and settings.interval <= 0:
         raise ConfigError("-interval must be a positive duration (seconds, e.g. 60, or 500ms, 1m30s)")
     if settings.render_timeout <= 0:
@@ -386,7 +393,7 @@ def _validate(settings: Settings) -> None:
     if settings.separator and BACKENDS[backend] != "redis":
         raise ConfigError("-separator is only used with -backend redis")
     if BACKENDS[backend] == "file" and not settings.files:
-        raise ConfigError("the file backend needs at least one -file")
+        raise ConfigError("the file backend needs at least one -file", key="backend")
     if bool(settings.client_cert) != bool(settings.client_key):
         raise ConfigError("-client-cert and -client-key must be given together")
     # redis also authenticates with a password alone (AUTH password); etcd needs both.

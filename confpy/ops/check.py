@@ -57,20 +57,10 @@ def _toml_keys(path: Path) -> list[tuple[str, int]]:
     return found
 
 
-def _mentioned_line(path: Path, message: str) -> int | None:
-    """The line of the TOML key the message mentions first ("mode must be ..." -> the `mode =` line)."""
-    best: tuple[int, int] | None = None
-    for key, number in _toml_keys(path):
-        for spelling in {
-            key,
-            key.replace("-", "_"),
-            key.replace("_", "-"),
-            key.replace("-", " ").replace("_", " "),
-        }:
-            match = re.search(rf"(?<![\w-]){re.escape(spelling)}(?![\w-])", message)
-            if match and (best is None or match.start() < best[0]):
-                best = (match.start(), number)
-    return None if best is None else best[1]
+def _key_line(path: Path, key: str) -> int | None:
+    """The line of TOML key `key` in the file (written in snake or kebab case, as confd.toml allows)."""
+    form = key.replace("-", "_")
+    return next((number for found, number in _toml_keys(path) if found.replace("-", "_") == form), None)
 
 
 def _table_line(path: Path, table: str) -> int | None:
@@ -84,23 +74,26 @@ def _table_line(path: Path, table: str) -> int | None:
     return None
 
 
-def _config_problem(message: str, path: Path | None, line: int | None, default_file: Path) -> Problem:
+def _config_problem(
+    message: str, path: Path | None, line: int | None, key: str | None, default_file: Path
+) -> Problem:
     """A problem with a configuration file as FILE:LINE: the error's file (`default_file` when it
-    has none) and line (else the line of the key it mentions); the message without the file."""
+    has none) and line (else the line of the TOML key it is about); the message without the file."""
     file = default_file if path is None else path
     message = message.removeprefix(f"{file}: ")
     if line is not None:
         return Problem(str(file), line, message)
     if not file.is_file():
         return Problem(str(file), None, message)
-    line = _mentioned_line(file, message) or _table_line(file, "template") or 1
+    line = (key and _key_line(file, key)) or _table_line(file, "template") or 1
     return Problem(str(file), line, message)
 
 
 @contextmanager
 def _captured_warnings() -> Iterator[list[logging.LogRecord]]:
     """confpy's warnings while loading (unknown fields, ...), kept instead of logged; each has the
-    `path` of the file it is about when it is about one (confpy.log sets it)."""
+    `path` of the file it is about when it is about one (confpy.log sets it), and the TOML `key`
+    when the warning names one."""
     records: list[logging.LogRecord] = []
 
     class _Keep(logging.Handler):
@@ -150,7 +143,7 @@ class _Checker:
         analysis = self.renderer.engine(resource).analyse(resource)
         self.templates.update(analysis.templates)
         if analysis.missing_src is not None:
-            line = _mentioned_line(resource.path, "src")
+            line = _key_line(resource.path, "src")
             self.problems.append(
                 Problem(str(resource.path), line, f"missing template: {analysis.missing_src}")
             )
@@ -235,12 +228,12 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
         try:
             settings = load_settings({"confdir": str(confdir)}, environ={})
         except ConfigError as exc:
-            problems.append(_config_problem(str(exc), exc.path, exc.line, confdir / "confd.toml"))
+            problems.append(_config_problem(str(exc), exc.path, exc.line, exc.key, confdir / "confd.toml"))
         try:
             resources, errors = load_resources(confdir, global_prefix=settings.prefix)
         except ConfigError as exc:  # no conf.d at all
             resources, errors = [], [exc]
-    problems.extend(_config_problem(str(e), e.path, e.line, confdir / "conf.d") for e in errors)
+    problems.extend(_config_problem(str(e), e.path, e.line, e.key, confdir / "conf.d") for e in errors)
     if not resources and not errors:
         problems.append(Problem(str(confdir / "conf.d"), None, "no template resources (*.toml) found"))
 
@@ -251,8 +244,8 @@ def check_confdir(confdir: Path, data: Path | None = None, *, out: TextIO, err: 
         problems.extend(_render_all(renderable, checker.renderer, data, out, settings.render_timeout))
 
     for record in warnings:
-        about = getattr(record, "path", None)
-        warning = _config_problem(record.getMessage(), about, None, confdir / "confd.toml")
+        about, key = getattr(record, "path", None), getattr(record, "key", None)
+        warning = _config_problem(record.getMessage(), about, None, key, confdir / "confd.toml")
         err.write(f"{Problem(warning.file, warning.line, 'warning: ' + warning.message)}\n")
     for problem in dict.fromkeys(problems):
         err.write(f"{problem}\n")

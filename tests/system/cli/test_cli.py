@@ -48,6 +48,24 @@ def test_help_lists_the_help_flags_in_one_order_whatever_the_hash_seed() -> None
         assert lines == {"-h, -help, --help"}, lines
 
 
+def test_help_imports_only_the_settings_table() -> None:
+    """`confpy --help` needs the flags' table, not what reading confd.toml or a run needs."""
+    shown = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "confpy", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = {
+        line.rpartition("|")[2].strip().split(".")[0]
+        for line in shown.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "typer" in loaded
+    assert not loaded & {"tomllib", "contextvars", "jinja2", "pyetcd", "grpc", "yaml", "prometheus_client"}
+
+
 def test_installed_script_and_module_agree() -> None:
     script = Path(sys.executable).parent / "confpy"
     found = str(script) if script.exists() else shutil.which("confpy")
