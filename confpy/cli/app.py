@@ -115,7 +115,7 @@ def convert(
     log_format: Annotated[str | None, _setting_option("log_format")] = None,
 ) -> None:
     """Translate a Go template into Jinja2 on stdout; what cannot be translated is logged (exit 1)."""
-    from confpy.engines.go import GoEngine
+    from confpy.engines.convert import convert_file
     from confpy.log import setup_logging
 
     log = logging.getLogger("confpy")
@@ -126,17 +126,9 @@ def convert(
         log.error("%s", exc)
         raise typer.Exit(exc.exit_status) from None
     try:
-        text = template.read_text(encoding="utf-8")
-    except OSError as exc:
-        log.error("%s: %s", template, exc.strerror)
-        raise typer.Exit(1) from None
-    except UnicodeDecodeError as exc:
-        log.error("%s: not UTF-8 text (byte %d is 0x%02x)", template, exc.start, exc.object[exc.start])
-        raise typer.Exit(1) from None
-    try:
-        result = GoEngine(template.parent).convert(text, template.name)
+        result = convert_file(template)
     except ConfpyError as exc:
-        log.error("%s: %s", template, exc)
+        log.error("%s", exc)
         raise typer.Exit(exc.exit_status) from None
     sys.stdout.write(result.text)
     for line, message in result.problems:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from confpy.engines.base import Conversion
 from confpy.engines.convert_expr import (
@@ -37,8 +38,9 @@ from confpy.engines.convert_expr import (
 from confpy.engines.gotemplate import nodes as n
 from confpy.engines.gotemplate.lexer import ItemType, lex
 from confpy.engines.gotemplate.parser import parse_trees
+from confpy.errors import TemplateError
 
-__all__ = ["convert"]
+__all__ = ["convert", "convert_file"]
 
 #: Names a Go variable must not take in Jinja: keywords, tag names, globals, and the macro parameter.
 _RESERVED_WORDS = """and or not in is if else elif endif for endfor true false none True False None loop
@@ -392,3 +394,19 @@ class _Converter:
 def convert(text: str, name: str) -> Conversion:
     """The Jinja2 twin of a Go template; raises TemplateError if the Go template does not parse."""
     return _Converter(text, name).run()
+
+
+def convert_file(path: Path) -> Conversion:
+    """`confpy convert`: the Jinja2 twin of the Go template in file `path`. A file that cannot be
+    read, is not UTF-8 or does not parse is a TemplateError whose message starts with the path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"{path}: {exc.strerror}", path=path) from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise TemplateError(f"{path}: not UTF-8 text (byte {exc.start} is 0x{byte:02x})", path=path) from None
+    try:
+        return convert(text, path.name)
+    except TemplateError as exc:
+        raise TemplateError(f"{path}: {exc}", path=path, line=exc.line) from None

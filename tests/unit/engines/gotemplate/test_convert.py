@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
 
 from confpy.engines.base import Conversion
-from confpy.engines.convert import convert
+from confpy.engines.convert import convert, convert_file
 from confpy.engines.gotemplate import parse
 from confpy.errors import TemplateError
 from confpy.store import KeyStore, KVPair
@@ -147,3 +148,21 @@ def test_shadowing_declarations_get_their_own_names() -> None:
 def test_a_go_template_that_does_not_parse_is_an_error() -> None:
     with pytest.raises(TemplateError, match=r'^template: t.tmpl:1: function "nope" not defined'):
         convert("{{nope}}", "t.tmpl")
+
+
+def test_convert_file_names_the_file_it_cannot_convert(tmp_path: Path) -> None:
+    good = tmp_path / "good.tmpl"
+    good.write_text('{{getv "/a"}}\n')
+    assert convert_file(good) == convert('{{getv "/a"}}\n', "good.tmpl")
+    binary = tmp_path / "binary.tmpl"
+    binary.write_bytes(b"\xff{{.}}")
+    broken = tmp_path / "broken.tmpl"
+    broken.write_text("{{if}}")
+    for path, start in [
+        (tmp_path / "no", f"{tmp_path}/no: No such file or directory"),
+        (binary, f"{binary}: not UTF-8 text (byte 0 is 0xff)"),
+        (broken, f"{broken}: "),
+    ]:
+        with pytest.raises(TemplateError) as caught:
+            convert_file(path)
+        assert str(caught.value).startswith(start) and caught.value.path == path
