@@ -6,6 +6,7 @@
     │   ├── FunctionError    a template function failed (Go's engine prints its Go error)
     │   └── KeyNotFoundError a template read a key that is not in the store
     ├── BackendError         the key/value store could not be read or watched
+    │   ├── EndpointError    the endpoint answers, but not as configured (not etcd, TLS, login)
     │   ├── ValueDecodeError a value that is not valid UTF-8
     │   └── RevisionCompactedError  a watch asked for history etcd has compacted away
     ├── CommandError         a check_cmd or reload_cmd failed or timed out
@@ -27,7 +28,8 @@ Exit statuses, decided here (README and docs cite this table):
     0    success
     1    EXIT_FAILED: any other ConfpyError; a -onetime run in which a resource failed;
          `confpy check` or `confpy convert` found problems
-    2    EXIT_CONFIG: a ConfigError (bad flags, confd.toml or a template resource)
+    2    EXIT_CONFIG: a ConfigError (bad flags, confd.toml or a template resource); an
+         EndpointError in -onetime, or before -watch or interval mode first reached the backend
     3    EXIT_STALE: no working watch for longer than -max-stale
     126  `confpy exec`: the command cannot be run; 127: it is not found
     128+N  stopped by signal N (130: interrupted by Ctrl-C)
@@ -54,6 +56,7 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ConfpyError",
+    "EndpointError",
     "FunctionError",
     "KeyNotFoundError",
     "RevisionCompactedError",
@@ -205,6 +208,15 @@ class KeyNotFoundError(TemplateError, KeyError):
 
 class BackendError(ConfpyError):
     """The backend (etcd, env, file) could not be read or watched."""
+
+
+class EndpointError(BackendError):
+    """The backend's endpoint answers, definitely not as configured: not etcd's API (a web server
+    on the port), TLS that does not match, credentials refused. Waiting cannot cure it, so it is
+    a configuration error at start (exit 2); once confpy has run with the backend it is retried as
+    any backend error is (a certificate being rotated, a password being changed)."""
+
+    exit_status: ClassVar[int] = EXIT_CONFIG
 
 
 class ValueDecodeError(BackendError):

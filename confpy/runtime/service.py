@@ -27,7 +27,7 @@ from confpy.backends.backoff import Backoff
 from confpy.config.backend import open_backend
 from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
-from confpy.errors import EXIT_STALE, ConfigError, ConfpyError
+from confpy.errors import EXIT_STALE, ConfigError, ConfpyError, EndpointError
 from confpy.log import setup_logging
 from confpy.ops.metrics import HealthServer, Metrics
 from confpy.ops.sdnotify import notify, watchdog_period
@@ -64,6 +64,8 @@ class Service:
         self._observer: BaseObserver | None = None
         self._timer: threading.Timer | None = None
         self._announced = False
+        # An engine has started once: the backend was reached as configured.
+        self._reached = False
         self.metrics = Metrics() if settings.metrics_addr else None
         self._watchdog = watchdog_period()
 
@@ -169,6 +171,7 @@ class Service:
             )
         self._backend = backend
         self._running = {p.resource.path: p.resource for p in processors}
+        self._reached = True
         return engine
 
     def _stop_engine(self) -> None:
@@ -223,9 +226,14 @@ class Service:
                     failures, lost_since = 0, None
                     next_reconcile = time.monotonic() + self.settings.poll_interval
                 except ConfpyError as exc:
+                    log.error("%s", exc)
+                    if isinstance(exc, EndpointError) and not self._reached:
+                        # The endpoint answered that the configuration is wrong (not etcd, TLS,
+                        # login): exit 2 as -onetime does, where retrying would hide it. Once it
+                        # was reached, it is retried as any error is (a certificate being rotated).
+                        return exc.exit_status
                     failures += 1
                     lost_since = lost_since or time.monotonic()
-                    log.error("%s", exc)
             stale = (
                 self.engine.stale_for if self.engine else time.monotonic() - (lost_since or time.monotonic())
             )

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from confpy.backends.backoff import Backoff
 from confpy.backends.etcd.nodes import DEFAULT_PORT, Node
-from confpy.errors import BackendError, ConfigError
+from confpy.errors import BackendError, ConfigError, EndpointError
 
 __all__ = [
     "GRPC_OPTIONS",
@@ -188,7 +188,8 @@ class Connection:
         self._token = None
 
     def classify(self, exc: Any, index: int, what: str) -> Exception:
-        """Turn a gRPC error into a retry (`Transient`) or the error the user sees."""
+        """Turn a gRPC error into a retry (`Transient`) or the error the user sees: an
+        `EndpointError` where the endpoint's answer says the configuration is wrong (exit 2)."""
         codes = self.grpc.StatusCode
         code = exc.code()
         details = str(exc.details() or code.name)
@@ -201,11 +202,11 @@ class Connection:
             # A wrong CA, or a client certificate the server refuses: retrying cannot help.
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
-            return BackendError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
+            return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
         if "failed parsing http/2" in lowered or code == codes.UNIMPLEMENTED:
             # Something answered, in another protocol (a web server) or without etcd's API: no
             # retry changes that.
-            return BackendError(
+            return EndpointError(
                 f"{url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API "
                 f"(give etcd's client URL to -node, by default port {DEFAULT_PORT})"
             )
@@ -220,7 +221,7 @@ class Connection:
             self.forget_token()
             return Transient(f"authentication expired ({details})")
         if code == codes.INVALID_ARGUMENT and "authentication failed" in lowered:
-            return BackendError(f"etcd at {url} rejected user {self.username!r}: {details}")
+            return EndpointError(f"etcd at {url} rejected user {self.username!r}: {details}")
         if code == codes.PERMISSION_DENIED:
             who = f"user {self.username!r}" if self.username else "the user in the client certificate's CN"
             return BackendError(f"etcd at {url} denied the {what} to {who}: {details}")

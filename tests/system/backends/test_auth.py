@@ -114,10 +114,43 @@ def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(
         "-password", wrong, "-connect-timeout", "60s", "-log-level", "debug",
         timeout=FAILURE_BOUND,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error (EndpointError); it was 1
     assert f"etcd at {auth_etcd.url} rejected user 'app': etcdserver: authentication failed" in result.stderr
     assert wrong not in result.stderr + result.stdout
     assert not dest.exists()
+
+
+def test_a_wrong_password_at_the_start_of_watch_mode_exits_2(tmp_path: Path, auth_etcd: EtcdServer) -> None:
+    # It was logged and retried forever: a password that is wrong now stays wrong.
+    confdir, dest = confdir_for(tmp_path, "/app")
+    result = run_confpy(
+        "-watch", "-confdir", str(confdir), "-node", auth_etcd.url, "-username", "app",
+        "-password", "pw-wrong-Kx71", "-connect-timeout", "60s",
+        timeout=FAILURE_BOUND,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and f"etcd at {auth_etcd.url} rejected user 'app'" in errors[0], result.stderr
+    assert not dest.exists()
+
+
+def test_a_wrong_password_after_a_reload_is_retried(tmp_path: Path, auth_etcd: EtcdServer) -> None:
+    # Once confpy has run with etcd, a rejected login is retried as any backend error is: the
+    # password may be changing in etcd and in confd.toml one after the other.
+    confdir, dest = confdir_for(tmp_path, "/app")
+    (confdir / "confd.toml").write_text(f'username = "app"\npassword = "{PASSWORD}"\n')
+    args = ("-watch", "-confdir", str(confdir), "-node", auth_etcd.url, "-connect-timeout", "2s")
+    with ConfpyProcess(*args, log_path=tmp_path / "log") as proc:
+        wait_until(lambda: read(dest) == "host = 10.1.0.1\n", FAILURE_BOUND, "first render")
+        (confdir / "confd.toml").write_text('username = "app"\npassword = "pw-wrong-Kx71"\n')
+        proc.signal(signal.SIGHUP)
+        wait_until(lambda: proc.log.count("rejected user 'app'") >= 2, FAILURE_BOUND, "two retries")
+        assert proc.proc.poll() is None, proc.log
+        (confdir / "confd.toml").write_text(f'username = "app"\npassword = "{PASSWORD}"\n')
+        proc.signal(signal.SIGHUP)
+        proc.wait_log("reloading confd.toml", FAILURE_BOUND)
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0, proc.log
 
 
 @contextlib.contextmanager

@@ -96,7 +96,7 @@ def test_a_wrong_ca_is_a_clear_error_at_once(
         "-client-ca-keys", str(other.cert),
         timeout=FAILURE_BOUND,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error (EndpointError); it was 1
     assert f"TLS with etcd at {tls_etcd.url} failed" in result.stderr
     assert f"etcd's certificate is not signed by the CA in {other.cert} (-client-ca-keys)" in result.stderr
     assert not dest.exists()
@@ -113,7 +113,7 @@ def test_a_missing_or_foreign_client_certificate_is_a_clear_error_at_once(
         cert, key = make_authority(tmp_path / "other").issue("client", "root")
         args += ["-client-cert", str(cert), "-client-key", str(key)]
     result = run_confpy(*args, timeout=FAILURE_BOUND)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error (EndpointError); it was 1
     assert "etcd refused the connection: it wants a client certificate (-client-cert, -client-key)" in (
         result.stderr
     )
@@ -129,7 +129,7 @@ def test_an_https_node_that_speaks_plain_http_is_a_clear_error(
         "-client-ca-keys", str(pki.ca.cert),
         timeout=FAILURE_BOUND,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # a configuration error (EndpointError); it was 1
     assert "no TLS answer (is the endpoint http://?)" in result.stderr
 
 

@@ -100,6 +100,7 @@ def test_a_configuration_error_follows_the_log_format_asked_for(tmp_path: Path) 
 
 def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(tmp_path: Path) -> None:
     # gRPC said "Failed parsing HTTP/2 (Expected SETTINGS frame ...)", retried for -connect-timeout.
+    # A configuration error: exit 2 (it was 1; issue 10, tests/system/runtime/test_start_errors.py).
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -113,7 +114,7 @@ def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(tmp_path: Path
     finally:
         server.shutdown()
         server.server_close()
-    assert result.returncode == 1
+    assert result.returncode == 2
     errors = [line for line in lines(result.stderr) if " ERROR " in line]
     assert len(errors) == 1, result.stderr
     assert (

@@ -6,7 +6,7 @@ from typing import Any
 
 from confpy.backends.etcd.backend import EtcdBackend
 from confpy.backends.etcd.channel import Transient
-from confpy.errors import BackendError
+from confpy.errors import EXIT_CONFIG, BackendError, EndpointError
 
 
 class _RpcError(Exception):
@@ -39,5 +39,29 @@ def test_a_tcp_connect_cut_short_is_retried_not_called_tls() -> None:
         assert isinstance(tls, BackendError) and str(tls).startswith(
             "TLS with etcd at http://127.0.0.1:1 failed"
         )
+    finally:
+        backend.close()
+
+
+def test_an_answer_that_says_the_configuration_is_wrong_is_an_endpoint_error() -> None:
+    # Each was a BackendError (exit 1, and retried forever in -watch before the first start).
+    import grpc
+
+    codes = grpc.StatusCode
+    backend = EtcdBackend(["http://127.0.0.1:1"], username="app", password="pw")
+    try:
+        classify = backend._connection.classify
+        for code, details in [
+            (codes.UNAVAILABLE, "Trying to connect an http1.x server; Failed parsing HTTP/2"),
+            (codes.UNIMPLEMENTED, "unknown service etcdserverpb.KV"),
+            (codes.UNAVAILABLE, "Ssl handshake failed: CERTIFICATE_VERIFY_FAILED"),
+            (codes.INVALID_ARGUMENT, "etcdserver: authentication failed, invalid user ID or password"),
+        ]:
+            outcome = classify(_RpcError(code, details), 0, "read")
+            assert type(outcome) is EndpointError and outcome.exit_status == EXIT_CONFIG, (details, outcome)
+        for code, details in [(codes.UNAVAILABLE, "connection refused"), (codes.DEADLINE_EXCEEDED, "")]:
+            assert type(classify(_RpcError(code, details), 0, "read")) is Transient
+        denied = classify(_RpcError(codes.PERMISSION_DENIED, "etcdserver: permission denied"), 0, "read")
+        assert type(denied) is BackendError
     finally:
         backend.close()
