@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from confpy._go.strconv import NumError, parse_float, quote
+from confpy._go.strconv import NumError, go_bytes, parse_float, quote
 
 __all__ = ["KINDS", "OutOfRange", "go_error", "loads", "syntax_error", "type_error"]
 
@@ -220,7 +220,7 @@ def go_error(text: str, exc: ValueError, want: type) -> str:
     """The error json.Unmarshal(text, &v) returns, v a map (want dict) or a slice (list), for a text
     `loads` refused with `exc`: the scanner's SyntaxError; for valid JSON with a number beyond
     float64, the type error Go meets first (it checks the top-level kind before any number)."""
-    syntax = syntax_error(text.encode("utf-8", "surrogateescape"))
+    syntax = syntax_error(go_bytes(text))
     if syntax is not None or not isinstance(exc, OutOfRange):
         return syntax or str(exc)
     top = text.lstrip(" \t\r\n")[:1]

@@ -17,12 +17,17 @@ import struct
 __all__ = [
     "ERR_RANGE",
     "ERR_SYNTAX",
+    "INT64_MAX",
+    "INT64_MIN",
+    "UINT64_MAX",
     "NumError",
     "SyntaxErr",
     "atoi",
     "byte_len",
     "can_backquote",
     "format_float",
+    "go_bytes",
+    "go_string",
     "is_raw_byte",
     "parse_bool",
     "parse_float",
@@ -34,6 +39,12 @@ __all__ = [
     "unquote",
     "unquote_char",
 ]
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+"""Go's int64 range: an int, a time.Duration."""
+UINT64_MAX = (1 << 64) - 1
+"""Go's uint64 range is 0 to this; also the mask that wraps a value around as Go's 64 bits do."""
 
 _SIMPLE_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\v": "v"}
 _UNESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "'": 39, '"': 34}
@@ -79,6 +90,16 @@ def quote_rune(code: int, ascii_only: bool = False) -> str:
     return "'" + _escape_rune(chr(code), "'", ascii_only) + "'"
 
 
+def go_bytes(s: str) -> bytes:
+    """The bytes of Go string `s`: its UTF-8, a raw byte (a surrogate escape) as itself."""
+    return s.encode("utf-8", "surrogateescape")
+
+
+def go_string(data: bytes | bytearray) -> str:
+    """Bytes as a Go string holds them: UTF-8 decoded, each byte that is not UTF-8 kept raw."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 def is_raw_byte(c: str) -> bool:
     """Go strings are bytes: one that is not UTF-8 is a surrogate escape in confpy's str (PEP 383)."""
     return "\udc80" <= c <= "\udcff"
@@ -90,7 +111,7 @@ def byte_len(s: str) -> int:
     if s.isascii():
         return len(s)
     try:
-        return len(s.encode("utf-8", "surrogateescape"))
+        return len(go_bytes(s))
     except UnicodeEncodeError:
         return len(s.encode("utf-8", "surrogatepass")) - 2 * sum(map(is_raw_byte, s))
 
@@ -160,7 +181,7 @@ def unquote(s: str) -> str:
             out.extend(chr(value).encode("utf-8", "surrogatepass"))
     if quote_char == "'" and runes != 1:
         raise SyntaxErr()
-    return out.decode("utf-8", "surrogateescape")
+    return go_string(out)
 
 
 def _digits(v: float, significant: int) -> tuple[str, int]:

@@ -26,16 +26,22 @@ from typing import Any
 
 from confpy._go import encjson
 from confpy._go.path import path_base, path_dir
-from confpy._go.strconv import NumError, atoi, byte_len, parse_bool
+from confpy._go.strconv import (
+    INT64_MAX,
+    INT64_MIN,
+    UINT64_MAX,
+    NumError,
+    atoi,
+    byte_len,
+    go_bytes,
+    go_string,
+    parse_bool,
+)
 from confpy.engines.lookups import LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
 
 __all__ = ["FILTER_NAMES", "SEQ_LIMIT", "make_functions"]
-
-_INT_MIN = -(1 << 63)
-_INT_MAX = (1 << 63) - 1
-
 
 #: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
 SEQ_LIMIT = 1_000_000
@@ -57,7 +63,7 @@ def _int(func: str, position: int, value: object) -> int:
         raise TemplateError(
             f"{func}: argument {position} must be an integer, got {_type_name(value)} {value!r}{hint}"
         )
-    if not _INT_MIN <= value <= _INT_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise TemplateError(f"{func}: argument {position} ({value}) overflows a 64-bit int")
     return value
 
@@ -81,7 +87,7 @@ def _str_list(func: str, value: object) -> list[str]:
 
 def _wrap(value: int) -> int:
     """Go's int64 overflow: wrap around."""
-    return ((value - _INT_MIN) & 0xFFFF_FFFF_FFFF_FFFF) + _INT_MIN
+    return ((value - INT64_MIN) & UINT64_MAX) + INT64_MIN
 
 
 # --- strings and paths -------------------------------------------------------------------------
@@ -230,7 +236,7 @@ def _getenv(key: object, *default: object) -> str:
 
 
 def _base64_encode(data: object) -> str:
-    return base64.b64encode(_str("base64Encode", 1, data).encode("utf-8", "surrogateescape")).decode("ascii")
+    return base64.b64encode(go_bytes(_str("base64Encode", 1, data))).decode("ascii")
 
 
 _BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -274,14 +280,14 @@ def _base64_decode(data: object) -> str:
     """base64.StdEncoding.DecodeString: padding required, newlines ignored; any bytes, as Go's string."""
     text = _str("base64Decode", 1, data)
     shown = text if len(text) <= 60 else text[:57] + "..."
-    corrupt = _base64_corrupt_at(text.encode("utf-8", "surrogateescape"))
+    corrupt = _base64_corrupt_at(go_bytes(text))
     if corrupt is not None:
         raise FunctionError(
             f"base64Decode: illegal base64 data {shown!r} at input byte {corrupt}: expected standard base64 "
             "(A-Z a-z 0-9 + /, padded with = to a multiple of 4)",
             f"illegal base64 data at input byte {corrupt}",
         )
-    return base64.b64decode(text.replace("\r", "").replace("\n", "")).decode("utf-8", "surrogateescape")
+    return go_string(base64.b64decode(text.replace("\r", "").replace("\n", "")))
 
 
 # --- conversions and lists ----------------------------------------------------------------------

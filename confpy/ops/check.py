@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from confpy._go.path import path_join, path_under
+from confpy._go.strconv import go_bytes
 from confpy.backends.file import load_file
 from confpy.config.duration import format_duration
 from confpy.config.resource import TemplateResource, load_resources
@@ -212,7 +213,7 @@ def _render_all(
             continue
         out.write(f"==> {resource.dest} ({resource.name}) <==\n")
         # bytes that are not UTF-8 (a Go template's, base64Decode's) show as U+FFFD on a terminal
-        content = content.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        content = go_bytes(content).decode("utf-8", "replace")
         out.write(content if content.endswith("\n") or not content else content + "\n")
     return problems
 

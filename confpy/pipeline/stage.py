@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from confpy._go.strconv import go_bytes
 from confpy.config.size import format_size
 from confpy.errors import ConfpyError, TemplateError, WriteError
 
@@ -70,7 +71,7 @@ class Stage:
             self.flush()
 
     def flush(self) -> None:
-        data = "".join(self._pending).encode("utf-8", "surrogateescape")  # Go's non-UTF-8 bytes
+        data = go_bytes("".join(self._pending))  # Go's non-UTF-8 bytes
         self._pending.clear()
         self._chars = 0
         self.size += len(data)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from confpy._go.strconv import go_bytes
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import DEFAULT_MAX_OUTPUT_SIZE
 from confpy.errors import ConfigError, WriteError
@@ -197,7 +198,7 @@ def _render_in_memory(produce: Producer, target: Target, name: str) -> str:
 
     def write(text: str) -> None:
         nonlocal size
-        size += len(text.encode("utf-8", "surrogateescape"))
+        size += len(go_bytes(text))
         if size > target.max_size:
             raise Abort(too_large(name, target.max_size, target.dest))
         pieces.append(text)

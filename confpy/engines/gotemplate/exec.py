@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from confpy._go.strconv import quote
+from confpy._go.strconv import go_bytes, quote
 from confpy.engines.gotemplate import nodes as n
 from confpy.engines.gotemplate.fmt import is_struct, sort_keys, sprint, type_name
 from confpy.engines.gotemplate.funcs import BUILTINS, SEES_INTERFACE, is_true
@@ -997,7 +997,7 @@ class GoTemplate:
         assert failure.node is not None, "an and/or recorded where it stopped"
         before = self.text[: failure.node.pos]
         line = before.count("\n") + 1
-        column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogateescape"))
+        column = len(go_bytes(before[before.rfind("\n") + 1 :]))
         return TemplateError(
             f"template: {self.name}:{line}:{column}: executing {quote(failure.tree)} "
             f"at <{failure.node}>: {failure.message}",

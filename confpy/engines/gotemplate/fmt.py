@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confpy._go.strconv import can_backquote, format_float, quote, quote_rune
+from confpy._go.strconv import UINT64_MAX, can_backquote, format_float, go_bytes, go_string, quote, quote_rune
 from confpy.engines.gotemplate import gotime
 from confpy.engines.gotemplate.gotypes import ByteSlice, GoSlice, NilMap, type_of
 
@@ -143,7 +143,7 @@ class _Printer:
         prec = 4
         if self.prec is not None and self.prec > 4:
             prec = self.prec
-        u &= 0xFFFF_FFFF_FFFF_FFFF
+        u &= UINT64_MAX
         s = "U+" + format(u, "X").rjust(prec, "0")
         if self.sharp and u <= 0x10FFFF and chr(u).isprintable():
             s += " '" + chr(u) + "'"
@@ -210,7 +210,7 @@ class _Printer:
         self.pad(s)
 
     def fmt_sx(self, s: str, upper: bool) -> None:
-        data = s.encode("utf-8", "surrogateescape")
+        data = go_bytes(s)
         if self.prec is not None:
             data = data[: self.prec]
         if not data:
@@ -302,7 +302,7 @@ class _Printer:
         if verb in "vd":
             self.buf.append("[]byte{" + ", ".join(f"0x{c:x}" for c in v) + "}")
         else:
-            self.fmt_string_verb(bytes(v).decode("utf-8", "surrogateescape"), verb)
+            self.fmt_string_verb(go_string(bytes(v)), verb)
 
     def print_arg(self, arg: Any, verb: str, erroring: bool = False) -> None:
         if arg is None:

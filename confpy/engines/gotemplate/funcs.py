@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from confpy._go.strconv import byte_len, is_raw_byte
+from confpy._go.strconv import byte_len, go_bytes, go_string, is_raw_byte
 from confpy.engines.gotemplate.fmt import eval_args, is_struct, sprint, sprintf, sprintln, type_name
 from confpy.engines.gotemplate.gotypes import (
     ANY,
@@ -125,7 +125,7 @@ def lt(arg1: Any, arg2: Any) -> bool:
     if k1 in ("bool", "complex"):
         raise GoError("invalid type for comparison")
     if k1 == "string" and not (arg1.isascii() and arg2.isascii()):  # Go compares the bytes
-        return bool(arg1.encode("utf-8", "surrogateescape") < arg2.encode("utf-8", "surrogateescape"))
+        return bool(go_bytes(arg1) < go_bytes(arg2))
     return bool(arg1 < arg2)
 
 
@@ -165,7 +165,7 @@ def index(item: Any, *indexes: Any) -> Any:
         if item is None:
             raise GoError("index of nil pointer")
         if isinstance(item, str):
-            data = item.encode("utf-8", "surrogateescape")
+            data = go_bytes(item)
             x = _index_arg(i, len(data))
             if x == len(data):  # indexArg allows it; reflect's Index panics
                 raise GoError("reflect: string index out of range")
@@ -196,7 +196,7 @@ def slice_(item: Any, *indexes: Any) -> Any:
     if isinstance(item, str):
         if len(indexes) == 3:
             raise GoError("cannot 3-index slice a string")
-        data: Any = item.encode("utf-8", "surrogateescape")
+        data: Any = go_bytes(item)
     elif _is_slice(item):
         data = item
     else:
@@ -210,7 +210,7 @@ def slice_(item: Any, *indexes: Any) -> Any:
         raise GoError(f"invalid slice index: {idx[1]} > {idx[2]}")
     result = data[idx[0] : idx[1]]
     if isinstance(result, bytes):
-        return result.decode("utf-8", "surrogateescape")
+        return go_string(result)
     return type(item)(result) if isinstance(item, GoSlice) else result  # a slice keeps its type
 
 
@@ -290,7 +290,7 @@ def js(*args: Any) -> str:
 
 def urlquery(*args: Any) -> str:
     """url.QueryEscape of the textual representation of the arguments."""
-    return urllib.parse.quote_plus(eval_args(args).encode("utf-8", "surrogateescape"), safe="")
+    return urllib.parse.quote_plus(go_bytes(eval_args(args)), safe="")
 
 
 def _builtin(*params: GoType, variadic: bool = True, result: GoType = ANY) -> Signature:

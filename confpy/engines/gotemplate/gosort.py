@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from confpy._go.strconv import UINT64_MAX
+
 __all__ = ["sort"]
 
-_MASK64 = (1 << 64) - 1
 _INCREASING, _DECREASING, _UNKNOWN = 1, 2, 0
 
 
@@ -175,9 +176,9 @@ def _break_patterns(data: _Data, a: int, b: int) -> None:
         random = length
         modulus = 1 << length.bit_length()
         for idx in range(a + (length // 4) * 2 - 1, a + (length // 4) * 2 + 2):
-            random ^= (random << 13) & _MASK64
+            random ^= (random << 13) & UINT64_MAX
             random ^= random >> 17
-            random ^= (random << 5) & _MASK64
+            random ^= (random << 5) & UINT64_MAX
             other = random & (modulus - 1)
             if other >= length:
                 other -= length

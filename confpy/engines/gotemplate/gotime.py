@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confpy._go.strconv import quote
+from confpy._go.strconv import INT64_MAX, INT64_MIN, quote
 from confpy.engines.gotemplate.gotypes import (
     BOOL,
     BYTE_SLICE,
@@ -227,7 +227,6 @@ def time_string(dt: datetime.datetime) -> str:
 
 _NS = 1_000_000_000
 _ZERO_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @go_class
@@ -375,7 +374,7 @@ def _round(dt: datetime.datetime, d: int) -> datetime.datetime:
 
 def _sub(dt: datetime.datetime, u: datetime.datetime) -> Duration:
     """time.Time.Sub: saturates at the int64 bounds as Go does."""
-    return Duration(min(max(_since_zero(dt) - _since_zero(u), _INT64_MIN), _INT64_MAX))
+    return Duration(min(max(_since_zero(dt) - _since_zero(u), INT64_MIN), INT64_MAX))
 
 
 def _add_date(dt: datetime.datetime, years: int, months: int, days: int) -> datetime.datetime:
@@ -502,7 +501,7 @@ def _duration_round(d: int, m: int) -> Duration:
     if r + r < m:
         return Duration(d - r if d >= 0 else d + r)
     rounded = d + m - r if d >= 0 else d - m + r
-    return Duration(min(max(rounded, _INT64_MIN), _INT64_MAX))
+    return Duration(min(max(rounded, INT64_MIN), INT64_MAX))
 
 
 def _go_quo(d: int, m: int) -> int:
@@ -525,7 +524,7 @@ def _duration_method(
 TIME.methods.update(METHODS)
 DURATION.methods.update(
     {
-        "Abs": _duration_method(DURATION, lambda d: Duration(min(abs(d), _INT64_MAX))),
+        "Abs": _duration_method(DURATION, lambda d: Duration(min(abs(d), INT64_MAX))),
         "Hours": _duration_method(FLOAT64, lambda d: _float_units(d, 3600 * _NS)),
         "Minutes": _duration_method(FLOAT64, lambda d: _float_units(d, 60 * _NS)),
         "Seconds": _duration_method(FLOAT64, lambda d: _float_units(d, _NS)),

@@ -11,6 +11,9 @@ from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from confpy._go.strconv import (
+    INT64_MAX,
+    INT64_MIN,
+    UINT64_MAX,
     NumError,
     SyntaxErr,
     parse_float,
@@ -74,10 +77,10 @@ def _set_float(num: n.NumberNode, f: float) -> None:
     """Record a float value and the integers that hold it exactly (simplifyComplex's rules)."""
     num.is_float = True
     num.as_float = f
-    if f.is_integer() and -(2**63) <= f < 2**63:
+    if f.is_integer() and INT64_MIN <= f <= INT64_MAX:
         num.is_int = True
         num.as_int = int(f)
-    if f.is_integer() and 0 <= f < 2**64:
+    if f.is_integer() and 0 <= f <= UINT64_MAX:
         num.is_uint = True
 
 
