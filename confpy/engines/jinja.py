@@ -47,6 +47,8 @@ _BATCH = 256  # pieces of Jinja output joined before they are written
 # Jinja's wording for a name it does not know, at render time and at compile time.
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 _NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
+# Jinja names the type of an object by its Python path: 'jinja2.utils.Namespace object'.
+_MODULE_PATH = re.compile(r"'(?:\w+\.)+(\w+ object)'")
 # Python's wording for a call with the wrong arguments: `getv() missing 1 required ...`.
 _CALL = re.compile(r"([\w.]+)\(\) (.+)", re.S)
 # The Python errors a template can cause, in the user's words (most specific first); Python's
@@ -61,6 +63,8 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (ValueError, "invalid value"),
     (MemoryError, ""),
     (RecursionError, "too deeply nested"),
+    (RuntimeError, "failed"),
+    (AssertionError, "invalid argument"),  # Jinja's filters check some arguments by assert
 )
 
 #: The store functions whose literal key argument `confpy check` compares with the resource's keys.
@@ -173,12 +177,13 @@ class JinjaEngine:
             ConfpyError,
             jinja2.TemplateError,
             ArithmeticError,
+            AssertionError,
             AttributeError,
             LookupError,
             TypeError,
             ValueError,
             MemoryError,
-            RecursionError,
+            RuntimeError,  # and RecursionError
         ) as exc:
             raise self._failure(exc, resource, self._reason(exc)) from exc
 
@@ -199,7 +204,7 @@ class JinjaEngine:
             name = match.group(1)
             return f"unknown function or variable {name!r}{did_you_mean(closest(name, self.env.globals))}"
         if isinstance(exc, jinja2.TemplateError):
-            return str(exc)
+            return self._unknown_filter(str(exc)) or _MODULE_PATH.sub(r"'\1'", str(exc))
         told = reason(exc)
         if isinstance(exc, TypeError) and (match := _CALL.fullmatch(told)):
             name, rest = match.groups()
@@ -211,12 +216,18 @@ class JinjaEngine:
 
     def _syntax_error(self, exc: jinja2.TemplateSyntaxError, resource: TemplateResource) -> TemplateError:
         message = exc.message or ""
-        if match := _NO_FILTER.fullmatch(message):
-            kind, name = match.groups()
-            known = self.env.filters if kind == "filter" else self.env.tests
-            message = f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
+        message = self._unknown_filter(message) or message
         name = self._name(exc.filename or "") or resource.src
         return failed_at(resource, name, exc.lineno, f"template syntax error: {message}", self._path(name))
+
+    def _unknown_filter(self, message: str) -> str | None:
+        """Jinja's `No filter named 'x'.` (at compile time, or at render time as map's argument)
+        in the user's words, with the close name; None for any other message."""
+        if not (match := _NO_FILTER.fullmatch(message)):
+            return None
+        kind, name = match.groups()
+        known = self.env.filters if kind == "filter" else self.env.tests
+        return f"unknown {kind} {name!r}{did_you_mean(closest(name, known))}"
 
     def _missing(self, exc: jinja2.TemplateNotFound, resource: TemplateResource) -> TemplateError:
         """The resource's template, or one it includes or imports, does not exist."""

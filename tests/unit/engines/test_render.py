@@ -147,8 +147,14 @@ def test_an_error_without_a_message_still_gives_a_reason(tmp_path: Path) -> None
             "{{ '{0}'.format() }}",
             "no such key or index: Replacement index 0 out of range for positional args tuple",
         ),
-        # An AttributeError went past the renderer as a traceback.
+        # An AttributeError, an AssertionError (Jinja's truncate checks its argument by assert)
+        # and a RuntimeError went past the renderer as a traceback.
         ("{% extends 5 %}", "no such attribute: 'int' object has no attribute 'split'"),
+        ("{{ 'abc' | truncate(-5) }}", "invalid argument: expected length >= 3, got -5"),
+        ("{{ cycler().next() }}", "failed: at least one item has to be provided"),
+        # Jinja's own messages: a type by its Python path, and map's filter as `No filter named`.
+        ("{{ self.nope() }}", "'TemplateReference object' has no attribute 'nope'"),
+        ("{{ [1] | map('toupperr') | list }}", "unknown filter 'toupperr' (did you mean toUpper?)"),
     ],
 )
 def test_python_errors_are_said_in_the_users_words(tmp_path: Path, text: str, expected: str) -> None:
@@ -156,6 +162,15 @@ def test_python_errors_are_said_in_the_users_words(tmp_path: Path, text: str, ex
     with pytest.raises(TemplateError) as info:
         renderer.render(resource, STORE)
     assert str(info.value) == f"r.toml: t.j2:2: {expected}"
+
+
+def test_a_recursion_too_deep_says_so_in_one_line(tmp_path: Path) -> None:
+    renderer, resource = setup(tmp_path, {"t.j2": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"}, "t.j2")
+    with pytest.raises(TemplateError) as info:
+        renderer.render(resource, STORE)
+    # Python's own words follow confpy's (their end differs between Python versions).
+    assert str(info.value).startswith("r.toml: t.j2:1: too deeply nested: maximum recursion depth exceeded")
+    assert "\n" not in str(info.value)
 
 
 def test_go_engine_by_extension_and_by_field(tmp_path: Path) -> None:
