@@ -1,5 +1,8 @@
-"""Go's own rules that several layers share: path (Clean, Match), strconv (FormatFloat, ParseInt,
-ParseFloat, Quote) and yaml (gopkg.in/yaml.v2's scalar resolution, which confd's file backend reads
-with). A leaf: it imports nothing of confpy; its errors are ValueErrors that each caller turns into
-its own ConfpyError.
+"""Go's own rules that several layers share, at the bottom of the flow: path (Clean, Match),
+strconv (FormatFloat, ParseInt, ParseFloat, Quote, Go strings as bytes, the int64 range), encjson
+(encoding/json's decoding and its errors) and yamlv2 (gopkg.in/yaml.v2's scalar resolution, which
+confd's file backend reads with). It imports nothing else of confpy; its errors are ValueErrors
+that each caller turns into its own ConfpyError.
+
+Its layer: below `confpy.store`, above `confpy.log`.
 """

@@ -6,6 +6,8 @@ etcd, memory); which one a run uses is the settings' choice (`confpy.config.back
 To write a backend, subclass `Backend` (a consistent `read` returning a `Snapshot`, and, if it
 can stream changes, `watch` delivering `Event` batches to an `EventCallback` and returning a
 `Watch`), and turn raw bytes into text with `decode_value`.
+
+Its layer: below `confpy.config`, above `confpy.store`.
 """
 
 from __future__ import annotations

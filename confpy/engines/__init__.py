@@ -1,4 +1,4 @@
-"""Rendering: a resource's template and a key store in, text out.
+"""Rendering, between the store and the pipeline: a resource's template and a key store in, text out.
 
 `select` is the one place that maps a resource to its engine (the resource's own `engine` field,
 decided in confpy.config.resource); the engines implement confpy.engines.base's `Engine`:
@@ -6,6 +6,8 @@ Jinja2 (jinja.py) and confd's Go templates (go.py over gotemplate/), with confd'
 (functions.py) and confpy's filters (filters.py). render.py's `Renderer` holds the engines of one
 templates directory; convert.py (statements) and convert_expr.py (expressions) translate Go
 templates into Jinja2.
+
+Its layer: below `confpy.pipeline`, above `confpy.config`.
 """
 
 from __future__ import annotations

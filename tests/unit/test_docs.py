@@ -257,6 +257,28 @@ def test_the_package_map_names_every_package_module_and_layer() -> None:
     assert [n for n in order if n in layers] == layers
 
 
+def test_every_package_says_its_layer() -> None:
+    """Each package's docstring ends with its place in the layers, as the contract lists them: the
+    top-level layers name their neighbours, a subpackage the layer it belongs to."""
+    layers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0][
+        "layers"
+    ]
+    for init in sorted((REPO / "confpy").rglob("__init__.py")):
+        if init.parent == REPO / "confpy":
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        name = "confpy." + ".".join(init.parent.relative_to(REPO / "confpy").parts)
+        said = doc.rpartition("\n\nIts layer: ")[2]
+        assert said != doc, f"{relative(init)}: its docstring does not end with `Its layer: ...`"
+        if name in layers:
+            index = layers.index(name)
+            if index > 0:
+                assert f"below `{layers[index - 1]}`" in said, f"{relative(init)}: {said}"
+            assert f"above `{layers[index + 1]}`" in said, f"{relative(init)}: {said}"
+        else:
+            assert said.startswith(f"`{name.rpartition('.')[0]}`'s"), f"{relative(init)}: {said}"
+
+
 def test_every_module_the_docs_name_exists() -> None:
     for path in DOC_FILES:
         for name in re.findall(r"`(confpy/[\w/]+(?:\.py)?)`", path.read_text(encoding="utf-8")):

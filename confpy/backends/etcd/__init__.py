@@ -9,6 +9,9 @@
 - `backend`: `EtcdBackend`, the face the rest of confpy sees: reads, writes, and the above.
 
 The only package that imports the etcd client (`pyetcd`) and gRPC, when a backend is made.
+
+Its layer: `confpy.backends`'s; confpy.config reaches in to open it (`open_backend`) and to check
+`-node` (`nodes`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@
     out = tmpl.execute(funcs, data=None)           # as often as needed, from any thread
 
 The modules follow Go's packages: lexer/parser/nodes (text/template/parse), exec and funcs
-(text/template), fmt and strconv (fmt, strconv), gotime (time.Time's methods and layouts).
+(text/template), fmt (fmt; strconv is confpy._go's), gotime (time.Time's methods and layouts),
+gosort (sort), gotypes (Go's types as Python values), confd (the Go signatures of confd's functions).
+
+Its layer: `confpy.engines`'s, used through go.py (and convert.py, which reads its parse trees).
 """
 
 from confpy.engines.gotemplate.exec import GoTemplate, parse
