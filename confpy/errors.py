@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:  # imported where used: `confpy --help` loads this module and needs neither
     import tomllib
@@ -245,7 +245,17 @@ class RevisionCompactedError(BackendError):
 
 
 class CommandError(ConfpyError):
-    """A check_cmd or reload_cmd exited non-zero or ran past its timeout."""
+    """A check_cmd or reload_cmd exited non-zero or ran past its timeout; `step` says which
+    ("check_cmd", "reload_cmd"; None: another command), for the metrics that count each."""
+
+    def __init__(self, *args: object, step: str | None = None, **fields: Any) -> None:
+        super().__init__(*args, **fields)
+        self.step = step
+
+    def retold(self, message: str) -> Self:
+        told = super().retold(message)
+        told.step = self.step
+        return told
 
 
 class WriteError(ConfpyError):

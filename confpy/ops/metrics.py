@@ -130,13 +130,11 @@ class Metrics:
             self.last_success.labels(name).set_to_current_time()
             return
         self.errors.labels(name).inc()
-        if isinstance(record.error, CommandError):
-            # run_command names the step first: "check_cmd for x.toml failed ...".
-            message = str(record.error)
-            if message.startswith("check_cmd"):
-                self.check_failures.labels(name).inc()
-            elif message.startswith("reload_cmd"):
-                self.reload_failures.labels(name).inc()
+        step = record.error.step if isinstance(record.error, CommandError) else None
+        if step == "check_cmd":
+            self.check_failures.labels(name).inc()
+        elif step == "reload_cmd":
+            self.reload_failures.labels(name).inc()
 
     def set_source(
         self, revision: Callable[[], int], stale_for: Callable[[], float], reconnects: Callable[[], int]

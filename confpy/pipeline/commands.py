@@ -46,11 +46,17 @@ class CommandResult:
 
 
 def run_command(
-    command: str, *, timeout: float, what: str, env: Mapping[str, str] | None = None
+    command: str,
+    *,
+    timeout: float,
+    what: str,
+    step: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CommandResult:
     """Run `command` with `/bin/sh -c`, stdout and stderr together, within `timeout` seconds.
 
-    `what` names the command in errors ("check_cmd for nginx.toml"). `env` adds variables to
+    `what` names the command in errors ("check_cmd for nginx.toml"), `step` is the errors' field
+    of that name ("check_cmd"). `env` adds variables to
     confpy's own environment. Raises CommandError on a non-zero exit, a signal, or a timeout
     (after killing the command's whole process group).
     """
@@ -66,7 +72,7 @@ def run_command(
             start_new_session=True,
         )
     except OSError as exc:
-        raise CommandError(f"{what} could not be started: {command}: {exc.strerror}") from exc
+        raise CommandError(f"{what} could not be started: {command}: {exc.strerror}", step=step) from exc
     assert proc.stdout is not None
     try:
         raw, finished = _collect(proc, proc.stdout.fileno(), start + timeout, what)
@@ -80,9 +86,13 @@ def run_command(
     duration = time.monotonic() - start
     output = raw.decode("utf-8", errors="replace")
     if not finished:
-        raise CommandError(f"{what} timed out after {timeout:g} s and was killed: {command}{_quote(output)}")
+        raise CommandError(
+            f"{what} timed out after {timeout:g} s and was killed: {command}{_quote(output)}", step=step
+        )
     if proc.returncode != 0:
-        raise CommandError(f"{what} failed ({_status(proc.returncode)}): {command}{_quote(output)}")
+        raise CommandError(
+            f"{what} failed ({_status(proc.returncode)}): {command}{_quote(output)}", step=step
+        )
     return CommandResult(command=command, returncode=0, output=output, duration=duration)
 
 

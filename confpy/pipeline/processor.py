@@ -151,6 +151,7 @@ class ResourceProcessor:
                 expanded,
                 timeout=self.resource.reload_cmd_timeout,
                 what=f"reload_cmd for {self.resource.name}",
+                step="reload_cmd",
             )
         except CommandError as exc:
             raise exc.retold(

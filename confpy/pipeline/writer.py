@@ -173,7 +173,7 @@ def _stage_and_replace(
             return _would_update(target, old, text, changes, link)
         if target.check_cmd and not sync_only:
             command = expand_command(target.check_cmd, src=str(stage.link()), dest=str(dest))
-            run_command(command, timeout=target.check_timeout, what=f"check_cmd for {name}")
+            run_command(command, timeout=target.check_timeout, what=f"check_cmd for {name}", step="check_cmd")
         try:
             os.fsync(stage.fd)
         except OSError as exc:

@@ -172,6 +172,7 @@ def test_an_error_applying_a_resource_names_it(tmp_path: Path) -> None:
     with pytest.raises(CommandError) as failed:
         processor.reload()
     assert failed.value.resource == "app/a.toml" and "is updated" in str(failed.value)
+    assert failed.value.step == "reload_cmd"  # kept through retold: the metrics count by it
 
 
 def test_a_redacted_error_keeps_its_fields(tmp_path: Path) -> None:

@@ -221,6 +221,7 @@ def test_check_failure_leaves_dest_and_no_stage_file(existing: Path, tmp_path: P
         str(info.value)
         == f"check_cmd for app.toml failed (exit status 1): {check}\nline 1: unknown directive"
     )
+    assert info.value.step == "check_cmd"
     assert existing.read_text() == "port = 80\n"
     assert (existing.stat().st_ino, existing.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf"]

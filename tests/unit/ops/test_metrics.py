@@ -37,10 +37,10 @@ def _value(metrics: Metrics, name: str, **labels: str) -> float | None:
     return _samples(metrics).get((name, tuple(sorted(labels.items()))))
 
 
-def _command_error(what: str) -> CommandError:
-    """A CommandError exactly as run_command raises it for a failing check or reload."""
+def _command_error(step: str) -> CommandError:
+    """A CommandError exactly as run_command raises it for a failing check or reload of a.toml."""
     with pytest.raises(CommandError) as info:
-        run_command("exit 3", timeout=10, what=what)
+        run_command("exit 3", timeout=10, what=f"{step} for a.toml", step=step)
     return info.value
 
 
@@ -48,8 +48,8 @@ def test_runs_are_counted_by_what_happened() -> None:
     metrics = Metrics()
     metrics.record_run(RunRecord("a.toml", 5, Outcome.UPDATED, None, 0.02))
     metrics.record_run(RunRecord("a.toml", 6, Outcome.IN_SYNC, None, 0.001))
-    metrics.record_run(RunRecord("a.toml", 7, None, _command_error("check_cmd for a.toml"), 0.3))
-    metrics.record_run(RunRecord("a.toml", 8, Outcome.UPDATED, _command_error("reload_cmd for a.toml"), 1.5))
+    metrics.record_run(RunRecord("a.toml", 7, None, _command_error("check_cmd"), 0.3))
+    metrics.record_run(RunRecord("a.toml", 8, Outcome.UPDATED, _command_error("reload_cmd"), 1.5))
     metrics.record_run(
         RunRecord("b.toml", 8, None, TemplateError("b.toml: b.j2:1: key does not exist: /x"), 0.01)
     )
