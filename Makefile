@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo stack stack-test bench lint typecheck unit system-deps venv clean fuzz-go
+.PHONY: test demo stack stack-test swarm swarm-test swarm-down bench lint typecheck unit system-deps venv clean fuzz-go
 
 test: venv system-deps lint typecheck unit
 
@@ -96,6 +96,20 @@ stack:
 
 stack-test:
 	containers/stack.sh test
+
+# The same stack across a 3-node Docker Swarm on this machine (containers/swarm.sh, docs/swarm.md):
+# three dockerds in network namespaces on a bridge of their own, a private registry, the images
+# built once. `swarm` brings it up and prints DOCKER_HOST= and NGINX_URL=; `swarm-down` removes it;
+# swarm-test brings it up, checks it (a node lost, a rolling update), prints figures and tears it
+# down; it is skipped, saying why, where no dockerd can run. Not part of `make test`.
+swarm:
+	containers/swarm.sh up
+
+swarm-test:
+	containers/swarm.sh test
+
+swarm-down:
+	containers/swarm.sh down
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache
