@@ -181,6 +181,8 @@ def make_network() -> None:
         + f"{REGISTRY_ADDR} registry\n"
         + "".join(f"{node.addr} {node.name}\n" for node in NODES)
     )
+    if not Path("/etc/netns").exists():
+        _record("dir", "/etc/netns")
     _record("link", BRIDGE)
     run(["ip", "link", "add", BRIDGE, "type", "bridge"])
     run(["ip", "addr", "add", f"{HOST_ADDR}/24", "dev", BRIDGE])
@@ -710,6 +712,9 @@ def down(quiet: bool = False) -> None:
         elif kind == "link":
             if run(["ip", "link", "show", value], check=False, timeout=10).strip():
                 run(["ip", "link", "delete", value], check=False, timeout=10)
+        elif kind == "dir":
+            with contextlib.suppress(OSError):
+                Path(value).rmdir()  # only if empty: others may have put namespaces' files there since
         elif kind == "iptables":
             rule = value.split()
             for _ in range(5):  # every copy, should `up` have been interrupted and rerun
@@ -772,6 +777,8 @@ def status() -> None:
 
 
 def main(argv: Iterable[str]) -> int:
+    # A TERM (a timeout, a CI's stop) unwinds like Ctrl-C, so that what was made is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = list(argv)
     mode = args[0] if args else ""
     if mode == "up":

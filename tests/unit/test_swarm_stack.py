@@ -130,7 +130,7 @@ def test_etcd_auth_gives_every_service_role_a_user(stack: dict[str, Any]) -> Non
     assert granted == set(pki.ROLES) - {"root"}
     assert "etcdctl auth enable" in script
     assert re.search(r"^role sinatra write /sinatra/ read /logstash$", script, re.M)
-    assert re.search(r"^role nginx read /sinatra/ write /nginx/host$", script, re.M)
+    assert re.search(r"^role nginx read /sinatra write /nginx/host$", script, re.M)
     assert stack["services"]["etcd-auth"]["deploy"]["restart_policy"]["condition"] == "on-failure"
 
 
