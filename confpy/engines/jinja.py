@@ -66,6 +66,12 @@ _KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (RuntimeError, "failed"),
     (AssertionError, "invalid argument"),  # Jinja's filters check some arguments by assert
 )
+# What a render turns into a TemplateError: confpy's, Jinja's, and the Python errors above.
+_RENDER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfpyError,
+    jinja2.TemplateError,
+    *(cls for cls, _ in _KINDS),
+)
 
 #: The store functions whose literal key argument `confpy check` compares with the resource's keys.
 KEY_FUNCTIONS = frozenset({"get", "getv", "gets", "getvs", "exists", "ls", "lsdir"})
@@ -173,18 +179,7 @@ class JinjaEngine:
             raise self._missing(exc, resource) from None
         except KeyNotFoundError as exc:
             raise self._failure(exc, resource, str(exc)) from exc
-        except (
-            ConfpyError,
-            jinja2.TemplateError,
-            ArithmeticError,
-            AssertionError,
-            AttributeError,
-            LookupError,
-            TypeError,
-            ValueError,
-            MemoryError,
-            RuntimeError,  # and RecursionError
-        ) as exc:
+        except _RENDER_ERRORS as exc:
             raise self._failure(exc, resource, self._reason(exc)) from exc
 
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
