@@ -183,20 +183,21 @@ def make_network() -> None:
     )
     if not Path("/etc/netns").exists():
         _record("dir", "/etc/netns")
-    _record("link", BRIDGE)
+    # Each thing is recorded once made, so that `down` never removes a namesake it did not make.
     run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    _record("link", BRIDGE)
     run(["ip", "addr", "add", f"{HOST_ADDR}/24", "dev", BRIDGE])
     run(["ip", "link", "set", BRIDGE, "up"])
     # The host's FORWARD policy may be DROP with bridge netfilter on: allow traffic within the bridge.
-    _record("iptables", " ".join(FORWARD_RULE))
     run(["iptables", "-I", FORWARD_RULE[0], "1", *FORWARD_RULE[1:]])
+    _record("iptables", " ".join(FORWARD_RULE))
     for netns, addr in [(REGISTRY_NS, REGISTRY_ADDR)] + [(n.netns, n.addr) for n in NODES]:
-        _record("netns", netns)
         run(["ip", "netns", "add", netns])
+        _record("netns", netns)
         _netns_files(netns, hosts)
         outside, inside = f"{netns}h", f"{netns}n"
-        _record("link", outside)
         run(["ip", "link", "add", outside, "type", "veth", "peer", "name", inside])
+        _record("link", outside)
         run(["ip", "link", "set", inside, "netns", netns])
         run(["ip", "link", "set", outside, "master", BRIDGE, "up"])
         run(["ip", "-n", netns, "addr", "add", f"{addr}/24", "dev", inside])
@@ -777,8 +778,6 @@ def status() -> None:
 
 
 def main(argv: Iterable[str]) -> int:
-    # A TERM (a timeout, a CI's stop) unwinds like Ctrl-C, so that what was made is removed.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = list(argv)
     mode = args[0] if args else ""
     if mode == "up":
@@ -799,4 +798,6 @@ def main(argv: Iterable[str]) -> int:
 
 
 if __name__ == "__main__":
+    # A TERM (a timeout, a CI's stop) unwinds like Ctrl-C, so that what was made is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main(sys.argv[1:]))

@@ -175,3 +175,33 @@ def test_a_node_runs_under_nsenter_and_unshare_with_its_own_resolver() -> None:
     assert args[2:6] == ["unshare", "--uts", "--mount", "--propagation"]
     assert "mount --bind /etc/netns/cpsw1/resolv.conf /etc/resolv.conf" in args[-1]
     assert args[-1].endswith("hostname swarm-1 && exec dockerd")
+
+
+def test_swarm_test_skips_saying_why_where_no_dockerd_can_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sys.path.insert(0, str(CONTAINERS))
+    try:
+        swarm_test = _load("swarm_test")
+    finally:
+        sys.path.remove(str(CONTAINERS))
+    monkeypatch.setattr(swarm_test.os, "geteuid", lambda: 1000)
+    assert swarm_test.run_test() == 0
+    assert capsys.readouterr().out == "swarm: SKIPPED: not root: network namespaces and dockerd need root\n"
+
+
+def test_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert swarm.main(["sideways"]) == 2
+    assert capsys.readouterr().err == "usage: swarm.sh up|test|down|status\n"
+
+
+def test_down_with_nothing_made_removes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(swarm, "STATE", tmp_path / "state")
+    monkeypatch.setattr(swarm, "CACHE", tmp_path / "cache")
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("SWARM_KEEP_CACHE", "1")
+    swarm.down()
+    assert capsys.readouterr().out.startswith("swarm: nothing to remove\n")
+    assert (tmp_path / "cache").is_dir()
