@@ -727,7 +727,7 @@ def down(quiet: bool = False) -> None:
     shutil.rmtree(STATE, ignore_errors=True)
     if os.environ.get("SWARM_KEEP_CACHE") != "1":
         shutil.rmtree(CACHE, ignore_errors=True)
-    if not quiet:
+    if made and not quiet:
         say("down: namespaces, bridge, FORWARD rule, daemons, registry and state removed")
 
 
