@@ -65,6 +65,12 @@ _TLS_HINTS = (
     ),
     ("handshake read failed", "no TLS answer (is the endpoint http://?)"),
 )
+# Connections cut short, which another attempt cures, although their words sound like TLS: gRPC's
+# "tcp handshaker shutdown" is a TCP connect cut short (under load, or while the channel
+# reconnects); the other two are a TLS handshake cut by either side while an etcd member starts
+# or its node rejoins (seen in the Swarm stack). A server that does not speak TLS at all closes
+# the socket instead: "Handshake read failed (Socket closed)", which stays an EndpointError.
+_CUT_SHORT = ("tcp handshaker", "handshake read failed (endpoint closing)", "handshake write failed")
 
 
 class Transient(Exception):
@@ -195,10 +201,8 @@ class Connection:
         details = str(exc.details() or code.name)
         lowered = details.lower()
         url = self.nodes[index].url
-        # gRPC's "tcp handshaker shutdown" is a TCP connect cut short (under load, or while the
-        # channel reconnects), not TLS: it was reported as "TLS with etcd at http://... failed".
-        tcp_cut = "tcp handshaker" in lowered
-        if not tcp_cut and any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
+        cut = any(words in lowered for words in _CUT_SHORT)
+        if not cut and any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
             # A wrong CA, or a client certificate the server refuses: retrying cannot help.
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
@@ -210,7 +214,7 @@ class Connection:
                 f"{url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API "
                 f"(give etcd's client URL to -node, by default port {DEFAULT_PORT})"
             )
-        if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED) or tcp_cut:
+        if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED) or cut:
             self.failover(index)
             if code == codes.DEADLINE_EXCEEDED:
                 return Transient(f"no answer within {self.timeout:g} s")

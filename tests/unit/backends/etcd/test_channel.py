@@ -43,6 +43,27 @@ def test_a_tcp_connect_cut_short_is_retried_not_called_tls() -> None:
         backend.close()
 
 
+def test_a_tls_handshake_cut_short_is_retried_and_a_server_without_tls_is_not() -> None:
+    # Seen in the Swarm stack while etcd members start or a node rejoins: `confpy exec --register`
+    # exited on these instead of failing over and retrying.
+    import grpc
+
+    codes = grpc.StatusCode
+    backend = EtcdBackend(["https://127.0.0.1:1"])
+    try:
+        classify = backend._connection.classify
+        last = "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+        for details in ["Handshake read failed (Endpoint closing)", "Handshake write failed"]:
+            outcome = classify(_RpcError(codes.UNAVAILABLE, last + details), 0, "read")
+            assert type(outcome) is Transient, (details, outcome)
+        plain = classify(
+            _RpcError(codes.UNAVAILABLE, last + "Handshake read failed (Socket closed)"), 0, "read"
+        )
+        assert type(plain) is EndpointError and "no TLS answer (is the endpoint http://?)" in str(plain)
+    finally:
+        backend.close()
+
+
 def test_an_answer_that_says_the_configuration_is_wrong_is_an_endpoint_error() -> None:
     # Each was a BackendError (exit 1, and retried forever in -watch before the first start).
     import grpc
