@@ -97,6 +97,17 @@ def test_every_image_is_built_by_the_repository() -> None:
             assert (ROOT / "containers" / image.removeprefix("confpy-demo/") / "Dockerfile").is_file()
 
 
+def test_a_container_that_runs_etcdctl_has_it() -> None:
+    # etcd-auth ran etcdctl in the etcd image, which installs only etcd-server (found running the
+    # same Job's script on the Swarm stack).
+    for name, pod in _pod_specs(_manifests()):
+        for container in _containers(pod):
+            if "etcdctl" in " ".join(container.get("command", []) + container.get("args", [])):
+                image = container["image"].removeprefix("confpy-demo/")
+                dockerfile = (ROOT / "containers" / image / "Dockerfile").read_text()
+                assert "etcd-client" in dockerfile, (name, container["name"], image)
+
+
 def test_the_config_maps_carry_the_repositorys_files(generated: list[dict[str, Any]]) -> None:
     maps = {o["metadata"]["name"]: o["data"] for o in generated if o["kind"] == "ConfigMap"}
     assert maps["nginx-confd"] == {p.name: p.read_text() for p in (ROOT / "conf.d" / "nginx").glob("*.toml")}
