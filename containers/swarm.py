@@ -126,8 +126,15 @@ def docker(node: Node, *args: str, timeout: float = 60, check: bool = True) -> s
     return run(["docker", *args], host=node.sock, timeout=timeout, check=check)
 
 
-def wait_for(what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
-    """Poll `probe` until true, at most `timeout` seconds; the seconds it took."""
+def wait_for(
+    what: str,
+    probe: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.5,
+    lagging: Callable[[], str] | None = None,
+) -> float:
+    """Poll `probe` until true, at most `timeout` seconds; the seconds it took. On timeout the
+    error ends with `lagging()`: which node or task is not there yet."""
     start = time.monotonic()
     while True:
         try:
@@ -136,8 +143,36 @@ def wait_for(what: str, probe: Callable[[], bool], timeout: float, interval: flo
         except StepFailed:
             pass
         if time.monotonic() - start > timeout:
-            raise StepFailed(f"{what}: not within {timeout:.0f} s")
+            behind = ""
+            if lagging is not None:
+                try:
+                    behind = f": {lagging()}"
+                except StepFailed as exc:
+                    behind = f" (and asking which failed: {exc})"
+            raise StepFailed(f"{what}: not within {timeout:.0f} s{behind}")
         time.sleep(interval)
+
+
+def nodes_not_ready(manager: Node) -> str:
+    """The nodes that `manager` does not list as Ready, with the status it gives them."""
+    out = docker(manager, "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
+    status = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    behind = [
+        f"{node.name} {status.get(node.name, 'never joined')}"
+        for node in NODES
+        if status.get(node.name) != "Ready"
+    ]
+    return ", ".join(behind) or "none (they became Ready as the time ran out)"
+
+
+def tasks_not_running(manager: Node, service: str) -> str:
+    """The tasks of `service` that should run and do not: name, node, state and error."""
+    out = docker(
+        manager, "service", "ps", service, "--filter", "desired-state=running",
+        "--format", "{{.Name}} on {{if .Node}}{{.Node}}{{else}}no node{{end}}: {{.CurrentState}} {{.Error}}",
+    )  # fmt: skip
+    behind = [line.strip() for line in out.splitlines() if ": Running" not in line]
+    return "; ".join(behind) or "none (they started as the time ran out)"
 
 
 def step(name: str, action: Callable[[], object]) -> None:
@@ -571,7 +606,7 @@ def form_swarm() -> None:
         out = docker(first, "node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.ManagerStatus}}")
         return sum(1 for line in out.splitlines() if " Ready " in f"{line} ") == len(NODES)
 
-    wait_for("3 nodes Ready", all_ready, 60)
+    wait_for("3 nodes Ready", all_ready, 60, lagging=lambda: nodes_not_ready(first))
     docker(first, "network", "create", "--driver", "overlay", "--attachable", NETWORK)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import swarm
-from swarm import NODES, STACK, StepFailed, docker, say, wait_for
+from swarm import NODES, STACK, StepFailed, docker, nodes_not_ready, say, tasks_not_running, wait_for
 
 __all__ = ["Load", "run_test"]
 
@@ -248,7 +248,12 @@ def checks(figures: dict[str, object]) -> None:
     def rescheduled() -> bool:
         return len(service_tasks("sinatra", victim.name)) == 5
 
-    wait_for("5 sinatra tasks running on swarm-1 and swarm-2", rescheduled, 120)
+    wait_for(
+        "5 sinatra tasks running on swarm-1 and swarm-2",
+        rescheduled,
+        120,
+        lagging=lambda: tasks_not_running(NODES[0], f"{STACK}_sinatra"),
+    )
     check("seconds until sinatra rescheduled (5 running on the 2 live nodes)", figures, since_kill)
 
     wait_for("the dead registrations expired", lambda: not registrations() & on_victim, 90, 0.5)
@@ -282,7 +287,7 @@ def checks(figures: dict[str, object]) -> None:
         out = docker(NODES[0], "node", "ls", "--format", "{{.Hostname}} {{.Status}}")
         return f"{victim.name} Ready" in out
 
-    wait_for(f"{victim.name} Ready again", ready, 120)
+    wait_for(f"{victim.name} Ready again", ready, 120, lagging=lambda: nodes_not_ready(NODES[0]))
     check(
         f"seconds until {victim.name} rejoined (Ready)",
         figures,
@@ -319,7 +324,13 @@ def checks(figures: dict[str, object]) -> None:
             raise SystemExit(f"swarm: check 'rolling update' FAILED: update {state}")
         return state == "completed" and len(service_tasks("sinatra")) == 5
 
-    wait_for("the rolling update of sinatra completed", updated, 300, 1)
+    wait_for(
+        "the rolling update of sinatra completed",
+        updated,
+        300,
+        1,
+        lagging=lambda: tasks_not_running(NODES[0], f"{STACK}_sinatra"),
+    )
     check(
         "seconds for the rolling update of 5 replicas", figures, lambda: round(time.monotonic() - started, 1)
     )

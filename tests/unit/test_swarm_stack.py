@@ -205,3 +205,20 @@ def test_down_with_nothing_made_removes_nothing(
     swarm.down()
     assert capsys.readouterr().out == "swarm: nothing to remove\n"
     assert (tmp_path / "cache").is_dir()
+
+
+def test_a_wait_that_times_out_names_the_node_or_task_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = {
+        "node": "swarm-1 Ready\nswarm-2 Down\n",
+        "service": "confpy_sinatra.1 on swarm-1: Running 2 minutes ago \n"
+        "confpy_sinatra.4 on no node: Pending 30 seconds ago no suitable node\n",
+    }
+    monkeypatch.setattr(swarm, "docker", lambda node, *args, **kw: listed[args[0]])
+    with pytest.raises(swarm.StepFailed) as failed:
+        swarm.wait_for(
+            "3 nodes Ready", lambda: False, 0, 0, lagging=lambda: swarm.nodes_not_ready(swarm.NODES[0])
+        )
+    assert str(failed.value) == "3 nodes Ready: not within 0 s: swarm-2 Down, swarm-3 never joined"
+    assert swarm.tasks_not_running(swarm.NODES[0], "confpy_sinatra") == (
+        "confpy_sinatra.4 on no node: Pending 30 seconds ago no suitable node"
+    )
