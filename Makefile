@@ -75,8 +75,11 @@ BENCH_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
 
 $(BENCH_VENV)/bin/python: ;
 
+# build/ goes first: setuptools reuses build/lib, and a module moved or removed since the last
+# install would be installed still (the old backends/etcd.py beside backends/etcd/ was).
 $(BENCH_VENV)/.installed: pyproject.toml $(BENCH_VENV)/bin/python $(shell find confpy -name '*.py')
 	$(call ensure-venv,$(BENCH_PYTHON),$(BENCH_VENV))
+	rm -rf build
 	$(BENCH_VENV)/bin/python -m pip install -q .
 	touch $@
 
