@@ -20,7 +20,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from confpy._go.path import path_join, path_under
+from confpy._go.path import BadPattern, path_join, path_match, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
 from confpy.config.size import parse_size
@@ -72,12 +72,27 @@ class TemplateResource:
     """Seconds a render may take before it is stopped; None: the global -render-timeout applies."""
     max_output_size: int | None = None
     """Bytes a render may produce; None: the global -max-output-size applies."""
+    each: str | None = None
+    """One file per key set: a key pattern as templates see keys (`/sites/*`); each distinct key
+    it matches (the first segments of a key, as many as the pattern has) is one item, and `dest`'s
+    file name is a template of the item (see `each_dir`, `each_name`)."""
     prefixed_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefixed_keys", tuple(path_join(self.prefix, k) for k in self.keys))
         if not self.engine:
             object.__setattr__(self, "engine", "go" if self.src.endswith(".tmpl") else "jinja")
+
+    @property
+    def each_dir(self) -> Path:
+        """An each-resource's directory: `dest` up to its file name, which alone is a template."""
+        return self.dest.parent
+
+    @property
+    def each_name(self) -> str:
+        """An each-resource's file name template, as written after dest's last "/" before `{{`."""
+        text = str(self.dest)
+        return text[len(_static_dir(text)) + 1 :]
 
     def template_key(self, key: str) -> str:
         """The key as templates see it: the prefix text stripped, then rooted at "/".
@@ -113,6 +128,54 @@ def _under(ordered: Sequence[str], roots: Sequence[str]) -> Iterator[str]:
             if not ordered[index].startswith(below):
                 break
             yield ordered[index]
+
+
+def _static_dir(dest: str) -> str:
+    """The part of a dest before the "/" that precedes its first `{{`."""
+    return dest.partition("{{")[0].rpartition("/")[0]
+
+
+_GLOB = re.compile(r"[*?\[\\]")
+
+
+def _each(field: Field, table: Mapping[str, Any], where: str) -> str | None:
+    """A key pattern with at least one glob segment (`/sites/*`); rooted and cleaned."""
+    pattern = _string(table, field.name, where)
+    if pattern is None:
+        return None
+    rooted = path_join("/", pattern)
+    if not _GLOB.search(rooted):
+        raise ConfigError(f'{where}: each must be a key pattern such as "/sites/*", got {pattern!r}')
+    try:
+        path_match(rooted, "/")
+    except BadPattern:
+        raise ConfigError(f"{where}: each: {pattern!r} is not a valid key pattern") from None
+    return rooted
+
+
+def _each_keys(each: str) -> tuple[str, ...]:
+    """What an each-resource reads when it names no keys: the pattern's segments before its first glob."""
+    static = []
+    for segment in each.split("/")[1:]:
+        if _GLOB.search(segment):
+            break
+        static.append(segment)
+    return ("/" + "/".join(static),)
+
+
+def _check_each_dest(dest: Path, where: str) -> None:
+    """An each-resource's dest: a fixed, clean directory, and a file name that is a template
+    (a "/" may appear only inside its `{{ }}`)."""
+    text = str(dest)
+    directory = _static_dir(text)
+    name = text[len(directory) + 1 :]
+    outside = re.sub(r"\{\{.*?\}\}", "", name, flags=re.DOTALL)
+    if not directory or os.path.normpath(directory) != directory or "{{" not in name or "/" in outside:
+        raise ConfigError(
+            f"{where}: with each, dest must be a fixed directory and a file name template such as "
+            f'"/etc/nginx/sites/{{{{ base(item) }}}}.conf", got {text!r}',
+            key="dest",
+        )
 
 
 def parse_mode(value: object, where: str) -> int:
@@ -304,6 +367,7 @@ FIELDS: tuple[Field, ...] = (
     Field("engine", '"go" or "jinja"', _engine),
     Field("render_timeout", "duration", _limit_duration),
     Field("max_output_size", "size", _size),
+    Field("each", "key pattern such as /sites/*", _each),
 )
 """The `[template]` fields, in the order they are read (and so checked)."""
 _KNOWN = tuple(f.name for f in FIELDS)
@@ -352,6 +416,10 @@ def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResourc
         log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"key": unknown})
     values = {f.name: _read(f, table, where) for f in FIELDS if f.read is not None}
     prefix = values.pop("prefix")
+    if values["each"] is not None:
+        with context(key="dest"):
+            _check_each_dest(values["dest"], where)
+        values["keys"] = values["keys"] or _each_keys(values["each"])
     rooted = path_join("/", global_prefix, prefix)
     # A trailing "/" as written stays: confd strips the prefix text as it is (see template_key).
     if (prefix or global_prefix).endswith("/") and rooted != "/":

@@ -97,9 +97,20 @@ class Engine(Protocol):
     def load(self, resource: TemplateResource) -> object:
         """The compiled template of `resource`; a TemplateError names what is missing or wrong."""
 
-    def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+    def render(
+        self,
+        resource: TemplateResource,
+        store: KeyStore,
+        write: Callable[[str], None],
+        item: str | None = None,
+    ) -> None:
         """Render with `store`'s keys, handing the output to `write` piece by piece as it is made;
-        every failure is a TemplateError that starts with the resource's name."""
+        every failure is a TemplateError that starts with the resource's name. `item`: the key
+        an each-resource's file is for (Jinja's `item`, Go's dot)."""
+
+    def render_text(self, resource: TemplateResource, text: str, store: KeyStore, item: str) -> str:
+        """A one-line template in this engine's language (an each-resource's dest file name),
+        with `item` bound as `render` binds it; a TemplateError naming the resource."""
 
     def analyse(self, resource: TemplateResource) -> Analysis:
         """The resource's templates parsed and validated, with the keys and names they use."""

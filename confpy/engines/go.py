@@ -28,6 +28,7 @@ class GoEngine:
         self.templates_dir = templates_dir
         self._cache: dict[Path, tuple[int, GoTemplate]] = {}
         self._lock = threading.Lock()
+        self._texts: dict[str, GoTemplate] = {}  # each-resources' dest file names, parsed
 
     def load(self, resource: TemplateResource) -> GoTemplate:
         """The parsed Go template, re-parsed only when its file changes."""
@@ -51,12 +52,32 @@ class GoEngine:
             self._cache[path] = (mtime, template)
         return template
 
-    def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+    def render(
+        self,
+        resource: TemplateResource,
+        store: KeyStore,
+        write: Callable[[str], None],
+        item: str | None = None,
+    ) -> None:
+        """Dot is nil, as in confd, or an each-resource's item key."""
         template = self.load(resource)
         try:
-            template.stream(write, go_functions(store))
+            template.stream(write, go_functions(store), item)
         except TemplateError as exc:
             raise self._error(exc, resource) from exc
+
+    def render_text(self, resource: TemplateResource, text: str, store: KeyStore, item: str) -> str:
+        """`text` (an each-resource's dest file name) rendered as a Go template, dot the item."""
+        try:
+            with self._lock:
+                template = self._texts.get(text)
+            if template is None:
+                template = parse(text, "dest", SIGNATURES)
+                with self._lock:
+                    self._texts[text] = template
+            return template.execute(go_functions(store), item)
+        except TemplateError as exc:
+            raise TemplateError(f"{resource.name}: dest file name {text!r}: {exc}") from exc
 
     def _error(self, exc: TemplateError, resource: TemplateResource) -> TemplateError:
         """Go's error, byte for byte as Go says it (`template: NAME:LINE:COL: ...`, NAME the bare

@@ -146,6 +146,7 @@ class JinjaEngine:
         self.env.globals.update(VALIDATING_FILTERS)
         # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
         self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
+        self._texts: dict[str, jinja2.Template] = {}  # each-resources' dest file names, compiled
         # The functions and filters templates call, by the name Python's errors give them.
         self._callables = {
             getattr(f, "__qualname__", n): n
@@ -164,11 +165,17 @@ class JinjaEngine:
         except jinja2.TemplateSyntaxError as exc:
             raise self._syntax_error(exc, resource) from None
 
-    def render(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+    def render(
+        self,
+        resource: TemplateResource,
+        store: KeyStore,
+        write: Callable[[str], None],
+        item: str | None = None,
+    ) -> None:
         template = self.load(resource)
         try:
             with _using(store):
-                pieces = template.generate()
+                pieces = template.generate() if item is None else template.generate(item=item)
                 # Jinja yields a piece per output node; islice hands them over in batches at C
                 # speed, where a Python loop over each piece would double the cost of a render.
                 while batch := list(islice(pieces, _BATCH)):
@@ -181,6 +188,18 @@ class JinjaEngine:
             raise self._failure(exc, resource, str(exc)) from exc
         except _RENDER_ERRORS as exc:
             raise self._failure(exc, resource, self._reason(exc)) from exc
+
+    def render_text(self, resource: TemplateResource, text: str, store: KeyStore, item: str) -> str:
+        """`text` (an each-resource's dest file name) rendered as Jinja2 with `item` bound."""
+        where = f"{resource.name}: dest file name {text!r}"
+        try:
+            template = self._texts.get(text) or self._texts.setdefault(text, self.env.from_string(text))
+            with _using(store):
+                return template.render(item=item)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+        except _RENDER_ERRORS as exc:
+            raise TemplateError(f"{where}: {self._reason(exc)}") from exc
 
     def locate(self, exc: TemplateError, resource: TemplateResource) -> tuple[str | None, int | None, str]:
         """The template and line the error has (see `_failure`); the message after its `file:line: `."""
@@ -257,7 +276,7 @@ class JinjaEngine:
         if main is None:
             return Analysis(renderable=False, missing_src=self._path(resource.src))
         graph = _graph(main, self._template)
-        known = set(self.env.globals) | _IMPLICIT_NAMES
+        known = set(self.env.globals) | _IMPLICIT_NAMES | ({"item"} if resource.each else set())
         for info in graph:
             known |= info.declared
         analysis = Analysis(renderable=True, templates=[info.name for info in graph])

@@ -31,13 +31,25 @@ class Renderer:
             engine = self._engines.setdefault(make, make(self.templates_dir))
         return engine
 
-    def render(self, resource: TemplateResource, store: KeyStore) -> str:
-        """Render the resource's template with `store`'s keys; every failure is a TemplateError."""
+    def render(self, resource: TemplateResource, store: KeyStore, item: str | None = None) -> str:
+        """Render the resource's template with `store`'s keys (and an each-resource's `item`);
+        every failure is a TemplateError."""
         pieces: list[str] = []
-        self.render_to(resource, store, pieces.append)
+        self.render_to(resource, store, pieces.append, item)
         return "".join(pieces)
 
-    def render_to(self, resource: TemplateResource, store: KeyStore, write: Callable[[str], None]) -> None:
+    def render_to(
+        self,
+        resource: TemplateResource,
+        store: KeyStore,
+        write: Callable[[str], None],
+        item: str | None = None,
+    ) -> None:
         """Render as `render` does, handing the output to `write` piece by piece as it is made,
-        so that a large output goes to its stage file and is never held in memory whole."""
-        self.engine(resource).render(resource, store, write)
+        so that a large output goes to its stage file and is never held in memory whole.
+        `item`: the key an each-resource's file is for."""
+        self.engine(resource).render(resource, store, write, item)
+
+    def render_text(self, resource: TemplateResource, text: str, store: KeyStore, item: str) -> str:
+        """An each-resource's dest file name for `item`, in the resource's engine."""
+        return self.engine(resource).render_text(resource, text, store, item)

@@ -34,6 +34,7 @@ from confpy.engines.render import Renderer
 from confpy.errors import ConfigError, ConfpyError, TemplateError
 from confpy.log import logger
 from confpy.pipeline.deadline import RenderTimeout, deadline
+from confpy.pipeline.each import file_names, items
 from confpy.store import KeyStore
 
 __all__ = ["check_confdir"]
@@ -199,9 +200,14 @@ def _render_all(
     problems = []
     for resource in resources:
         limit = resource.render_timeout or timeout
+        store = KeyStore(resource.view(values))
+        files: list[tuple[Path, str | None]] = [(resource.dest, None)]
         try:
             with deadline(limit):
-                content = renderer.render(resource, KeyStore(resource.view(values)))
+                if resource.each is not None:  # each item's file, named as the pipeline names it
+                    names = file_names(resource, store, items(resource, store), renderer.render_text)
+                    files = [(resource.each_dir / name, item) for name, item in names.items()]
+                rendered = [(dest, renderer.render(resource, store, item)) for dest, item in files]
         except TemplateError as exc:
             problems.append(_render_problem(exc, resource, renderer, data))
             continue
@@ -211,10 +217,11 @@ def _render_all(
                 Problem(str(resource.path), None, f"{resource.name}: rendering with {data.name}: {message}")
             )
             continue
-        out.write(f"==> {resource.dest} ({resource.name}) <==\n")
-        # bytes that are not UTF-8 (a Go template's, base64Decode's) show as U+FFFD on a terminal
-        content = go_bytes(content).decode("utf-8", "replace")
-        out.write(content if content.endswith("\n") or not content else content + "\n")
+        for dest, content in rendered:
+            out.write(f"==> {dest} ({resource.name}) <==\n")
+            # bytes that are not UTF-8 (a Go template's, base64Decode's) show as U+FFFD on a terminal
+            text = go_bytes(content).decode("utf-8", "replace")
+            out.write(text if text.endswith("\n") or not text else text + "\n")
     return problems
 
 

@@ -6,10 +6,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 from confpy.backends.base import Backend
 from confpy.config.duration import format_duration
@@ -17,17 +22,20 @@ from confpy.config.placeholders import expand_command
 from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
 from confpy.engines.render import Renderer
-from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError, context
+from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError, WriteError, context
 from confpy.log import TRACE
 from confpy.pipeline.commands import run_command
+from confpy.pipeline.commit import FileSet, commit_sets
 from confpy.pipeline.deadline import RenderTimeout, deadline
+from confpy.pipeline.each import Manifest, file_names, items
 from confpy.pipeline.redact import redact
-from confpy.pipeline.writer import Outcome, Target, WriteResult, write_config
+from confpy.pipeline.writer import Outcome, Pending, Target, WriteResult, stage_config
 from confpy.store import KeyStore
 
 __all__ = ["ResourceProcessor", "RunRecord", "RunReport", "run_once"]
 
 log = logging.getLogger("confpy")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -80,7 +88,7 @@ class ResourceProcessor:
         self._warned_symlink = False
 
     def sync(self, store: KeyStore) -> WriteResult:
-        """Render into the stage file and write; raises a ConfpyError (dest untouched) on any failure.
+        """Render into the stage file(s) and write; raises a ConfpyError (dest untouched) on any failure.
 
         A render is stopped after `render_timeout` and when its output passes the size limit.
         With `-noop` the result's diff says what would change: showing it is the caller's job.
@@ -88,49 +96,144 @@ class ResourceProcessor:
         Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
         check_cmd quoted one of the resource's values: a value may be a secret.
         """
-        with context(resource=self.resource.name):
-            return self._sync(store)
+        with contextlib.ExitStack() as stack:
+            files = self.stage(store, stack)
+            if not self.settings.noop:
+                with context(resource=self.resource.name):
+                    self._redacted(store, lambda: commit_sets([files], sync_only=self.settings.sync_only))
+            return self.report(files)
 
-    def _sync(self, store: KeyStore) -> WriteResult:
-        name, dest = self.resource.name, self.resource.dest
-
-        def render(write: Callable[[str], None]) -> None:
-            with deadline(self.render_timeout):
-                self.renderer.render_to(self.resource, store, write)
-
+    @property
+    def dests(self) -> dict[Path, str]:
+        """Every file this resource writes that is known before a render (each-files: those its
+        manifest lists, and the manifest), with the name its messages use: for stale stage files."""
+        if self.resource.each is None:
+            return {self.target.dest: self.target.label}
+        manifest = Manifest(self.resource)
         try:
-            result = write_config(
-                self.target,
-                render,
-                noop=self.settings.noop,
-                sync_only=self.settings.sync_only,
-                keep_stage_file=self.settings.keep_stage_file,
-            )
+            names = manifest.read()
+        except WriteError:
+            names = set()
+        return {manifest.path: self.target.label} | {
+            self.resource.each_dir / n: self.target.label for n in names
+        }
+
+    def stage(self, store: KeyStore, stack: contextlib.ExitStack) -> FileSet:
+        """Render every file of this resource into its stage file, compared with its dest; the
+        staged files stay open (and are removed on leaving `stack` unless renamed) for `commit_sets`."""
+        with context(resource=self.resource.name):
+            return self._redacted(store, lambda: self._stage(store, stack))
+
+    def _redacted(self, store: KeyStore, step: Callable[[], _T]) -> _T:
+        """`step`, with a render timeout and a template's or check_cmd's error told without values."""
+        try:
+            return step()
         except RenderTimeout:
             limit = format_duration(self.render_timeout)
             raise TemplateError(
-                f"{name}: rendering took longer than render_timeout ({limit}): stopped, {dest} not changed"
+                f"{self.resource.name}: rendering took longer than render_timeout ({limit}): "
+                f"stopped, {self.resource.dest} not changed"
             ) from None
         except (TemplateError, CommandError) as exc:
             if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
                 raise
             raise exc.retold(redact(str(exc), store.items())) from exc
-        if result.symlink is not None and not self._warned_symlink:
-            self._warned_symlink = True
-            log.warning(
-                "%s: %s is a symlink to %s: writing replaces the link with a regular file, as confd "
-                "does (point dest at the link's target to keep the link)",
-                name,
-                dest,
-                result.symlink,
-            )
-        if result.outcome is Outcome.UPDATED:
-            log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))
-        elif result.outcome is Outcome.WOULD_UPDATE:
-            log.warning("%s: noop mode: %s will not be modified (%s)", name, dest, ", ".join(result.changes))
+
+    def _stage(self, store: KeyStore, stack: contextlib.ExitStack) -> FileSet:
+        if self.resource.each is not None:
+            return self._stage_each(store, stack)
+        files = FileSet()
+        self._stage_file(self.target, store, None, files, stack)
+        return files
+
+    def _stage_file(
+        self,
+        target: Target,
+        store: KeyStore,
+        item: str | None,
+        files: FileSet,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        def render(write: Callable[[str], None]) -> None:
+            with deadline(self.render_timeout):
+                self.renderer.render_to(self.resource, store, write, item)
+
+        staged = stage_config(
+            target, render, noop=self.settings.noop, keep_stage_file=self.settings.keep_stage_file
+        )
+        if isinstance(staged, Pending):
+            files.pending.append(stack.enter_context(staged))
         else:
-            log.debug("%s: target config %s in sync", name, dest)
-        return result
+            files.results.append((target.dest, staged))
+
+    def _stage_each(self, store: KeyStore, stack: contextlib.ExitStack) -> FileSet:
+        """One file per item; a file there that the manifest does not list, or a symlink, is refused."""
+        resource = self.resource
+        by_name = file_names(resource, store, items(resource, store), self.renderer.render_text)
+        manifest = Manifest(resource)
+        known = manifest.read() if resource.each_dir.is_dir() else set()
+        files = FileSet(manifest=manifest, known=known, names=set(by_name), gone=known - set(by_name))
+        for name, item in sorted(by_name.items()):
+            dest = resource.each_dir / name
+            if dest.is_symlink():
+                raise WriteError(
+                    f"{resource.name}: key {item}: {dest} is a symlink: an each-file is never written "
+                    "through or over a link (nothing written)",
+                    key=item,
+                )
+            if name not in known and os.path.lexists(dest):
+                raise WriteError(
+                    f"{resource.name}: key {item}: {dest} exists and this resource did not create it "
+                    f"(not in {manifest.path}): nothing written; remove it to let confpy manage it",
+                    key=item,
+                )
+            self._stage_file(dataclasses.replace(self.target, dest=dest), store, item, files, stack)
+        return files
+
+    def report(self, files: FileSet) -> WriteResult:
+        """Log what a commit did to each file; one result for the resource (updated if any file was)."""
+        name = self.resource.name
+        results = files.results + files.installed
+        for dest, result in results:
+            if result.symlink is not None and not self._warned_symlink:
+                self._warned_symlink = True
+                log.warning(
+                    "%s: %s is a symlink to %s: writing replaces the link with a regular file, as confd "
+                    "does (point dest at the link's target to keep the link)",
+                    name,
+                    dest,
+                    result.symlink,
+                )
+            if result.outcome is Outcome.UPDATED:
+                log.info("%s: target config %s has been updated (%s)", name, dest, ", ".join(result.changes))
+            elif result.outcome is Outcome.WOULD_UPDATE:
+                log.warning(
+                    "%s: noop mode: %s will not be modified (%s)", name, dest, ", ".join(result.changes)
+                )
+            else:
+                log.debug("%s: target config %s in sync", name, dest)
+        gone = files.removed
+        if self.settings.noop and files.manifest is not None:
+            for file in sorted(files.gone):
+                log.warning(
+                    "%s: noop mode: %s will not be removed (its key is gone)",
+                    name,
+                    files.manifest.path.parent / file,
+                )
+        for path in gone:
+            log.info("%s: removed %s (its key is gone)", name, path)
+        if len(results) == 1 and not gone and not (self.settings.noop and files.gone):
+            return results[0][1]
+        outcomes = {r.outcome for _, r in results}
+        if gone or Outcome.UPDATED in outcomes:
+            outcome = Outcome.UPDATED
+        elif Outcome.WOULD_UPDATE in outcomes or (self.settings.noop and files.gone):
+            outcome = Outcome.WOULD_UPDATE
+        else:
+            outcome = Outcome.IN_SYNC
+        diffs = [r.diff for _, r in results if r.diff]
+        changes = tuple(f"{dest}: {', '.join(r.changes)}" for dest, r in results if r.changes)
+        return WriteResult(outcome, "".join(diffs) or None, changes + tuple(f"{p} removed" for p in gone))
 
     @property
     def needs_reload(self) -> bool:

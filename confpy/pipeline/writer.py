@@ -14,7 +14,7 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -27,7 +27,16 @@ from confpy.pipeline.commands import run_command
 from confpy.pipeline.diff import masked_diff, unified_diff
 from confpy.pipeline.stage import CHUNK, Abort, Stage, read_fd, too_large, write_all
 
-__all__ = ["Outcome", "Producer", "Target", "WriteResult", "write_config"]
+__all__ = [
+    "Outcome",
+    "Pending",
+    "Producer",
+    "Target",
+    "WriteResult",
+    "commit",
+    "stage_config",
+    "write_config",
+]
 
 log = logging.getLogger("confpy")
 
@@ -119,6 +128,18 @@ def write_config(
     Raises WriteError (dest untouched), CommandError (check_cmd failed; dest untouched), a
     TemplateError when the output passes `target.max_size`, and whatever the Producer raises.
     """
+    staged = stage_config(target, content, noop=noop, keep_stage_file=keep_stage_file)
+    if isinstance(staged, WriteResult):
+        return staged
+    with staged:
+        return commit([staged], sync_only=sync_only)[0]
+
+
+def stage_config(
+    target: Target, content: str | Producer, *, noop: bool = False, keep_stage_file: bool = False
+) -> WriteResult | Pending:
+    """Render into a stage file and compare: a result when nothing is to be renamed (in sync, or
+    noop's diff), else the Pending file, to check and install with `commit` (or discard)."""
     name = target.label
     dest = target.dest
     produce: Producer = (lambda write: write(content)) if isinstance(content, str) else content
@@ -127,36 +148,107 @@ def write_config(
         return _would_update(target, None, text, (f"new directory {dest.parent}", "new file"), None)
     current = _read_current(dest, name)
     try:
-        return _stage_and_replace(target, name, produce, current, noop, sync_only, keep_stage_file)
+        return _stage(target, name, produce, current, noop, keep_stage_file)
     finally:
         if current is not None:
             os.close(current.fd)
 
 
-def _stage_and_replace(
+def commit(pending: Sequence[Pending], *, sync_only: bool = False) -> list[WriteResult]:
+    """Check every file, then rename every one into place in order: one failed check renames none.
+
+    A check command is run once for each distinct command line it expands to: one that names its
+    `{{.src}}` checks each stage file, one that names none (`nginx -t`) runs once for the set.
+    """
+    if not sync_only:
+        checks = {p.check_command(): p for p in pending if p.target.check_cmd}
+        for command, file in checks.items():
+            what = f"check_cmd for {file.target.label}"
+            run_command(command, timeout=file.target.check_timeout, what=what, step="check_cmd")
+    for file in pending:
+        file.sync()
+    return [file.install() for file in pending]
+
+
+class Pending:
+    """A rendered stage file that differs from its dest: checked and installed by `commit`.
+
+    A context manager: leaving it removes the stage file unless it was installed (or kept, with
+    keep_stage_file), so no path out of a failed commit leaves one on disk.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        stage: Stage,
+        owner: tuple[int, int, int],
+        changes: tuple[str, ...],
+        link: str | None,
+        keep_stage_file: bool,
+    ) -> None:
+        self.target = target
+        self.stage = stage
+        self.uid, self.gid, self.mode = owner
+        self.changes = changes
+        self.link = link
+        self.keep_stage_file = keep_stage_file
+        self.renamed = False
+
+    def check_command(self) -> str:
+        assert self.target.check_cmd is not None
+        return expand_command(self.target.check_cmd, src=str(self.stage.link()), dest=str(self.target.dest))
+
+    def sync(self) -> None:
+        """fsync the stage file, before any file of the commit is renamed."""
+        try:
+            os.fsync(self.stage.fd)
+        except OSError as exc:
+            raise self.stage.error(exc) from exc
+
+    def install(self) -> WriteResult:
+        target = self.target
+        path = self.stage.link()
+        self.stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find the file closed
+        self.renamed = _replace(path, target.dest, self.uid, self.gid, self.mode, target.label)
+        return WriteResult(Outcome.UPDATED, changes=self.changes, symlink=self.link)
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stage = self.stage
+        keep = not self.renamed and self.keep_stage_file
+        if keep:
+            with contextlib.suppress(WriteError):  # a kept copy is a courtesy; the error is what matters
+                log.info("%s: keeping stage file %s", self.target.label, stage.link())
+        stage.close()
+        if not self.renamed and stage.path is not None and not keep:
+            _remove(stage.path)
+
+
+def _stage(
     target: Target,
     name: str,
     produce: Producer,
     current: _Current | None,
     noop: bool,
-    sync_only: bool,
     keep_stage_file: bool,
-) -> WriteResult:
-    """write_config's work once the directory is there and the current dest is known."""
+) -> WriteResult | Pending:
+    """stage_config's work once the directory is there and the current dest is known."""
     dest = target.dest
     link = _symlink_target(dest)
     mode = target.mode if target.mode is not None else (current.mode if current else DEFAULT_MODE)
     uid = target.uid if target.uid is not None else os.geteuid()
     gid = target.gid if target.gid is not None else os.getegid()
     stage = Stage(target.dest, mode, name, target.max_size)
-    rendered = renamed = False
+    pending = Pending(target, stage, (uid, gid, mode), (), link, keep_stage_file=False)
     try:
         try:
             produce(stage.write)
             stage.flush()
         except Abort as abort:
             raise abort.error from None
-        rendered = True
+        pending.keep_stage_file = keep_stage_file  # rendered: worth keeping for inspection
         try:
             _set_owner_and_mode(stage.fd, uid, gid, mode, name)
         except OSError as exc:
@@ -165,30 +257,19 @@ def _stage_and_replace(
         changes = _changes(current, same, mode, uid, gid)
         if not changes:
             log.debug("%s: %s is in sync", name, dest)
+            pending.__exit__()
             return WriteResult(Outcome.IN_SYNC)
         log.debug("%s: %s differs: %s", name, dest, ", ".join(changes))
         if noop:
             text = stage.read().decode("utf-8", errors="replace")
             old = _read_text(current.fd, dest, name) if current else None
+            pending.__exit__()
             return _would_update(target, old, text, changes, link)
-        if target.check_cmd and not sync_only:
-            command = expand_command(target.check_cmd, src=str(stage.link()), dest=str(dest))
-            run_command(command, timeout=target.check_timeout, what=f"check_cmd for {name}", step="check_cmd")
-        try:
-            os.fsync(stage.fd)
-        except OSError as exc:
-            raise stage.error(exc) from exc
-        path = stage.link()
-        stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find the file closed
-        renamed = _replace(path, dest, uid, gid, mode, name)
-        return WriteResult(Outcome.UPDATED, changes=changes, symlink=link)
-    finally:
-        if not renamed and rendered and keep_stage_file:
-            with contextlib.suppress(WriteError):  # a kept copy is a courtesy; the error is what matters
-                log.info("%s: keeping stage file %s", name, stage.link())
-        stage.close()
-        if not renamed and stage.path is not None and not (rendered and keep_stage_file):
-            _remove(stage.path)
+    except BaseException:
+        pending.__exit__()
+        raise
+    pending.changes = changes
+    return pending
 
 
 def _render_in_memory(produce: Producer, target: Target, name: str) -> str:

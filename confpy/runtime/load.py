@@ -51,7 +51,7 @@ def load_processors(
     renderer = Renderer(settings.templates_dir)
     processors = [ResourceProcessor(r, renderer, settings) for r in resources]
     if not (settings.noop or settings.keep_stage_file):  # kept ones are there to be read
-        remove_stale_stages({p.target.dest: p.target.label for p in processors})
+        remove_stale_stages({d: n for p in processors for d, n in p.dests.items()})
     return processors, errors
 
 

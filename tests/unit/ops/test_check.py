@@ -501,3 +501,18 @@ def test_a_go_render_error_names_the_template_and_its_line(tmp_path: Path) -> No
     assert line.startswith(
         f"{confdir / 'templates' / 'a.tmpl'}:2: a.toml: rendering with data.yaml: template: a.tmpl:2:"
     )
+
+
+def test_an_each_resource_renders_one_file_per_item_and_knows_item(tmp_path: Path) -> None:
+    toml = '[template]\nsrc = "s.j2"\ndest = "/tmp/sites/{{ base(item) }}.conf"\neach = "/sites/*"\n'
+    confdir = _confdir(tmp_path, {"s.toml": toml}, {"s.j2": "host {{ getv(item + '/host') }}\n"})
+    data = tmp_path / "sample.json"
+    data.write_text(json.dumps({"sites": {"a": {"host": "h1"}, "b": {"host": "h2"}}}))
+    status, out, err = _check(confdir, data)
+    assert (status, err) == (0, [])
+    assert out.splitlines()[:4] == [
+        "==> /tmp/sites/a.conf (s.toml) <==",
+        "host h1",
+        "==> /tmp/sites/b.conf (s.toml) <==",
+        "host h2",
+    ]

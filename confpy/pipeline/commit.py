@@ -1,0 +1,67 @@
+"""The one commit path: stage every file, check every file, rename every file, then (the caller)
+reload once.
+
+A resource's run is a `FileSet`: the files it staged, those in sync, and for an each-resource the
+files whose items went away. `commit_sets` commits any number of them as one: a commit group's
+members, or an each-resource's files. A failed check (or a failed fsync) renames nothing.
+
+Crash safety: files are renamed in order (a group's members in their resource files' order, an
+each-resource's files by name). A kill between two renames leaves the earlier ones new and the
+later ones old; the next start renders every resource from one snapshot, finds the new ones in
+sync and renames the rest, which completes the set before its reload runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confpy.errors import ConfpyError
+from confpy.pipeline.each import Manifest
+from confpy.pipeline.writer import Pending, WriteResult, commit
+
+__all__ = ["FileSet", "commit_sets"]
+
+
+@dataclass
+class FileSet:
+    """What one resource's run changes: staged files (to check and rename), files that need no
+    rename (in sync, or noop's diff), and, for an each-resource, its manifest and the file names
+    it lists (`known`), those of the current items (`names`) and those to remove (`gone`)."""
+
+    pending: list[Pending] = field(default_factory=list)
+    results: list[tuple[Path, WriteResult]] = field(default_factory=list)
+    manifest: Manifest | None = None
+    known: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    installed: list[tuple[Path, WriteResult]] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+
+def commit_sets(sets: Sequence[FileSet], *, sync_only: bool = False) -> None:
+    """Check and rename the staged files of every set as one commit, then remove the files of
+    gone items. The manifests list the new files before any rename, and lose the removed ones
+    after; a failed commit puts each manifest back as it was."""
+    ahead = [s for s in sets if s.manifest is not None and not s.names <= s.known]
+    for files in ahead:
+        assert files.manifest is not None
+        files.manifest.write(files.known | files.names)
+    pending = [p for s in sets for p in s.pending]
+    try:
+        results = commit(pending, sync_only=sync_only)
+    except ConfpyError:
+        for files in ahead:
+            assert files.manifest is not None
+            with contextlib.suppress(ConfpyError):  # a stale extra name is harmless; the error matters
+                files.manifest.write(files.known)
+        raise
+    by_pending = dict(zip(map(id, pending), results, strict=True))
+    for files in sets:
+        files.installed = [(p.target.dest, by_pending[id(p)]) for p in files.pending]
+        if files.manifest is not None:
+            files.removed = files.manifest.remove(files.gone)
+            if files.names != files.known:
+                files.manifest.write(files.names)

@@ -1,0 +1,187 @@
+"""One template, many files (`each`), against a real etcd: create, update, remove under watch; the
+refusals (a name that leaves the directory, two keys for one file, a file confpy did not create);
+one check and one reload for the set; both engines. Every wait is bounded."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.etcd_server import EtcdServer
+from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+
+JINJA = "server {{ getv(item + '/host') }}:{{ getv(item + '/port', '80') }}\n"
+GO = '{{$k := .}}server {{getv (printf "%s/host" $k)}}\n'
+
+
+def each_confdir(
+    tmp: Path, prefix: str, *, name: str = "{{ base(item) }}.conf", src: str = "site.j2", extra: str = ""
+) -> tuple[Path, Path]:
+    sites = tmp / "sites"
+    sites.mkdir(exist_ok=True)
+    toml = (
+        f'[template]\nsrc = "{src}"\ndest = "{sites}/{name}"\nprefix = "{prefix}"\neach = "/sites/*"\n{extra}'
+    )
+    confdir = make_confdir(tmp, {"sites.toml": toml}, {"site.j2": JINJA, "site.tmpl": GO})
+    return confdir, sites
+
+
+def files(sites: Path) -> dict[str, str]:
+    return {
+        p.name: p.read_text()
+        for p in sorted(sites.iterdir())
+        if not p.name.startswith(".") and not p.is_symlink()
+    }
+
+
+def onetime(confdir: Path, etcd: EtcdServer) -> Any:
+    return run_confpy("-onetime", "-confdir", str(confdir), "-node", etcd.url, "-log-level", "debug")
+
+
+def test_one_file_per_site_under_watch_created_updated_removed_with_one_reload_each_change(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "10.0.0.1")
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "10.0.0.2")
+    etcd_client.put(f"{etcd_prefix}/sites/b/port", "8080")
+    reloads = tmp_path / "reloads"
+    extra = f'reload_cmd = "echo reload >> {reloads}"\n'
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, extra=extra)
+    args = ["-watch", "-confdir", str(confdir), "-node", etcd.url, "-log-level", "debug"]
+    with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
+        wait_until(
+            lambda: files(sites) == {"a.conf": "server 10.0.0.1:80\n", "b.conf": "server 10.0.0.2:8080\n"}
+        )
+        wait_until(lambda: reloads.exists() and reloads.read_text() == "reload\n")
+        etcd_client.put(f"{etcd_prefix}/sites/c/host", "10.0.0.3")
+        wait_until(lambda: "c.conf" in files(sites))
+        etcd_client.put(f"{etcd_prefix}/sites/a/port", "81")
+        wait_until(lambda: files(sites).get("a.conf") == "server 10.0.0.1:81\n")
+        etcd_client.delete_prefix(f"{etcd_prefix}/sites/b/")
+        wait_until(lambda: "b.conf" not in files(sites), what="b.conf removed")
+        wait_until(lambda: reloads.read_text().count("reload") == 4, what="one reload per change")
+        assert files(sites) == {"a.conf": "server 10.0.0.1:81\n", "c.conf": "server 10.0.0.3:80\n"}
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    assert "removed" in proc.log and "b.conf (its key is gone)" in proc.log
+    manifest = sites / ".confpy-each.sites.toml.json"
+    assert '"a.conf"' in manifest.read_text() and '"b.conf"' not in manifest.read_text()
+
+
+def test_go_templates_see_the_item_as_dot(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "h1")
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "h2")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, name="{{base .}}.conf", src="site.tmpl")
+    result = onetime(confdir, etcd)
+    assert result.returncode == 0, result.stderr
+    assert files(sites) == {"a.conf": "server h1\n", "b.conf": "server h2\n"}
+
+
+def test_a_restart_removes_the_files_of_keys_gone_while_it_was_down_and_only_those(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "h1")
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "h2")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix)
+    assert onetime(confdir, etcd).returncode == 0
+    (sites / "mine.conf").write_text("hand-made\n")
+    etcd_client.delete_prefix(f"{etcd_prefix}/sites/a/")
+    result = onetime(confdir, etcd)
+    assert result.returncode == 0, result.stderr
+    assert files(sites) == {"b.conf": "server h2:80\n", "mine.conf": "hand-made\n"}
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "reason"),
+    [
+        ("x", "{{ base(item) | replace('x', '..') }}", "is not one file name"),
+        ("x", "{{ item }}.conf", "is not one file name"),  # "/sites/x.conf": a "/" in the name
+        ("x", "{{ '../' ~ base(item) }}", "is not one file name"),
+        (".x", "{{ base(item) }}", "is not one file name"),  # a dot-file: stage files and manifest
+    ],
+)
+def test_a_file_name_that_leaves_the_directory_is_refused_and_nothing_is_written(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, key: str, name: str, reason: str
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/{key}/host", "evil")
+    etcd_client.put(f"{etcd_prefix}/sites/zz/host", "h")  # after the bad one: refused all the same
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, name=name)
+    result = onetime(confdir, etcd)
+    assert result.returncode != 0
+    assert f"sites.toml: key /sites/{key}: dest file name" in result.stderr and reason in result.stderr
+    assert list(sites.iterdir()) == []
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.conf").exists()
+
+
+def test_two_keys_for_one_file_are_refused_naming_both(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/web/host", "h1")
+    etcd_client.put(f"{etcd_prefix}/sites/WEB/host", "h2")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, name="{{ base(item) | lower }}.conf")
+    result = onetime(confdir, etcd)
+    assert result.returncode != 0
+    line = f"sites.toml: keys /sites/WEB and /sites/web both map to dest {sites}/web.conf: nothing written"
+    assert line in result.stderr
+    assert list(sites.iterdir()) == []
+
+
+def test_a_file_it_did_not_create_is_neither_overwritten_nor_removed(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "h1")
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "h2")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix)
+    (sites / "b.conf").write_text("someone else's\n")
+    (sites / "link.conf").symlink_to(tmp_path / "outside")
+    result = onetime(confdir, etcd)
+    assert result.returncode != 0
+    assert f"{sites}/b.conf exists and this resource did not create it" in result.stderr
+    assert files(sites)["b.conf"] == "someone else's\n" and "a.conf" not in files(sites)
+    etcd_client.put(f"{etcd_prefix}/sites/link/host", "h3")
+    (sites / "b.conf").unlink()
+    result = onetime(confdir, etcd)
+    assert f"{sites}/link.conf is a symlink" in result.stderr
+    assert not (tmp_path / "outside").exists() and "a.conf" not in files(sites)
+
+
+def test_check_cmd_with_src_checks_each_staged_file_and_one_failure_writes_none(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "good")
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "bad")
+    checks = tmp_path / "checks"
+    extra = f'check_cmd = "echo x >> {checks}; ! grep -q bad {{{{.src}}}}"\n'
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, extra=extra)
+    result = onetime(confdir, etcd)
+    assert result.returncode != 0 and "check_cmd for sites.toml" in result.stderr
+    assert files(sites) == {} and checks.read_text() == "x\nx\n"
+    etcd_client.put(f"{etcd_prefix}/sites/b/host", "fine")
+    assert onetime(confdir, etcd).returncode == 0
+    assert sorted(files(sites)) == ["a.conf", "b.conf"]
+
+
+def test_check_cmd_without_a_file_runs_once_for_the_set(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    for site in "abc":
+        etcd_client.put(f"{etcd_prefix}/sites/{site}/host", site)
+    checks = tmp_path / "checks"
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, extra=f'check_cmd = "echo x >> {checks}"\n')
+    assert onetime(confdir, etcd).returncode == 0
+    assert len(files(sites)) == 3 and checks.read_text() == "x\n"
+
+
+@pytest.mark.parametrize("name", ["{{ base(item) }}/site.conf", "../{{ base(item) }}", "site.conf"])
+def test_a_dest_whose_directory_is_not_fixed_is_refused_at_load(
+    tmp_path: Path, etcd: EtcdServer, name: str
+) -> None:
+    confdir, _ = each_confdir(tmp_path, "/p", name=name)
+    result = onetime(confdir, etcd)
+    assert result.returncode != 0
+    assert "with each, dest must be a fixed directory and a file name template" in result.stderr
