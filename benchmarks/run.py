@@ -25,11 +25,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from etcd_local import etcd_version
-from scenarios import SCENARIOS
+from scenarios import SCENARIOS as SINGLE
 from sizes import FULL, QUICK
+from versus import VERSUS, confd_binary, confd_version
 from workload import confpy_python, use_python
 
-__all__ = ["TARGETS", "Target", "evaluate", "main"]
+__all__ = ["SCENARIOS", "TARGETS", "Target", "evaluate", "main"]
+
+SCENARIOS = {**SINGLE, **VERSUS}
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,17 @@ TARGETS = [
     Target("idle", "idle_cpu_percent", 0.5, 0, "idle CPU %, 20,000 keys"),
     Target("memory_big", "rss_mib", 150, None, "RSS MiB, 100,000 keys / 500 resources"),
     Target("soak", "stale_resources", 0, None, "soak: dest files not at the last put's state"),
+    # Issue 16: ratios to confd measured in the same run (versus.py; None without CONFD_BIN).
+    Target("versus_idle", "ratio.confpy.rss_mib", 1.3, None, "idle RSS 20,000 keys, x confd (.tmpl)"),
+    Target("versus_idle", "ratio.confpy_jinja.rss_mib", 1.3, None, "idle RSS 20,000 keys, x confd (Jinja2)"),
+    Target("versus_idle", "confpy.wakeups_per_s", 3, None, "idle wake-ups per second (.tmpl)"),
+    Target("versus_onetime", "ratio.confpy.wall_ms", 3, None, "-onetime 200 keys wall, x confd (.tmpl)"),
+    Target("versus_onetime", "ratio.confpy.peak_rss_mib", float("inf"), None, "-onetime peak RSS, x confd"),
+    Target("versus_first_render", "ratio.confpy.ms", 3, None, "-watch start to first render, x confd"),
+    Target("versus_reaction", "ratio.confpy.latency_ms_p50", 0.73, None, "reaction p50, x confd (.tmpl)"),
+    Target("versus_reaction", "ratio.confpy.latency_ms_p99", 0.53, None, "reaction p99, x confd (.tmpl)"),
+    Target("versus_fanout", "ratio.confpy.latency_p50_ms", float("inf"), None, "fan-out p50, x confd"),
+    Target("versus_fanout", "ratio.confpy.rss_mib_each", float("inf"), None, "fan-out RSS each, x confd"),
 ]
 
 
@@ -115,6 +129,7 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "confpy_python": _interpreter(confpy_python()),
         "etcd": etcd_version(),
+        "confd": confd_version(binary) if (binary := confd_binary()) else "skipped: CONFD_BIN is not set",
         "kernel": platform.release(),
     }
 
@@ -191,6 +206,7 @@ def run(
                     continue
                 result["seconds"] = round(time.perf_counter() - started, 1)
                 result["loadavg_at_start"] = round(load, 2)
+                result["loadavg_at_end"] = round(os.getloadavg()[0], 2)
                 rounds[name].append(result)
                 _print_scenario(name, result)
     results = {name: _median(runs) for name, runs in rounds.items() if runs and name not in errors}

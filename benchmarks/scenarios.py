@@ -50,14 +50,16 @@ class _Bench:
         self.watchers: list[WatchProcess] = []
 
     def layout(self, name: str, resources: int, keys: int, **options: str) -> Layout:
+        """A layout under this scenario's workdir (options: make_layout's keywords)."""
         layout = make_layout(self.workdir / name, resources, keys, **options)
         return layout
 
     def load(self, layout: Layout) -> None:
         self.client.load(layout.items())
 
-    def watch(self, layout: Layout, name: str = "confpy") -> WatchProcess:
-        command = confpy_command("-watch", self.etcd.url, layout.confdir)
+    def watch(self, layout: Layout, name: str = "confpy", command: list[str] | None = None) -> WatchProcess:
+        """`confpy -watch` on `layout` (or `command`, another watcher such as confd), ready."""
+        command = command or confpy_command("-watch", self.etcd.url, layout.confdir)
         watcher = WatchProcess(command, layout, self.workdir / f"{name}.log")
         self.watchers.append(watcher)
         return watcher.start()
@@ -153,10 +155,12 @@ def _react(bench: _Bench, layout: Layout, probe: FileProbe, i: int, j: int) -> f
 class _Reactor:
     """One running confpy -watch and the puts measured against it (see `_react`)."""
 
-    def __init__(self, bench: _Bench, layout: Layout, seed: int) -> None:
+    def __init__(
+        self, bench: _Bench, layout: Layout, seed: int, name: str = "confpy", command: list[str] | None = None
+    ) -> None:
         self.bench = bench
         self.layout = layout
-        self.watcher = bench.watch(layout)
+        self.watcher = bench.watch(layout, name, command)
         self.rng = random.Random(seed)
         self.latencies: list[float] = []
         self.missed = 0
@@ -337,15 +341,16 @@ def burst_wait(sizes: Sizes, workdir: Path) -> Result:
 # -- idle and memory ------------------------------------------------------------------------------
 
 
-def _context_switches(pid: int) -> dict[str, int]:
-    """Voluntary + involuntary context switches of each thread (by thread id) so far."""
+def _context_switches(pid: int, kind: str = "ctxt_switches") -> dict[str, int]:
+    """Context switches of each thread (by thread id) so far: voluntary + involuntary, or with
+    `kind="voluntary_ctxt_switches"` only the voluntary ones (the thread blocked: its wake-ups)."""
     counts: dict[str, int] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             lines = (task / "status").read_text().splitlines()
         except OSError:  # the thread ended meanwhile
             continue
-        counts[task.name] = sum(int(line.split()[1]) for line in lines if "ctxt_switches" in line)
+        counts[task.name] = sum(int(line.split()[1]) for line in lines if line.split(":")[0].endswith(kind))
     return counts
 
 
@@ -397,16 +402,21 @@ def memory_big(sizes: Sizes, workdir: Path) -> Result:
 
 def fanout(sizes: Sizes, workdir: Path) -> Result:
     """Many confpy watchers on one etcd, one resource each on the same prefix; one put reaches all."""
+    return run_fanout(sizes, workdir, lambda url, confdir: confpy_command("-watch", url, confdir))
+
+
+def run_fanout(
+    sizes: Sizes, workdir: Path, command: Callable[[str, Path], list[str]], engine: str = "jinja"
+) -> Result:
+    """`fanout` with the watch command `command(url, confdir)` (confd's, in versus.py)."""
     count = sizes.fanout_watchers
     raise_open_files_limit(4096)
 
     def body(bench: _Bench) -> Result:
-        layouts = [bench.layout(f"w{k:02d}", 1, 40) for k in range(count)]
+        layouts = [bench.layout(f"w{k:02d}", 1, 40, engine=engine) for k in range(count)]
         bench.load(layouts[0])
         watchers = [
-            WatchProcess(
-                confpy_command("-watch", bench.etcd.url, layout.confdir), layout, workdir / f"w{k:02d}.log"
-            )
+            WatchProcess(command(bench.etcd.url, layout.confdir), layout, workdir / f"w{k:02d}.log")
             for k, layout in enumerate(layouts)
         ]
         bench.watchers.extend(watchers)

@@ -24,6 +24,7 @@ class Sizes:
     burst_repeats: int
     idle: tuple[int, int]
     idle_seconds: float
+    wakeup_seconds: float  # versus_idle's window for counting wake-ups
     big: tuple[int, int]
     fanout_watchers: int
     fanout_puts: int
@@ -51,6 +52,7 @@ FULL = Sizes(
     burst_repeats=5,
     idle=(50, 400),
     idle_seconds=10.0,
+    wakeup_seconds=30.0,
     big=(500, 200),
     fanout_watchers=50,
     fanout_puts=20,
@@ -78,6 +80,7 @@ QUICK = Sizes(
     burst_repeats=1,
     idle=(5, 40),
     idle_seconds=1.0,
+    wakeup_seconds=1.0,
     big=(10, 40),
     fanout_watchers=3,
     fanout_puts=3,

@@ -40,6 +40,11 @@ TEMPLATE = """upstream {{ name }} {
 {% for kv in gets("/*") %}    server {{ kv.Value }}; # {{ kv.Key | base }}
 {% endfor %}}
 """
+# The same output from a Go template, as confd and confpy's Go engine render it.
+GO_TEMPLATE = """upstream {{ name }} {
+{{range gets "/*"}}    server {{.Value}}; # {{base .Key}}
+{{end}}}
+"""
 
 
 def value_for(i: int, j: int, version: int = 0) -> str:
@@ -56,9 +61,10 @@ class Layout:
     resources: int
     keys_per_resource: int
     width: int
+    root: str = ROOT  # the key prefix every resource's prefix is under
 
     def prefix(self, i: int) -> str:
-        return f"{ROOT}/p{i:0{self.width}d}"
+        return f"{self.root}/p{i:0{self.width}d}"
 
     def key(self, i: int, j: int) -> str:
         return f"{self.prefix(i)}/k{j:05d}"
@@ -83,27 +89,31 @@ class Layout:
 
 
 def make_layout(
-    root: Path,
+    root_dir: Path,
     resources: int,
     keys_per_resource: int,
     *,
     wait_min: str | None = None,
     reload_cmd: str | None = None,
+    engine: str = "jinja",
+    root: str = ROOT,
 ) -> Layout:
-    """Write conf.d/*.toml and templates/ for the workload under `root`."""
+    """Write conf.d/*.toml and templates/ for the workload under `root_dir`, its keys under the
+    key prefix `root`: Jinja2 templates (`.j2`)
+    or, with `engine="go"`, Go templates (`.tmpl`) that confd and confpy both render alike."""
     width = max(2, len(str(resources - 1)))
-    layout = Layout(root / "confdir", root / "out", resources, keys_per_resource, width)
+    layout = Layout(root_dir / "confdir", root_dir / "out", resources, keys_per_resource, width, root)
     (layout.confdir / "conf.d").mkdir(parents=True)
     (layout.confdir / "templates").mkdir()
     layout.dest_dir.mkdir()
     for i in range(resources):
         name = f"p{i:0{width}d}"
-        (layout.confdir / "templates" / f"{name}.j2").write_text(
-            TEMPLATE.replace("{{ name }}", name), encoding="utf-8"
-        )
+        src = f"{name}.tmpl" if engine == "go" else f"{name}.j2"
+        text = GO_TEMPLATE if engine == "go" else TEMPLATE
+        (layout.confdir / "templates" / src).write_text(text.replace("{{ name }}", name), encoding="utf-8")
         lines = [
             "[template]",
-            f'src = "{name}.j2"',
+            f'src = "{src}"',
             f'dest = "{layout.dest(i)}"',
             f'prefix = "{layout.prefix(i)}"',
             'keys = ["/"]',

@@ -34,7 +34,13 @@ SCENARIOS = [
     "render",
     "stages",
     "soak",
+    "versus_idle",
+    "versus_onetime",
+    "versus_first_render",
+    "versus_reaction",
+    "versus_fanout",
 ]
+VERSUS = [name for name in SCENARIOS if name.startswith("versus_")]
 
 
 def _sizes() -> ModuleType:
@@ -65,7 +71,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ],
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     document: dict[str, Any] = json.loads(output.read_text())
@@ -94,8 +100,11 @@ def test_run_reports_machine_and_every_scenario(report: dict[str, Any]) -> None:
         "version": sys.version.split()[0],
         "editable": True,
     }
+    compared = not report["machine"]["confd"].startswith("skipped")
     for target in report["targets"]:
-        assert target["value"] is not None, f"target {target['target']} has no figure"
+        # A ratio to confd exists only where confd ran (CONFD_BIN).
+        if compared or not target["metric"].startswith("ratio."):
+            assert target["value"] is not None, f"target {target['target']} has no figure"
         assert target["met"] is None  # quick sizes are not the targets' sizes
 
 
@@ -164,6 +173,22 @@ def test_in_process_render_and_stages(report: dict[str, Any]) -> None:
     assert stages["keys"] == QUICK.watch_large[0] * QUICK.watch_large[1]
     assert latency_ok(stages["end_to_end_ms"])
     assert stages["stage_fsync_ms"] > 0 and stages["render_ms"] > 0
+
+
+@pytest.mark.parametrize("name", VERSUS)
+def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any], name: str) -> None:
+    """Side by side with confd when CONFD_BIN names one (ratios to it), else confpy alone."""
+    result = report["results"][name]
+    assert result["comparison"] == report["machine"]["confd"]
+    contenders = ["confpy", "confpy_jinja"]
+    if result["comparison"].startswith("skipped"):
+        assert "confd" not in result and "ratio" not in result
+    else:
+        contenders.append("confd")
+        assert sorted(result["ratio"]) == ["confpy", "confpy_jinja"]
+        assert all(v > 0 for ratios in result["ratio"].values() for v in ratios.values())
+    for contender in contenders:
+        assert all(math.isfinite(v) and v >= 0 for v in numbers(result[contender]))
 
 
 def test_soak_samples_and_converges(report: dict[str, Any]) -> None:
