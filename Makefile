@@ -69,7 +69,8 @@ fuzz-go: venv system-deps
 
 # The benchmarks run confpy as the images install it (containers/base/Dockerfile): Debian's python3,
 # a venv, `pip install .` (not editable, so bytecode is compiled at install). The harness itself
-# runs from $(VENV).
+# runs from $(VENV). CONFD_BIN=/path/to/confd adds confd to the versus_* scenarios (benchmarks/versus.py),
+# measured in the same rounds; without it they say the comparison was skipped.
 BENCH_VENV := .venv-bench
 BENCH_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
 
