@@ -23,6 +23,7 @@ from typing import Any
 from confpy._go.path import BadPattern, path_join, path_match, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
+from confpy.config.settings import Settings, backend_settings
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
 
@@ -76,6 +77,8 @@ class TemplateResource:
     """One file per key set: a key pattern as templates see keys (`/sites/*`); each distinct key
     it matches (the first segments of a key, as many as the pattern has) is one item, and `dest`'s
     file name is a template of the item (see `each_dir`, `each_name`)."""
+    backend: Settings | None = None
+    """The resource's own `[backend]` table (the fork's per-resource backend); None: the global one."""
     prefixed_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -412,9 +415,10 @@ def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResourc
         log.warning(
             "%s: unknown field %r in [template] is ignored%s", where, unknown, hint, extra={"key": unknown}
         )
-    for unknown in sorted(set(document) - {"template"}):
+    for unknown in sorted(set(document) - {"template", "backend"}):
         log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"key": unknown})
     values = {f.name: _read(f, table, where) for f in FIELDS if f.read is not None}
+    values["backend"] = _backend(document.get("backend"), where)
     prefix = values.pop("prefix")
     if values["each"] is not None:
         with context(key="dest"):
@@ -425,6 +429,14 @@ def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResourc
     if (prefix or global_prefix).endswith("/") and rooted != "/":
         rooted += "/"
     return TemplateResource(name=name, path=path, prefix=rooted, **values)
+
+
+def _backend(table: object, where: str) -> Settings | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: backend must be a [backend] table", key="backend")
+    return backend_settings(table, where)
 
 
 def load_resources(

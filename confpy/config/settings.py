@@ -21,7 +21,16 @@ from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
 
-__all__ = ["BACKENDS", "SETTINGS", "Setting", "Settings", "load_settings", "requested"]
+__all__ = [
+    "BACKENDS",
+    "CONNECTION",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "backend_settings",
+    "load_settings",
+    "requested",
+]
 
 BACKENDS = {
     "etcdv3": "etcdv3",
@@ -270,6 +279,16 @@ class Settings:
         """Nodes to use: confd's default is the local server."""
         return self.nodes or _DEFAULT_NODES.get(self.backend, ())
 
+    @property
+    def connection(self) -> tuple[object, ...]:
+        """What identifies the backend connection: resources whose backends agree on it share one
+        (the fork's configHash, pkg/template/client_cache.go, which also leaves timeouts out)."""
+        return tuple(
+            self.backend_nodes if name == "nodes" else getattr(self, name)
+            for name in CONNECTION
+            if name != "connect_timeout"
+        )
+
 
 def _from_field(declared: dataclasses.Field[Any]) -> Setting:
     spec = dict(declared.metadata["setting"])
@@ -281,6 +300,21 @@ def _from_field(declared: dataclasses.Field[Any]) -> Setting:
     return Setting(name=declared.name, flag=flag, toml=toml, env=env, default=declared.default, **spec)
 
 
+#: The settings that say which backend to reach and how: what a resource's `[backend]` table may set.
+CONNECTION = (
+    "backend",
+    "nodes",
+    "client_cert",
+    "client_key",
+    "client_ca_keys",
+    "username",
+    "password",
+    "basic_auth",
+    "files",
+    "filter",
+    "separator",
+    "connect_timeout",
+)
 SETTINGS: tuple[Setting, ...] = tuple(_from_field(f) for f in dataclasses.fields(Settings))
 """Every setting, in the order `--help` lists them."""
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -352,6 +386,31 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     merged.setdefault("confdir", confdir)
     settings = Settings(**merged)
     _validate(settings)
+    return dataclasses.replace(settings, backend=BACKENDS[settings.backend])
+
+
+def backend_settings(table: Mapping[str, Any], where: str) -> Settings:
+    """A resource's own backend, from its `[backend]` table: the connection settings spelt as in
+    confd.toml, the others at their defaults. As in the fork (TemplateResourceConfig.BackendConfig,
+    pkg/template/resource.go) the table is a whole backend, not merged with the global one, and
+    `backend` is required."""
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        setting = _FILE_KEYS.get(key)
+        if setting is None or setting.name not in CONNECTION:
+            keys = [k for k, s in _FILE_KEYS.items() if s.name in CONNECTION]
+            raise ConfigError(
+                f"{where}: unknown key {key!r} in [backend]{did_you_mean(closest(key, keys))}", key=key
+            )
+        with context(key=key):
+            values[setting.name] = setting.parse(value, f"{where}: [backend] {key}")
+    if "backend" not in values:
+        raise ConfigError(f'{where}: [backend] needs a backend = "NAME"', key="backend")
+    settings = Settings(**values)
+    try:
+        _validate(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: [backend]: {exc}", key=exc.key or "backend") from None
     return dataclasses.replace(settings, backend=BACKENDS[settings.backend])
 
 

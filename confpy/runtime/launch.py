@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confpy.config.backend import open_backend
+from confpy.config.backend import BackendPool, backend_failed, by_backend
 from confpy.config.resource import resource_dir
 from confpy.config.settings import Settings, load_settings, requested
 from confpy.errors import EXIT_FAILED, ConfigError, ConfpyError
@@ -21,9 +21,28 @@ log = logging.getLogger("confpy")
 
 
 def _once(settings: Settings) -> RunReport:
+    """Every resource, each group of them from one read of its backend; the global backend first.
+
+    A resource's own backend that cannot be opened or read fails its resources only, each in one
+    line; the global one fails the run, as it always has.
+    """
     processors, errors = load_processors(settings)
-    with open_backend(settings) as backend:
-        return run_once(backend, processors, errors, on_run=show_diff)
+    report = RunReport(updated=[], errors=list(errors))
+    with BackendPool() as pool:
+        for chosen, group in by_backend(settings, processors):
+            try:
+                part = run_once(pool.get(chosen), group, on_run=show_diff)
+            except ConfpyError as exc:
+                if chosen is settings:
+                    raise
+                for processor in group:
+                    error = backend_failed(processor.resource, chosen, exc)
+                    log.error("%s", error)
+                    report.errors.append(error)
+                continue
+            report.updated += part.updated
+            report.errors += part.errors
+    return report
 
 
 def run_settings(settings: Settings, reload: Callable[[], Settings] | None = None) -> int:

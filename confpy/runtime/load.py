@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from confpy._version import __version__
+from confpy.config.backend import describe_backend
 from confpy.config.resource import TemplateResource, load_resources, resource_dir
 from confpy.config.settings import Settings
 from confpy.engines.render import Renderer
@@ -68,12 +69,6 @@ def _announce(line: str) -> None:
 
 
 def _start_line(settings: Settings, loaded: int, failed: int) -> str:
-    if settings.backend == "file":
-        source = f" (files {', '.join(settings.files)})"
-    elif settings.backend_nodes:
-        source = f" (nodes {', '.join(settings.backend_nodes)})"
-    else:
-        source = ""
     if settings.onetime:
         mode = "onetime"
     elif settings.watch:
@@ -84,6 +79,6 @@ def _start_line(settings: Settings, loaded: int, failed: int) -> str:
     if failed:
         count += f" ({failed} more did not load)"
     return (
-        f"starting confpy {__version__}: backend {settings.backend}{source}, "
+        f"starting confpy {__version__}: backend {describe_backend(settings)}, "
         f"confdir {settings.confdir}, {count}, {mode}"
     )

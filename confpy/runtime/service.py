@@ -22,9 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from confpy.backends import Backend
 from confpy.backends.backoff import Backoff
-from confpy.config.backend import open_backend
+from confpy.config.backend import BackendPool
 from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
 from confpy.errors import EXIT_STALE, ConfigError, ConfpyError, EndpointError
@@ -59,7 +58,7 @@ class Service:
         self.engine: WatchEngine | None = None
         # The resources of the last engine that started, by file: kept for files a reload cannot load.
         self._running: dict[Path, TemplateResource] = {}
-        self._backend: Backend | None = None
+        self._backends: BackendPool | None = None
         self._stopping = threading.Event()
         self._observer: BaseObserver | None = None
         self._timer: threading.Timer | None = None
@@ -152,24 +151,30 @@ class Service:
         from confpy.runtime.load import load_processors
 
         processors, _errors = load_processors(settings, self._running)
-        backend = open_backend(settings)
+        pool = BackendPool()
         engine = WatchEngine(
-            backend, processors, wait=settings.wait, stream=settings.watch, on_run=self._on_run
+            pool.get(settings),
+            processors,
+            wait=settings.wait,
+            stream=settings.watch,
+            on_run=self._on_run,
+            pool=pool,
         )
         self.engine = engine
         try:
             engine.start()
         except BaseException:
             self.engine = None
-            backend.close()
+            pool.close()
             raise
-        if settings.watch and not engine.streaming:
-            log.warning(
-                "the %s backend cannot watch for changes: re-reading every %g s instead",
-                settings.backend,
-                settings.poll_interval,
-            )
-        self._backend = backend
+        for source in engine.sources if settings.watch else ():
+            if source.loaded and not source.streaming:
+                log.warning(
+                    "the %s backend cannot watch for changes: re-reading every %g s instead",
+                    source.label or settings.backend,
+                    settings.poll_interval,
+                )
+        self._backends = pool
         self._running = {p.resource.path: p.resource for p in processors}
         self._reached = True
         return engine
@@ -178,9 +183,9 @@ class Service:
         if self.engine:
             self.engine.stop()
             self.engine = None
-        if self._backend:
-            self._backend.close()
-            self._backend = None
+        if self._backends:
+            self._backends.close()
+            self._backends = None
 
     def _reload(self) -> None:
         try:

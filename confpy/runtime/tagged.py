@@ -1,5 +1,7 @@
 """Watch callbacks turned into queue items, each tagged with its key and the watch's generation.
 
+The key is the consumer's: a prefix (`confpy wait`), or a backend and a prefix (the watch engine).
+
 The watch engine and `confpy wait` both replace broken watches with new ones and consume
 every callback on one thread, from a queue. A watch that was replaced may still deliver: its
 items carry the generation it was opened in, and the consumer drops those of an older one.
@@ -7,34 +9,37 @@ items carry the generation it was opened in, and the consumer drops those of an 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from confpy.backends.base import Event, EventCallback
 from confpy.errors import BackendError
 
 __all__ = ["Batch", "Failure", "deliver_to"]
 
+_K = TypeVar("_K", bound=Hashable)
+
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(Generic[_K]):
     """Events of the watch on `key` opened in `generation`."""
 
-    key: str
+    key: _K
     generation: int
     events: list[Event]
 
 
 @dataclass(frozen=True)
-class Failure:
+class Failure(Generic[_K]):
     """The end of the watch on `key` opened in `generation`."""
 
-    key: str
+    key: _K
     generation: int
     error: BackendError
 
 
-def deliver_to(put: Callable[[Batch | Failure], None], key: str, generation: int) -> EventCallback:
+def deliver_to(put: Callable[[Batch[_K] | Failure[_K]], None], key: _K, generation: int) -> EventCallback:
     """The callback for a watch on `key` opened in `generation`: each delivery becomes an item."""
 
     def deliver(batch: list[Event] | BackendError) -> None:

@@ -1,5 +1,9 @@
 """Watch mode: one consistent snapshot, then one watch stream per distinct prefix, forever.
 
+- Per distinct backend (the global one, and each resource's own `[backend]`) one `_Source`: its
+  mirror, its snapshot and its streams, each with the guarantees below. A resource's own backend
+  that cannot be read at start fails its resources only, and is retried with backoff meanwhile.
+
 - Events only enqueue (on the client's thread); one dispatcher applies them to the mirror in
   order and marks the affected resources dirty; per-resource workers render and write.
 - A broken stream is resumed from the last *applied* event's revision + 1 (never from a response
@@ -22,8 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confpy.backends.backoff import Backoff
-from confpy.backends.base import Backend, Watch
+from confpy.backends.base import Backend, Snapshot, Watch
+from confpy.config.backend import BackendPool, backend_failed, describe_backend
 from confpy.config.duration import Wait
+from confpy.config.settings import Settings
 from confpy.errors import BackendError, ConfpyError, RevisionCompactedError, ValueDecodeError
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.runtime.mirror import Mirror
@@ -36,12 +42,15 @@ log = logging.getLogger("confpy")
 
 #: Seconds a resumed watch must stay up (if it delivers no event) before its backoff starts over.
 HEALTHY_AFTER = 10.0
+#: Between attempts to read a resource's own backend that failed at start (the service's for the global one).
+_REACH_BACKOFF = Backoff(first=1.0, cap=5.0)
 
 
 @dataclass(frozen=True)
 class _Load:
-    """A snapshot of `prefixes` at `revision`, to replace what the mirror holds under them."""
+    """A snapshot of `prefixes` at `revision`, to replace what the source's mirror holds under them."""
 
+    source: _Source
     prefixes: tuple[str, ...]
     values: dict[str, str]
     revision: int
@@ -50,14 +59,18 @@ class _Load:
     """Re-sync every resource, changed or not (restores dest files edited by hand)."""
 
 
-_Item = Batch | Failure | _Load | None
+_Item = Batch[tuple[int, str]] | Failure[tuple[int, str]] | _Load | None
 
 
 class _Stream:
     """The state of one prefix's watch: its generation (stale callbacks are dropped) and health."""
 
-    def __init__(self, prefix: str, revision: int) -> None:
+    def __init__(self, source: _Source, prefix: str, revision: int) -> None:
+        self.source = source
         self.prefix = prefix
+        self.key = (source.index, prefix)
+        # How messages name it: the prefix, and the backend unless it is the global one.
+        self.label = f"{prefix} on backend {source.label}" if source.label else prefix
         self.applied = revision
         self.generation = 0
         self.watch: Watch | None = None
@@ -73,6 +86,49 @@ class _Stream:
         self.lock = threading.Lock()
 
 
+class _Source:
+    """One distinct backend: the resources that read it, the mirror of their keys, their streams."""
+
+    def __init__(
+        self,
+        index: int,
+        settings: Settings | None,
+        backend: Backend | None,
+        processors: Sequence[ResourceProcessor],
+        stream: bool,
+    ) -> None:
+        self.index = index
+        self.settings = settings
+        """A resource's own backend (None: the global one, which the engine was given open)."""
+        self.label = describe_backend(settings) if settings is not None else ""
+        self.backend = backend
+        self.processors = list(processors)
+        self.mirror = Mirror([p.resource for p in processors])
+        self.stream = stream
+        self.streams = {prefix: _Stream(self, prefix, 0) for prefix in self.mirror.prefixes}
+        self.loaded = False
+        """Its first snapshot is in the mirror: its workers may run, its watches open."""
+
+    @property
+    def streaming(self) -> bool:
+        return self.stream and self.backend is not None and self.backend.supports_watch
+
+    @property
+    def opened(self) -> Backend:
+        """Its backend, once opened (the global one always is; an own one at `start`)."""
+        assert self.backend is not None
+        return self.backend
+
+    @property
+    def full_read(self) -> list[str]:
+        """What a full read asks for. Without streams: each resource key, as onetime reads them; a
+        backend with confd's key semantics (redis, zookeeper) does not read `/app/db` or `/appx`
+        as part of `/app` (a string `/app` shadows what is below it), so merged prefixes would miss them."""
+        if self.streaming:
+            return self.mirror.prefixes
+        return sorted({k for p in self.processors for k in p.resource.prefixed_keys})
+
+
 class WatchEngine:
     """Keeps every resource's dest equal to the render of the latest backend state."""
 
@@ -85,22 +141,17 @@ class WatchEngine:
         stream: bool = True,
         backoff_max: float = 5.0,
         on_run: Callable[[RunRecord], None] | None = None,
+        pool: BackendPool | None = None,
     ) -> None:
-        self.backend = backend
-        self.mirror = Mirror([p.resource for p in processors])
+        """`backend` is the global one; a resource's own `[backend]` comes from `pool` (the
+        caller's, or one the engine opens and closes)."""
         self.backoff = Backoff(first=0.1, cap=backoff_max, jitter=0.5)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._own_pool = pool is None
+        self._pool = pool or BackendPool()
         # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
-        self.streaming = stream and backend.supports_watch
-        self._streams = {prefix: _Stream(prefix, 0) for prefix in self.mirror.prefixes}
-        # What a full read asks for. Without streams: each resource key, as onetime reads them; a
-        # backend with confd's key semantics (redis, zookeeper) does not read `/app/db` or `/appx`
-        # as part of `/app` (a string `/app` shadows what is below it), so merged prefixes would miss them.
-        self._full_read = (
-            self.mirror.prefixes
-            if self.streaming
-            else sorted({k for p in processors for k in p.resource.prefixed_keys})
-        )
+        self.sources = self._sources(backend, processors, stream)
+        self._streams = {s.key: s for source in self.sources for s in source.streams.values()}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.reconnects = 0
@@ -115,48 +166,161 @@ class WatchEngine:
         self.workers = {
             p.resource.name: ResourceWorker(
                 p,
-                self.mirror,
+                source.mirror,
                 wait=wait,
                 group=groups.get(p.resource.reload_group or ""),
                 on_run=self._ran,
             )
-            for p in processors
+            for source in self.sources
+            for p in source.processors
         }
+
+    def _sources(
+        self, backend: Backend, processors: Sequence[ResourceProcessor], stream: bool
+    ) -> list[_Source]:
+        """The global backend's source first (present even if no resource reads it), then one per
+        distinct own backend; a resource whose `[backend]` is the global one joins the first."""
+        global_key = processors[0].settings.connection if processors else None
+        chosen: dict[object, tuple[Settings | None, list[ResourceProcessor]]] = {global_key: (None, [])}
+        for processor in processors:
+            own = processor.resource.backend
+            key = own.connection if own is not None else global_key
+            chosen.setdefault(key, (None if key == global_key else own, []))[1].append(processor)
+        return [
+            _Source(index, settings, backend if settings is None else None, group, stream)
+            for index, (settings, group) in enumerate(chosen.values())
+        ]
+
+    @property
+    def backend(self) -> Backend:
+        """The global backend."""
+        return self.sources[0].opened
+
+    @property
+    def mirror(self) -> Mirror:
+        """The global backend's mirror."""
+        return self.sources[0].mirror
+
+    @property
+    def streaming(self) -> bool:
+        """The global backend's keys are watched (False: they are re-read every -interval)."""
+        return self.sources[0].streaming
 
     # -- life cycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Read the snapshot, render everything once, then start the watches."""
-        prefixes = self.mirror.prefixes
-        try:
-            snapshot = self.backend.read(self._full_read)
-        except ValueDecodeError as exc:  # say which resources read it
-            readers = [n for n, w in self.workers.items() if w.processor.resource.owns(exc.key)]
-            raise ValueDecodeError(exc.key, ", ".join(readers)) from None
-        self.mirror.load(snapshot.values, snapshot.revision)
-        for stream in self._streams.values():
-            stream.applied = snapshot.revision
-        if self.streaming:
-            log.info(
-                "watching %d prefixes for %d resources from revision %d",
-                len(prefixes),
-                len(self.workers),
-                snapshot.revision,
-            )
+        """Read the snapshots, render everything once, then start the watches.
+
+        The global backend failing to be read raises, as it always has (the service retries the
+        whole start); a resource's own backend failing fails its resources only, each in one line,
+        and is retried with backoff until it is read.
+        """
+        unreachable = []
+        for source in self.sources:
+            try:
+                if source.backend is None:
+                    assert source.settings is not None
+                    source.backend = self._pool.get(source.settings)
+                snapshot = self._read(source)
+            except ConfpyError as exc:
+                if source.settings is None:
+                    raise
+                self._failed(source, exc)
+                unreachable.append(source)
+                continue
+            self._loaded(source, snapshot)
         for group in self.groups.values():
             group.start([w for w in self.workers.values() if w.group is group])
         for worker in self.workers.values():
             worker.start()
-            worker.notify()
+        for source in self.sources:
+            if source.loaded:
+                self._notify({p.resource.name for p in source.processors})
         # Open every watch before the dispatcher runs: no failure can be handled while we open.
         failed = []
-        for stream in self._streams.values() if self.streaming else ():
-            error = self._open(stream, stream.generation)
-            if error is not None:
-                failed.append((stream, error))
+        for source in self.sources:
+            for stream in source.streams.values() if source.loaded and source.streaming else ():
+                error = self._open(stream, stream.generation)
+                if error is not None:
+                    failed.append((stream, error))
         self._spawn(self._dispatch, "confpy-dispatch")
         for stream, error in failed:
             self._supervise_soon(stream, error)
+        for source in unreachable:
+            self._spawn(functools.partial(self._reach, source), f"confpy-backend-{source.index}")
+
+    def _read(self, source: _Source) -> Snapshot:
+        """A source's full read; a value that is not UTF-8 names the resources that read it."""
+        try:
+            return source.opened.read(source.full_read)
+        except ValueDecodeError as exc:  # say which resources read it
+            readers = [p.resource.name for p in source.processors if p.resource.owns(exc.key)]
+            raise ValueDecodeError(exc.key, ", ".join(readers)) from None
+
+    def _loaded(self, source: _Source, snapshot: Snapshot) -> None:
+        """A source's first snapshot, before the dispatcher runs."""
+        source.mirror.load(snapshot.values, snapshot.revision)
+        for stream in source.streams.values():
+            stream.applied = snapshot.revision
+        self._announce(source, snapshot)
+
+    @staticmethod
+    def _announce(source: _Source, snapshot: Snapshot) -> None:
+        source.loaded = True
+        if source.streaming:
+            log.info(
+                "watching %d prefixes for %d resources from revision %d%s",
+                len(source.streams),
+                len(source.processors),
+                snapshot.revision,
+                f" of {source.label}" if source.label else "",
+            )
+
+    def _failed(self, source: _Source, exc: ConfpyError) -> None:
+        """A resource's own backend could not be read at start: each of its resources fails, once."""
+        assert source.settings is not None
+        for processor in source.processors:
+            error = backend_failed(processor.resource, source.settings, exc)
+            log.error("%s; retrying", error)
+            self._ran(RunRecord(processor.resource.name, 0, None, error, 0.0))
+
+    def _reach(self, source: _Source) -> None:
+        """Retry an own backend that failed at start until it is read; then render and watch it."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._stopping.wait(_REACH_BACKOFF.delay(attempt)):
+                return
+            try:
+                if source.backend is None:  # it could not even be opened
+                    assert source.settings is not None
+                    source.backend = self._pool.get(source.settings)
+                else:
+                    source.backend.reconnect()
+                snapshot = self._read(source)
+            except ConfpyError as exc:
+                log.debug("backend %s: %s (attempt %d)", source.label, exc, attempt)
+                continue
+            break
+        log.info("backend %s reached after %d attempts", source.label, attempt + 1)
+        if not self._dispatched(source, tuple(source.streams), snapshot, everyone=True):
+            return
+        self._announce(source, snapshot)
+        for stream in source.streams.values() if source.streaming else ():
+            error = self._open(stream, stream.generation)
+            if error is not None:
+                self._supervise_soon(stream, error)
+
+    def _dispatched(
+        self, source: _Source, prefixes: tuple[str, ...], snapshot: Snapshot, everyone: bool = False
+    ) -> bool:
+        """Hand a snapshot to the dispatcher and wait until it is applied; False if stopped first."""
+        done = threading.Event()
+        self._queue.put(_Load(source, prefixes, dict(snapshot.values), snapshot.revision, done, everyone))
+        while not done.wait(0.1):
+            if self._stopping.is_set():
+                return False
+        return True
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop watching; let every write in flight finish; run pending group reloads."""
@@ -180,13 +344,37 @@ class WatchEngine:
                 supervisor = stream.supervisor
             if supervisor is not None:
                 supervisor.join(1.0)
+        if self._own_pool:
+            self._pool.close()
 
     def reconcile(self) -> None:
-        """A full re-read (the periodic `-interval` in watch mode): fixes anything a watch missed."""
-        snapshot = self.backend.read(self._full_read)
-        self._queue.put(
-            _Load(tuple(self.mirror.prefixes), dict(snapshot.values), snapshot.revision, everyone=True)
-        )
+        """A full re-read of every backend (the periodic `-interval` in watch mode): fixes anything
+        a watch missed. The global backend's failure raises, after the others were read; an own
+        backend's is logged, naming it and its resources."""
+        failure: ConfpyError | None = None
+        for source in self.sources:
+            if not source.loaded:  # `_reach` is still trying it
+                continue
+            try:
+                snapshot = source.opened.read(source.full_read)
+            except ConfpyError as exc:
+                if source.settings is None:
+                    failure = exc
+                else:
+                    names = ", ".join(p.resource.name for p in source.processors)
+                    log.error("re-reading backend %s (for %s) failed: %s", source.label, names, exc)
+                continue
+            self._queue.put(
+                _Load(
+                    source,
+                    tuple(source.streams),
+                    dict(snapshot.values),
+                    snapshot.revision,
+                    everyone=True,
+                )
+            )
+        if failure is not None:
+            raise failure
 
     @property
     def ready(self) -> bool:
@@ -228,7 +416,7 @@ class WatchEngine:
                 if not fresh:
                     continue
                 stream.applied = max(e.revision for e in fresh)
-                self._notify(self.mirror.apply(item.key, fresh))
+                self._notify(stream.source.mirror.apply(stream.prefix, fresh))
             elif isinstance(item, Failure):
                 stream = self._streams[item.key]
                 if item.generation == stream.generation:
@@ -240,15 +428,16 @@ class WatchEngine:
                     item.done.set()
 
     def _load(self, item: _Load) -> None:
-        streams = [self._streams[p] for p in item.prefixes]
+        source = item.source
+        streams = [source.streams[p] for p in item.prefixes]
         if any(s.applied > item.revision for s in streams):
             log.debug("snapshot at revision %d is older than the watch; skipped", item.revision)
             changed: set[str] = set()
         else:
             for stream in streams:
                 stream.applied = item.revision
-            changed = self.mirror.load(item.values, item.revision, item.prefixes)
-        self._notify(set(self.workers) if item.everyone else changed)
+            changed = source.mirror.load(item.values, item.revision, item.prefixes)
+        self._notify({p.resource.name for p in source.processors} if item.everyone else changed)
 
     def _notify(self, names: set[str]) -> None:
         for name in names:
@@ -285,7 +474,7 @@ class WatchEngine:
             stream.opened_at = None
             resynced = False
             if isinstance(error, RevisionCompactedError):
-                log.warning("watch on %s: %s", stream.prefix, error)
+                log.warning("watch on %s: %s", stream.label, error)
                 resynced = self._resync(stream)
                 if resynced:
                     stream.failures = 0
@@ -294,7 +483,7 @@ class WatchEngine:
                 delay = self.backoff.delay(stream.failures)
                 log.warning(
                     "watch on %s lost (%s); resuming from revision %d in %.1f s (attempt %d)",
-                    stream.prefix,
+                    stream.label,
                     error,
                     stream.applied + 1,
                     delay,
@@ -303,7 +492,8 @@ class WatchEngine:
                 if self._stopping.wait(delay):
                     return
                 self.reconnects += 1
-                self.backend.reconnect()  # resume through a fresh connection, not a possibly wedged one
+                # Resume through a fresh connection, not a possibly wedged one.
+                stream.source.opened.reconnect()
             error = self._open(stream, stream.generation)
             if error is None:
                 with stream.lock:
@@ -314,16 +504,16 @@ class WatchEngine:
 
     def _open(self, stream: _Stream, generation: int) -> BackendError | None:
         """Start the watch from the last applied revision + 1; an error instead if that fails."""
-        deliver = deliver_to(self._queue.put, stream.prefix, generation)
+        deliver = deliver_to(self._queue.put, stream.key, generation)
         # Read before the watch starts: its first events may be applied before watch() returns.
         after = stream.applied
         try:
-            stream.watch = self.backend.watch(stream.prefix, after + 1, deliver)
+            stream.watch = stream.source.opened.watch(stream.prefix, after + 1, deliver)
         except BackendError as exc:
             return exc
         stream.opened_at, stream.opened_after = time.monotonic(), after
         if stream.lost_since is not None:
-            log.info("watch on %s resumed from revision %d", stream.prefix, after + 1)
+            log.info("watch on %s resumed from revision %d", stream.label, after + 1)
         stream.lost_since = None
         return None
 
@@ -341,11 +531,8 @@ class WatchEngine:
     def _resync(self, stream: _Stream) -> bool:
         """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""
         try:
-            snapshot = self.backend.read([stream.prefix])
+            snapshot = stream.source.opened.read([stream.prefix])
         except ConfpyError as exc:  # unreachable, or (file backend) a file that does not parse
-            log.warning("re-reading %s failed: %s", stream.prefix, exc)
+            log.warning("re-reading %s failed: %s", stream.label, exc)
             return False
-        done = threading.Event()
-        self._queue.put(_Load((stream.prefix,), dict(snapshot.values), snapshot.revision, done))
-        done.wait()
-        return True
+        return self._dispatched(stream.source, (stream.prefix,), snapshot)

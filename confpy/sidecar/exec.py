@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from confpy.backends import Backend
-from confpy.config.backend import open_backend
+from confpy.config.backend import BackendPool
 from confpy.config.settings import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
@@ -124,7 +124,10 @@ class ExecSupervisor:
 
     def _run(self) -> int:
         leases = open_lease_backend(self.settings, "-register") if self.register else None
-        backend = leases if leases is not None else open_backend(self.settings)
+        pool = BackendPool()
+        if leases is not None:
+            pool.adopt(self.settings, leases)
+        backend = pool.get(self.settings)
         registration: Registration | None = None
         engine: WatchEngine | None = None
         try:
@@ -134,7 +137,7 @@ class ExecSupervisor:
             status = self._wait_for_keys(backend)
             if status is not None:
                 return status
-            engine = self._start_engine(backend)
+            engine = self._start_engine(backend, pool)
             status = self._first_render(engine)
             if status is not None:
                 return status
@@ -154,7 +157,7 @@ class ExecSupervisor:
                 engine.stop()
             if registration:
                 registration.stop()
-            backend.close()
+            pool.close()
 
     def _stopped_early(self, item: _Item) -> int | None:
         """Before the command runs: 128+N for stop signal N (the others have no one to go to)."""
@@ -180,7 +183,7 @@ class ExecSupervisor:
             if status is not None:
                 return status
 
-    def _start_engine(self, backend: Backend) -> WatchEngine:
+    def _start_engine(self, backend: Backend, pool: BackendPool) -> WatchEngine:
         from confpy.runtime.load import load_processors
 
         processors, errors = load_processors(self.settings)
@@ -193,6 +196,7 @@ class ExecSupervisor:
             [ExecProcessor(p, self) for p in processors],
             wait=self.settings.wait,
             on_run=self._on_run,
+            pool=pool,
         )
         engine.start()
         return engine

@@ -35,7 +35,7 @@ class _Cancel:
     """Put by `cancel()`: `wait()` returns at once."""
 
 
-_Item = Batch | Failure | _Cancel
+_Item = Batch[str] | Failure[str] | _Cancel
 
 
 class KeyWaiter:

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import confpy
 from confpy.cli.app import app
 from confpy.config.resource import FIELDS
-from confpy.config.settings import BACKENDS, SETTINGS
+from confpy.config.settings import BACKENDS, CONNECTION, SETTINGS
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.functions import make_functions
 from confpy.store import KeyStore
@@ -76,6 +76,13 @@ def test_the_fields_table_and_the_safety_fields_are_the_code_s() -> None:
     assert rows == [(f.name, f.kind + (" (a safety field)" if f.safety else "")) for f in FIELDS]
     safety = backticked(between(" ".join(text.split()), "A field close to a safety field (", ";"), r"\w+")
     assert safety == {f.name for f in FIELDS if f.safety}
+
+
+def test_the_backend_table_keys_are_the_connection_settings() -> None:
+    """A resource's `[backend]` keys, as backends.md lists them, are what `backend_settings` reads."""
+    text = " ".join(page("backends.md").split())
+    listed = backticked(between(text, "for the connection: ", ". "), r"\w+")
+    assert listed == {key for s in SETTINGS if s.name in CONNECTION for key in s.toml}
 
 
 def test_the_sidecar_commands_flags_are_listed() -> None:

@@ -271,9 +271,61 @@ def test_the_engine_field_is_validated(tmp_path: Path) -> None:
 
 
 def test_the_schema_reads_every_attribute_once() -> None:
-    """FIELDS is the one list of `[template]` fields: each settable attribute is read by exactly one."""
-    settable = {f.name for f in dataclasses.fields(TemplateResource) if f.init} - {"name", "path"}
+    """FIELDS is the one list of `[template]` fields: each settable attribute is read by exactly one
+    (but `backend`, which is the `[backend]` table beside it)."""
+    settable = {f.name for f in dataclasses.fields(TemplateResource) if f.init} - {"name", "path", "backend"}
     read = [f.name for f in FIELDS if f.read is not None]
     assert sorted(read) == sorted(settable)
     assert {f.name for f in FIELDS if f.read is None} == {"owner", "group"}
     assert FIELDS[[f.name for f in FIELDS].index("check_cmd_timeout")].default == 30.0
+
+
+_TEMPLATE = '[template]\nsrc = "a.j2"\ndest = "/tmp/a"\nkeys = ["/a"]\n'
+
+
+def test_a_backend_table_names_the_resources_own_backend(tmp_path: Path) -> None:
+    """The fork's `[backend]` (pkg/template/resource.go): a whole backend, in confd.toml's keys."""
+    own = '[backend]\nbackend = "etcd"\nnodes = ["http://127.0.0.1:2380"]\nconnect_timeout = "2s"\n'
+    res = load_resource(write(tmp_path / "a.toml", _TEMPLATE + own), name="a.toml")
+    assert res.backend is not None
+    assert (res.backend.backend, res.backend.nodes, res.backend.connect_timeout) == (
+        "etcdv3",
+        ("http://127.0.0.1:2380",),
+        2.0,
+    )
+    files = '[backend]\nbackend = "file"\nfile = ["/etc/a.yaml"]\n'
+    on_file = load_resource(write(tmp_path / "b.toml", _TEMPLATE + files), name="b.toml").backend
+    assert on_file is not None and on_file.files == ("/etc/a.yaml",)
+    assert load_resource(write(tmp_path / "c.toml", _TEMPLATE), name="c.toml").backend is None
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[backend]\nnodes = ["http://a:2379"]\n', r'a\.toml: \[backend\] needs a backend = "NAME"'),
+        (
+            '[backend]\nbackend = "etcd"\nnode = ["http://a:2379"]\n',
+            r"unknown key 'node' in \[backend\] \(did you mean nodes\?\)",
+        ),
+        ('[backend]\nbackend = "etcd"\nprefix = "/x"\n', r"unknown key 'prefix' in \[backend\]"),
+        (
+            '[backend]\nbackend = "consul"\n',
+            r"a\.toml: \[backend\]: backend 'consul' is not supported by confpy",
+        ),
+        ('[backend]\nbackend = "file"\n', r"a\.toml: \[backend\]: the file backend needs at least one -file"),
+        ('[backend]\nbackend = "etcd"\nnodes = ["ftp://x"]\n', r"a\.toml: \[backend\]: "),
+        (
+            '[backend]\nbackend = "etcd"\nnodes = 7\n',
+            r"a\.toml: \[backend\] nodes: expected a list of strings",
+        ),
+        ('backend = "etcd"\n', r"a\.toml: backend must be a \[backend\] table"),
+    ],
+)
+def test_a_bad_backend_table_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    text = _TEMPLATE + table if table.startswith("[") else table + _TEMPLATE
+    with pytest.raises(ConfigError, match=message) as info:
+        load_resource(write(tmp_path / "a.toml", text), name="a.toml")
+    assert "\n" not in str(info.value)
+    assert info.value.resource == "a.toml"

@@ -13,6 +13,7 @@ import pytest
 
 from confpy.backends.base import Event
 from confpy.backends.memory import MemoryBackend
+from confpy.config import backend as backend_config
 from confpy.config.settings import Settings
 from confpy.errors import ConfigError
 from confpy.sidecar import exec as exec_mode
@@ -100,7 +101,9 @@ def test_exec_registers_before_the_command_and_deregisters_after(
     seen: list[Item] = []
     backend.watch("/services/", 0, seen.append)
     monkeypatch.setattr(register, "open_backend", lambda settings: backend)
-    monkeypatch.setattr(exec_mode, "open_backend", lambda settings: pytest.fail("opened a second backend"))
+    monkeypatch.setattr(
+        backend_config, "open_backend", lambda settings: pytest.fail("opened a second backend")
+    )
     dest = tmp_path / "app.conf"
     resource = f'[template]\nsrc = "app.j2"\ndest = "{dest}"\nkeys = ["/db"]\n'
     confdir = make_confdir(tmp_path, {"app.toml": resource}, {"app.j2": 'db={{ getv("/db") }}\n'})
