@@ -243,7 +243,7 @@ def exec_command(
     **options: Any,
 ) -> None:
     """Render, then run COMMAND and keep its config current; forward signals; exit with its status."""
-    from confpy.sidecar.child import parse_signal
+    from confpy.config.signals import parse_signal
     from confpy.sidecar.exec import run_exec
     from confpy.sidecar.register import parse_entry, parse_ttl
 

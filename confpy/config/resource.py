@@ -13,6 +13,7 @@ import logging
 import os
 import pwd
 import re
+import signal
 import tomllib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from confpy._go.path import BadPattern, path_join, path_match, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import Settings, backend_settings
+from confpy.config.signals import parse_signal
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
 
@@ -77,6 +79,15 @@ class TemplateResource:
     """One file per key set: a key pattern as templates see keys (`/sites/*`); each distinct key
     it matches (the first segments of a key, as many as the pattern has) is one item, and `dest`'s
     file name is a template of the item (see `each_dir`, `each_name`)."""
+    on_change: str = ""
+    """Under `confpy exec`, what a change does to the command: "reload_cmd", "signal", "restart"
+    or "none"; "" as `-reload-signal` says (its signal when given, reload_cmd otherwise)."""
+    reload_signal: signal.Signals | None = None
+    """`on_change = "signal"`'s signal; None: `-reload-signal`'s, else SIGHUP."""
+    kill_signal: signal.Signals | None = None
+    """`on_change = "restart"`'s signal to stop the command; None: SIGTERM."""
+    splay: float = 0.0
+    """Under `confpy exec`, a random delay of up to this many seconds before acting on a change."""
     backend: Settings | None = None
     """The resource's own `[backend]` table (the fork's per-resource backend); None: the global one."""
     prefixed_keys: tuple[str, ...] = field(init=False)
@@ -154,6 +165,51 @@ def _each(field: Field, table: Mapping[str, Any], where: str) -> str | None:
     except BadPattern:
         raise ConfigError(f"{where}: each: {pattern!r} is not a valid key pattern") from None
     return rooted
+
+
+_ON_CHANGE = ("reload_cmd", "signal", "restart", "none")
+
+
+def _on_change(field: Field, table: Mapping[str, Any], where: str) -> str:
+    """As written ("" if absent; a `reload_signal` alone then means "signal")."""
+    value = table.get(field.name)
+    if value is None:
+        return "signal" if table.get("reload_signal") is not None else ""
+    if value not in _ON_CHANGE:
+        choices = ", ".join(f'"{c}"' for c in _ON_CHANGE)
+        raise ConfigError(f"{where}: on_change must be one of {choices}, got {value!r}")
+    return str(value)
+
+
+def _signal(field: Field, table: Mapping[str, Any], where: str) -> signal.Signals | None:
+    """A signal name, used only by the `on_change` it belongs to (a stray one is refused)."""
+    value = table.get(field.name)
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: {field.name} must be a signal name such as HUP, got {value!r}")
+    try:
+        signum = parse_signal(str(value))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {field.name}: {exc}") from None
+    wanted = _SIGNAL_OF[field.name]
+    # reload_signal alone means on_change = "signal"; kill_signal needs on_change = "restart" written.
+    if table.get("on_change", "signal" if wanted == "signal" else None) != wanted:
+        raise ConfigError(f'{where}: {field.name} is used only with on_change = "{wanted}"')
+    return signum
+
+
+_SIGNAL_OF = {"reload_signal": "signal", "kill_signal": "restart"}
+
+
+def _splay(field: Field, table: Mapping[str, Any], where: str) -> float:
+    """A duration; a negative one is named as such (parse_duration calls "-1s" no duration)."""
+    value = table.get(field.name, field.default)
+    if (isinstance(value, str) and value.strip().startswith("-")) or (
+        isinstance(value, int | float) and value < 0
+    ):
+        raise ConfigError(f"{where}: splay must not be negative, got {value!r}")
+    return _duration(field, table, where)
 
 
 def _each_keys(each: str) -> tuple[str, ...]:
@@ -371,6 +427,10 @@ FIELDS: tuple[Field, ...] = (
     Field("render_timeout", "duration", _limit_duration),
     Field("max_output_size", "size", _size),
     Field("each", "key pattern such as /sites/*", _each),
+    Field("on_change", '"reload_cmd", "signal", "restart" or "none"', _on_change),
+    Field("reload_signal", "signal name such as HUP", _signal),
+    Field("kill_signal", "signal name such as TERM", _signal),
+    Field("splay", "duration", _splay),
 )
 """The `[template]` fields, in the order they are read (and so checked)."""
 _KNOWN = tuple(f.name for f in FIELDS)
@@ -419,6 +479,8 @@ def _load_resource(path: Path, name: str, global_prefix: str) -> TemplateResourc
         log.warning("%s: unknown table or key %r is ignored", where, unknown, extra={"key": unknown})
     values = {f.name: _read(f, table, where) for f in FIELDS if f.read is not None}
     values["backend"] = _backend(document.get("backend"), where)
+    if values["on_change"] == "reload_cmd" and not values["reload_cmd"]:
+        raise ConfigError(f'{where}: on_change = "reload_cmd" needs a reload_cmd', key="on_change")
     prefix = values.pop("prefix")
     if values["each"] is not None:
         with context(key="dest"):

@@ -15,17 +15,16 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-
-from confpy.errors import ConfigError
 
 __all__ = [
     "FORWARDED_SIGNALS",
+    "KILL_AFTER",
     "STOP_SIGNALS",
     "Child",
     "ReapGate",
     "exit_status",
-    "parse_signal",
     "signal_name",
 ]
 
@@ -42,17 +41,9 @@ FORWARDED_SIGNALS = (
 )
 #: After these, the command is going away: no more reloads, and the keys are deregistered.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-
-
-def parse_signal(text: str) -> signal.Signals:
-    """`HUP`, `SIGHUP` or `1` (as `-reload-signal` takes it)."""
-    name = text.strip().upper()
-    try:
-        if name.isdigit():
-            return signal.Signals(int(name))
-        return signal.Signals[f"SIG{name.removeprefix('SIG')}"]
-    except (KeyError, ValueError):
-        raise ConfigError(f"unknown signal {text!r} (use a name such as HUP or USR1, or a number)") from None
+#: Seconds a command stopped for a restart may take to end before it gets SIGKILL
+#: (consul-template's exec `kill_timeout` default).
+KILL_AFTER = 30.0
 
 
 def signal_name(signum: int) -> str:
@@ -77,6 +68,10 @@ class Child:
         self.proc: subprocess.Popen[bytes] | None = None
         self.status: int | None = None
         self._lock = threading.Lock()
+        # When the command was told to stop for a restart (None: no restart under way), and
+        # whether it has had SIGKILL for being slow about it.
+        self._restart_since: float | None = None
+        self._killed = False
 
     @property
     def name(self) -> str:
@@ -92,8 +87,39 @@ class Child:
     def start(self) -> None:
         """Start the command, with confpy's stdin, stdout and stderr; OSError if it cannot be."""
         with self._lock:
-            self.proc = subprocess.Popen(self.argv)
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(self.argv)
         log.info("started %s (pid %d)", shlex.join(self.argv), self.proc.pid)
+
+    def restart(self, signum: signal.Signals) -> bool:
+        """Stop the command with `signum`, to start it again once it has ended; False if it does
+        not run. A restart already under way takes this one in: its new command starts after
+        every file written so far, since it starts only once the old one has ended."""
+        with self._lock:
+            if self.proc is None or self.status is not None:
+                return False
+            if self._restart_since is None:
+                self._restart_since, self._killed = time.monotonic(), False
+                os.kill(self.proc.pid, signum)
+                log.info("sent %s to %s to restart it", signum.name, self.name)
+            return True
+
+    def cancel_restart(self) -> None:
+        """confpy is stopping: a command stopped for a restart is not started again."""
+        with self._lock:
+            self._restart_since = None
+
+    def hurry(self) -> None:
+        """SIGKILL a command stopped for a restart that has not ended after `KILL_AFTER` seconds."""
+        with self._lock:
+            since = self._restart_since
+            if since is None or self._killed or self.proc is None or time.monotonic() - since < KILL_AFTER:
+                return
+            self._killed = True
+            os.kill(self.proc.pid, signal.SIGKILL)
+            log.warning("%s did not end %g s after it was told to: sent SIGKILL", self.name, KILL_AFTER)
 
     def send(self, signum: int) -> bool:
         """Signal the command if it still runs; False if it does not."""
@@ -126,12 +152,21 @@ class Child:
             return True
 
     def _ended(self, wait_status: int) -> None:
+        """Called with the lock held: the command's status, or, in a restart, the next command."""
         assert self.proc is not None
         code = os.waitstatus_to_exitcode(wait_status)
         self.proc.returncode = code  # reaped here: subprocess must never wait for this PID again
-        self.status = exit_status(wait_status)
         how = f"was killed by {signal_name(-code)}" if code < 0 else f"exited with status {code}"
         log.info("%s %s", self.name, how)
+        if self._restart_since is None:
+            self.status = exit_status(wait_status)
+            return
+        self._restart_since = None
+        try:
+            self._spawn()
+        except OSError as exc:
+            log.error("cannot restart %s: %s", self.name, exc.strerror)
+            self.status = 127 if isinstance(exc, FileNotFoundError) else 126
 
 
 class ReapGate:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 
@@ -44,17 +46,26 @@ _TICK = 1.0
 
 class ExecProcessor(ResourceProcessor):
     """A resource whose reload belongs to the command: none before it runs (it reads the files
-    when it starts), then reload_cmd or, with `reload_signal`, that signal to the command."""
+    when it starts), then what its `on_change` says (consul-template #1368, #1488): reload_cmd, a
+    signal to the command, a restart of the command, or nothing; after a random `splay`."""
 
     def __init__(self, base: ResourceProcessor, supervisor: ExecSupervisor) -> None:
         super().__init__(base.resource, base.renderer, base.settings)
         self._supervisor = supervisor
 
     @property
+    def on_change(self) -> str:
+        """The resource's `on_change`, or today's default: `-reload-signal`'s signal, else reload_cmd."""
+        if self.resource.on_change:
+            return self.resource.on_change
+        return "signal" if self._supervisor.reload_signal is not None else "reload_cmd"
+
+    @property
     def needs_reload(self) -> bool:
-        if self._supervisor.reload_signal is None:
+        action = self.on_change
+        if action == "reload_cmd":
             return super().needs_reload
-        return not self.settings.sync_only and not self.settings.noop
+        return action != "none" and not self.settings.sync_only and not self.settings.noop
 
     def sync(self, store: KeyStore) -> WriteResult:
         with self._supervisor.gate.command():
@@ -64,18 +75,22 @@ class ExecProcessor(ResourceProcessor):
         supervisor, child = self._supervisor, self._supervisor.child
         if not self.needs_reload or supervisor.stopping or not child.running:
             return
-        signum = supervisor.reload_signal
-        if signum is None:
+        name = self.resource.name
+        if self.resource.splay:
+            delay = random.uniform(0, self.resource.splay)
+            log.info("%s: splay: acting on the change in %.1f s", name, delay, extra={"resource": name})
+            if supervisor.stopped.wait(delay) or not child.running:
+                return
+        action = self.on_change
+        if action == "reload_cmd":
             with supervisor.gate.command():
                 super().reload()
-        elif child.send(signum):
-            log.info(
-                "%s: sent %s to %s",
-                self.resource.name,
-                signum.name,
-                child.name,
-                extra={"resource": self.resource.name},
-            )
+        elif action == "restart":
+            child.restart(self.resource.kill_signal or signal.SIGTERM)
+        else:
+            signum = self.resource.reload_signal or supervisor.reload_signal or signal.SIGHUP
+            if child.send(signum):
+                log.info("%s: sent %s to %s", name, signum.name, child.name, extra={"resource": name})
 
 
 class ExecSupervisor:
@@ -96,13 +111,18 @@ class ExecSupervisor:
         self.register = register
         self.ttl = ttl
         self.reload_signal = reload_signal
-        self.stopping = False
+        self.stopped = threading.Event()
+        """Set once the command is going away: no more reloads (a splay in progress ends)."""
         self.events: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self.gate = ReapGate(lambda: self.events.put(_CHILD))
         self._waiter: KeyWaiter | None = None
         self._first_errors: dict[str, ConfpyError | None] = {}
 
     # -- signals (on the relay's thread; they only enqueue) -------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self.stopped.is_set()
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGCHLD:
@@ -152,7 +172,7 @@ class ExecSupervisor:
             self.child.send(signal.SIGTERM)
             return exc.exit_status  # docs/operations.md: 2 for bad configuration
         finally:
-            self.stopping = True
+            self.stopped.set()
             if engine is not None:
                 engine.stop()
             if registration:
@@ -234,6 +254,7 @@ class ExecSupervisor:
                 self._forward(signal.Signals(item), engine, registration)
             elif item in (_CHILD, None):
                 self.gate.reap(self.child)
+                self.child.hurry()
             if time.monotonic() >= next_reconcile:
                 next_reconcile = time.monotonic() + self.settings.poll_interval
                 self._reconcile(engine)
@@ -244,7 +265,8 @@ class ExecSupervisor:
     ) -> None:
         stop = signum in STOP_SIGNALS
         if stop:
-            self.stopping = True
+            self.stopped.set()
+            self.child.cancel_restart()
         self.child.forward(signum)
         if stop and registration:
             registration.stop()

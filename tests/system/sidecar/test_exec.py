@@ -238,3 +238,119 @@ def test_as_pid_1_reaps_orphans_and_keeps_statuses(
                 proc.wait(10)
     assert len(read(tmp_path / "orphans").split()) == 3
     assert read(tmp_path / "zombies") == "", "orphaned processes were left as zombies"
+
+
+# Records in `events` each start (with its PID) and each signal it gets; USR2 ends it (status 0),
+# as the signal a restart stops it with. Bounded as CHILD is.
+RECORDER = """\
+trap 'echo HUP >> {tmp}/events' HUP
+trap 'echo USR1 >> {tmp}/events' USR1
+trap 'echo USR2 >> {tmp}/events; exit 0' USR2
+trap 'echo TERM >> {tmp}/events; exit 0' TERM
+echo "start $$" >> {tmp}/events
+i=0
+while [ ! -s {tmp}/exit ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+exit "$(cat {tmp}/exit)"
+"""
+
+
+def events(tmp: Path) -> list[str]:
+    return [line.split()[0] for line in read(tmp / "events").splitlines()]
+
+
+def per_resource(tmp: Path, prefix: str, resources: dict[str, str]) -> None:
+    """One resource per entry (`NAME.toml` reads `prefix/NAME` into tmp/NAME.conf), and RECORDER."""
+    tomls = {
+        f"{name}.toml": f'[template]\nsrc = "v.j2"\ndest = "{tmp / name}.conf"\n'
+        f'prefix = "{prefix}/{name}"\nkeys = ["/v"]\n{extra}'
+        for name, extra in resources.items()
+    }
+    make_confdir(tmp, tomls, {"v.j2": 'v={{ getv("/v") }}\n'})
+    (tmp / "child.sh").write_text(RECORDER.format(tmp=tmp))
+
+
+def test_each_resource_says_what_a_change_does_to_the_command(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """A signal of its own, a restart with a kill_signal of its own, nothing, or (the default)
+    reload_cmd: each resource's change does what it says, and only that."""
+    marker = tmp_path / "none_reloaded"
+    per_resource(
+        tmp_path,
+        etcd_prefix,
+        {
+            "sig": 'on_change = "signal"\nreload_signal = "USR1"\n',
+            "rst": 'on_change = "restart"\nkill_signal = "SIGUSR2"\n',
+            "none": f'on_change = "none"\nreload_cmd = "touch {marker}"\n',
+            "cmd": f'on_change = "reload_cmd"\nreload_cmd = "echo cmd >> {tmp_path}/events"\n',
+            "dflt": f'reload_cmd = "touch {marker}"\n',
+        },
+    )
+    for name in ("sig", "rst", "none", "cmd", "dflt"):
+        etcd_client.put(f"{etcd_prefix}/{name}/v", "1")
+    with confpy_exec(tmp_path, etcd.url, "-reload-signal", "HUP") as proc:
+        wait_until(lambda: events(tmp_path) == ["start"], what="the command started")
+        etcd_client.put(f"{etcd_prefix}/sig/v", "2")
+        wait_until(lambda: events(tmp_path) == ["start", "USR1"], what="the resource's own signal")
+        etcd_client.put(f"{etcd_prefix}/rst/v", "2")
+        wait_until(lambda: events(tmp_path) == ["start", "USR1", "USR2", "start"], what="a restart")
+        first, second = (
+            line.split()[1] for line in read(tmp_path / "events").splitlines() if "start" in line
+        )
+        assert first != second
+        etcd_client.put(f"{etcd_prefix}/none/v", "2")
+        wait_until(lambda: read(tmp_path / "none.conf") == "v=2\n", what="on_change none still writes")
+        etcd_client.put(f"{etcd_prefix}/cmd/v", "2")
+        wait_until(lambda: events(tmp_path)[4:] == ["cmd"], what="reload_cmd despite -reload-signal")
+        # A resource without on_change does as today: -reload-signal's HUP, not its reload_cmd.
+        etcd_client.put(f"{etcd_prefix}/dflt/v", "2")
+        wait_until(lambda: events(tmp_path)[5:] == ["HUP"], what="the default")
+        (tmp_path / "exit").write_text("0")
+        assert proc.wait() == 0
+    assert not marker.exists()
+    assert f"sent SIGUSR2 to sh (pid {first}) to restart it" in proc.log
+
+
+def test_without_reload_signal_the_default_stays_reload_cmd_and_splay_delays_it(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    per_resource(
+        tmp_path,
+        etcd_prefix,
+        {"cmd": f'reload_cmd = "echo cmd >> {tmp_path}/events"\nsplay = "300ms"\n'},
+    )
+    etcd_client.put(f"{etcd_prefix}/cmd/v", "1")
+    with confpy_exec(tmp_path, etcd.url) as proc:
+        wait_until(lambda: events(tmp_path) == ["start"], what="the command started")
+        etcd_client.put(f"{etcd_prefix}/cmd/v", "2")
+        wait_until(lambda: events(tmp_path) == ["start", "cmd"], what="reload_cmd after the splay")
+        assert "cmd.toml: splay: acting on the change in " in proc.log
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    assert events(tmp_path) == ["start", "cmd", "TERM"]
+
+
+def test_a_restart_that_the_command_ignores_ends_in_sigkill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command ignores the kill_signal: after KILL_AFTER it gets SIGKILL, then starts again."""
+    from confpy.sidecar import child as child_module
+    from confpy.sidecar.child import Child
+
+    monkeypatch.setattr(child_module, "KILL_AFTER", 0.2)
+    starts = tmp_path / "starts"
+    command = Child(["sh", "-c", f"trap '' TERM; echo $$ >> {starts}; sleep 60"])
+    command.start()
+    try:
+        wait_until(lambda: len(read(starts).split()) == 1, what="first start")
+        assert command.restart(signal.SIGTERM)
+        assert command.restart(signal.SIGTERM)  # taken in by the restart under way
+        wait_until(
+            lambda: (command.hurry(), command.poll(), len(read(starts).split()))[2] == 2, 20, "restart"
+        )
+        assert command.status is None and command.running
+    finally:
+        command.cancel_restart()
+        command.send(signal.SIGKILL)
+        wait_until(lambda: (command.poll(), command.status)[1] is not None, what="the end")
+    assert command.status == 128 + 9

@@ -1,6 +1,7 @@
 import dataclasses
 import logging
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,55 @@ def test_a_bad_backend_table_is_one_line_naming_the_file_and_key(
         load_resource(write(tmp_path / "a.toml", text), name="a.toml")
     assert "\n" not in str(info.value)
     assert info.value.resource == "a.toml"
+
+
+def test_exec_fields_read_as_written(tmp_path: Path) -> None:
+    extra = 'on_change = "restart"\nkill_signal = "INT"\nsplay = "5s"\n'
+    res = load_resource(write(tmp_path / "a.toml", _TEMPLATE + extra), name="a.toml")
+    assert (res.on_change, res.kill_signal, res.reload_signal, res.splay) == (
+        "restart",
+        signal.SIGINT,
+        None,
+        5.0,
+    )
+    alone = load_resource(
+        write(tmp_path / "b.toml", _TEMPLATE + 'reload_signal = "SIGUSR1"\n'), name="b.toml"
+    )
+    assert (alone.on_change, alone.reload_signal) == ("signal", signal.SIGUSR1)
+    plain = load_resource(write(tmp_path / "c.toml", _TEMPLATE), name="c.toml")
+    assert (plain.on_change, plain.reload_signal, plain.kill_signal, plain.splay) == ("", None, None, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "message"),
+    [
+        ('reload_signal = "HUPP"\n', "reload_signal", r"a\.toml: reload_signal: unknown signal 'HUPP'"),
+        (
+            'on_change = "restart"\nkill_signal = "NOPE"\n',
+            "kill_signal",
+            r"kill_signal: unknown signal 'NOPE'",
+        ),
+        ('splay = "-1s"\n', "splay", r"a\.toml: splay must not be negative, got '-1s'"),
+        ("splay = -2\n", "splay", r"a\.toml: splay must not be negative, got -2"),
+        ('on_change = "reboot"\n', "on_change", r'a\.toml: on_change must be one of "reload_cmd", "signal"'),
+        (
+            'kill_signal = "TERM"\n',
+            "kill_signal",
+            r'a\.toml: kill_signal is used only with on_change = "restart"',
+        ),
+        (
+            'on_change = "restart"\nreload_signal = "HUP"\n',
+            "reload_signal",
+            r'a\.toml: reload_signal is used only with on_change = "signal"',
+        ),
+        ('on_change = "reload_cmd"\n', "on_change", r'a\.toml: on_change = "reload_cmd" needs a reload_cmd'),
+        ("reload_signal = true\n", "reload_signal", r"reload_signal must be a signal name such as HUP"),
+    ],
+)
+def test_bad_exec_fields_are_one_line_naming_the_resource_and_field(
+    tmp_path: Path, extra: str, key: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        load_resource(write(tmp_path / "a.toml", _TEMPLATE + extra), name="a.toml")
+    assert "\n" not in str(info.value)
+    assert (info.value.resource, info.value.key) == ("a.toml", key)

@@ -6,8 +6,9 @@ import signal
 
 import pytest
 
+from confpy.config.signals import parse_signal
 from confpy.errors import ConfigError
-from confpy.sidecar.child import exit_status, parse_signal
+from confpy.sidecar.child import exit_status
 
 
 def test_parse_signal_and_exit_status() -> None:
