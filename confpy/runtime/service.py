@@ -28,7 +28,6 @@ from confpy.config.resource import TemplateResource
 from confpy.config.settings import Settings
 from confpy.errors import EXIT_STALE, ConfigError, ConfpyError, EndpointError
 from confpy.log import setup_logging
-from confpy.ops.metrics import HealthServer, Metrics
 from confpy.ops.sdnotify import notify, watchdog_period
 from confpy.pipeline.processor import RunRecord
 from confpy.runtime.noop import show_diff
@@ -37,6 +36,8 @@ from confpy.runtime.watch import WatchEngine
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
+
+    from confpy.ops.metrics import HealthServer, Metrics
 
 __all__ = ["Service", "run_service"]
 
@@ -65,7 +66,11 @@ class Service:
         self._announced = False
         # An engine has started once: the backend was reached as configured.
         self._reached = False
-        self.metrics = Metrics() if settings.metrics_addr else None
+        self.metrics: Metrics | None = None
+        if settings.metrics_addr:  # prometheus-client is imported only for -metrics-addr
+            from confpy.ops.metrics import Metrics
+
+            self.metrics = Metrics()
         self._watchdog = watchdog_period()
 
     # -- observability --------------------------------------------------------------------------
@@ -99,6 +104,8 @@ class Service:
     def _start_http(self) -> HealthServer | None:
         if self.metrics is None or not self.settings.metrics_addr:
             return None
+        from confpy.ops.metrics import HealthServer
+
         server = HealthServer(self.settings.metrics_addr, self.metrics, ready=lambda: self.ready)
         self.metrics.set_source(
             revision=lambda: self.engine.revision if self.engine else 0,

@@ -21,6 +21,7 @@ from confpy.errors import BackendError, ConfigError, EndpointError
 
 __all__ = [
     "GRPC_OPTIONS",
+    "GRPC_WAIT_SLICE",
     "HAS_LEADER",
     "RECONNECT_INTERVAL",
     "Compacted",
@@ -51,6 +52,13 @@ GRPC_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.max_receive_message_length", -1),
 ]
+# gRPC's blocking waits (grpc._common.wait: a streaming call's next response, a request's send)
+# wait on a condition in slices of 0.1 s, so that a main thread blocked in one still runs signal
+# handlers (grpc/grpc#19464). Every event notifies that condition, so the slices only add wake-ups:
+# 10 of the 24 per second of an idle `confpy -watch`, on the thread reading the watch stream.
+# confpy waits in them only on its own threads (signals: runtime/signals.py's thread), so the slice
+# is set to a minute; an interrupted lock acquire still runs a main thread's handlers at once.
+GRPC_WAIT_SLICE = 60.0
 # A member that lost its leader answers "no leader" at once instead of serving stale data or
 # keeping a watch open that will never deliver.
 HAS_LEADER = ("hasleader", "true")
@@ -121,8 +129,11 @@ class Connection:
         self._ca = ca
 
         import grpc
+        import grpc._common
         from pyetcd import etcdrpc
 
+        if getattr(grpc._common, "MAXIMUM_WAIT_TIMEOUT", 0) < GRPC_WAIT_SLICE:
+            grpc._common.MAXIMUM_WAIT_TIMEOUT = GRPC_WAIT_SLICE
         self.grpc: Any = grpc
         self.rpc: Any = etcdrpc
         self._creds = None

@@ -439,3 +439,30 @@ def test_reconnect_gives_fresh_channels_and_keeps_working(etcd: EtcdServer, etcd
         assert backend._connection._channels == again
     finally:
         backend.close()
+
+
+def _voluntary_switches(thread: threading.Thread) -> int:
+    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
+
+
+def test_an_idle_watch_stream_reader_sleeps_until_a_response(backend: EtcdBackend, etcd_prefix: str) -> None:
+    """Idle means asleep: the thread reading the watch stream wakes for responses, not on a clock.
+
+    gRPC's blocking waits woke it every 0.1 s (grpc._common.MAXIMUM_WAIT_TIMEOUT): 10 of an idle
+    watch's 24 wake-ups a second. Counted, not timed: a sleeping thread does not switch however
+    loaded the machine is, so 1.5 s without a response leaves its count where it was but for stray
+    wake-ups, and a 0.1 s clock would add 15.
+    """
+    inbox = Inbox()
+    others = set(threading.enumerate())  # other tests' streams may still be ending
+    watch = backend.watch(etcd_prefix, backend.put(f"{etcd_prefix}/a", "1") + 1, inbox)
+    try:
+        (reader,) = [t for t in set(threading.enumerate()) - others if t.name == "confpy-etcd-watch"]
+        before = _voluntary_switches(reader)
+        time.sleep(1.5)
+        assert _voluntary_switches(reader) - before <= 3
+        backend.put(f"{etcd_prefix}/b", "2")
+        assert [e.key for e in inbox.events(1)] == [f"{etcd_prefix}/b"]
+    finally:
+        watch.cancel()

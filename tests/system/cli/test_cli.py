@@ -8,8 +8,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from tests.support.helpers import make_confdir, run_confpy
+from tests.support.helpers import make_confdir, run_confpy, wait_until
 
 
 def test_unknown_flags_are_named_whole_as_go_names_them() -> None:
@@ -140,3 +141,77 @@ def test_interval_says_which_forms_it_accepts(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         assert all(form in result.stderr for form in forms), result.stderr
         assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+# What a run imports beyond the standard library and confpy's core, by the resources it has.
+_OPTIONAL = {
+    "jinja2",
+    "yaml",
+    "prometheus_client",
+    "watchdog",
+    "dns",
+    "confpy.engines.go",
+    "confpy.engines.jinja",
+}
+
+
+_IMPORTTIME = [sys.executable, "-X", "importtime", "-m", "confpy"]
+
+
+def _imported(stderr: str) -> set[str]:
+    """The optional modules in `python -X importtime`'s report (on stderr)."""
+    names = {
+        line.rpartition("|")[2].strip() for line in stderr.splitlines() if line.startswith("import time:")
+    }
+    return {name for name in _OPTIONAL if name in names or name in {n.split(".")[0] for n in names}}
+
+
+def _lean_confdir(tmp_path: Path, etcd_prefix: str, src: str, template: str) -> Path:
+    dest = tmp_path / "out.conf"
+    resource = f'[template]\nsrc = "{src}"\ndest = "{dest}"\nprefix = "{etcd_prefix}"\nkeys = ["/"]\n'
+    return make_confdir(tmp_path, {"app.toml": resource}, {src: template})
+
+
+def test_onetime_imports_only_the_engine_its_resources_use(
+    tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
+) -> None:
+    """A confd confdir (.tmpl) never needs Jinja2, and no -onetime needs watchdog, prometheus-client,
+    yaml (file backend) or dnspython (lookupSRV); a Jinja2 one never needs the Go engine."""
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    for src, template, engine in (
+        ("app.tmpl", '{{getv "/a"}}\n', "confpy.engines.go"),
+        ("app.j2", '{{ getv("/a") }}\n', "confpy.engines.jinja"),
+    ):
+        confdir = _lean_confdir(tmp_path / src, etcd_prefix, src, template)
+        done = subprocess.run(
+            [*_IMPORTTIME, "-onetime", "-backend", "etcdv3", "-node", etcd.url, "-confdir", str(confdir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp_path / src / "out.conf").read_text() == "1\n"
+        want = {engine, "jinja2"} if src.endswith(".j2") else {engine}
+        assert _imported(done.stderr) == want
+
+
+def test_watch_without_metrics_addr_imports_no_prometheus_client(
+    tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    confdir = _lean_confdir(tmp_path, etcd_prefix, "app.tmpl", '{{getv "/a"}}\n')
+    log = tmp_path / "stderr"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [*_IMPORTTIME, "-watch", "-backend", "etcdv3", "-node", etcd.url, "-confdir", str(confdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            wait_until(lambda: (tmp_path / "out.conf").exists(), what="the first render")
+        finally:
+            proc.terminate()
+            assert proc.wait(30) == 0
+    # watchdog watches the confdir for hot reload in watch mode.
+    assert _imported(log.read_text()) == {"confpy.engines.go", "watchdog"}
