@@ -105,12 +105,11 @@ def cap_malloc_arenas() -> None:
     """
     if "MALLOC_ARENA_MAX" in os.environ:
         return
+    import contextlib
     import ctypes
 
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
-    except (AttributeError, OSError):
-        pass
 
 
 def run_from_flags(flags: Mapping[str, Any]) -> int:
