@@ -17,7 +17,6 @@ import functools
 import logging
 import os
 import re
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,7 +31,9 @@ log = logging.getLogger("confpy")
 CHUNK = 1 << 20
 """Bytes read at a time to compare or copy files."""
 _FLUSH_AT = 1 << 16  # characters of output buffered before they go to the stage file
-_RUN = secrets.token_hex(4)  # this process's mark in its stage files' names
+# This process's mark in its stage files' names. os.urandom is what secrets.token_hex reads;
+# importing secrets (random, hashlib, hmac, base64) cost ~4 ms of every -onetime.
+_RUN = os.urandom(4).hex()
 _STAGE_NAME = re.compile(r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}")  # dest's name, pid, run
 # The names earlier confpy versions gave their stage files: `.<dest>.<8 random hex digits>`. One of
 # the digits must be a letter, so that a user's `.app.conf.20261201` is never taken for one.
@@ -175,7 +176,7 @@ def read_fd(fd: int, size: int) -> bytes:
 
 
 def _stage_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.confpy-{os.getpid()}-{_RUN}-{secrets.token_hex(4)}")
+    return dest.with_name(f".{dest.name}.confpy-{os.getpid()}-{_RUN}-{os.urandom(4).hex()}")
 
 
 def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, Path | None]:
