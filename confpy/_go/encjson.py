@@ -3,19 +3,31 @@
 `loads` reads numbers as Go does (every one a float64 through strconv.ParseFloat; one beyond
 float64 is OutOfRange, not infinity) and turns an unpaired surrogate escape into U+FFFD as Go
 does. `syntax_error` is Go's scanner: the SyntaxError text Go reports for invalid JSON, word for
-word; `go_error` and `type_error` the error json.Unmarshal returns. Errors are ValueErrors; the
-template functions turn them into their own.
+word; `go_error` and `type_error` the error json.Unmarshal returns. `dumps` is json.Marshal and
+json.MarshalIndent, for the fork's toJson and toPrettyJson. Errors are ValueErrors; the template
+functions turn them into their own.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-from confpy._go.strconv import NumError, go_bytes, parse_float, quote
+from confpy._go.strconv import NumError, format_float, go_bytes, parse_float, quote
 
-__all__ = ["KINDS", "OutOfRange", "go_error", "loads", "syntax_error", "type_error"]
+__all__ = [
+    "KINDS",
+    "OutOfRange",
+    "UnsupportedValue",
+    "dumps",
+    "encode_string",
+    "go_error",
+    "loads",
+    "syntax_error",
+    "type_error",
+]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -229,3 +241,112 @@ def go_error(text: str, exc: ValueError, want: type) -> str:
     return type_error(
         {"{": "object", "[": "array", '"': "string", "t": "bool", "f": "bool"}.get(top, "number"), want
     )
+
+
+# --- encoding: json.Marshal and json.MarshalIndent ---------------------------------------------
+
+_HTML_SAFE_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029\udc80-\udcff]')
+
+
+class UnsupportedValue(ValueError):
+    """A value json.Marshal refuses (NaN, an infinity, a type it cannot encode); str() is Go's error."""
+
+
+def _escape(match: re.Match[str]) -> str:
+    c = match.group(0)
+    if c in _HTML_SAFE_ESCAPES:
+        return _HTML_SAFE_ESCAPES[c]
+    if "\udc80" <= c <= "\udcff":  # a byte that is not UTF-8: Go writes U+FFFD
+        return "\\ufffd"
+    return f"\\u{ord(c):04x}"
+
+
+def encode_string(s: str) -> str:
+    """encodeState.string with HTML escaping (Marshal's default): <, >, & and U+2028/9 as \\u,
+    \\b and \\f short (Go 1.22 and later), other control characters as \\u00XX."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape, s) + '"'
+
+
+def _float(v: float) -> str:
+    """floatEncoder: shortest digits, 'f' form unless the magnitude is below 1e-6 or from 1e21 up."""
+    if v != v or v in (float("inf"), float("-inf")):
+        raise UnsupportedValue(f"json: unsupported value: {format_float(v, 'g', -1)}")
+    magnitude = abs(v)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        text = format_float(v, "e", -1)
+        return re.sub(r"e-0(\d)$", r"e-\1", text)
+    return format_float(v, "f", -1)
+
+
+def dumps(value: Any, indent: bool = False, other: Callable[[Any], Any] | None = None) -> str:
+    """json.Marshal of a Go value (json.MarshalIndent(v, "", "  ") with `indent`).
+
+    Maps are objects with their keys in Go's byte order, structs (NamedTuples) objects in field
+    order, nil (None, or a value whose `nil` is true) null. `other` turns a value of any other type
+    into one of these (the caller's own types), or raises UnsupportedValue.
+    """
+    out: list[str] = []
+    _encode(value, out, "\n" if indent else "", other)
+    return "".join(out)
+
+
+def _encode(value: Any, out: list[str], newline: str, other: Callable[[Any], Any] | None) -> None:
+    if value is None or getattr(value, "nil", False) is True:
+        out.append("null")
+    elif isinstance(value, str):
+        out.append(encode_string(value))
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(_float(value))
+    elif isinstance(value, dict):
+        items = sorted(((_key(k), v) for k, v in value.items()), key=lambda kv: go_bytes(kv[0]))
+        _members([(encode_string(k), v) for k, v in items], "{}", out, newline, other)
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a Go struct: fields in order
+        _members([(encode_string(f), getattr(value, f)) for f in value._fields], "{}", out, newline, other)
+    elif isinstance(value, list | tuple):
+        _members([(None, v) for v in value], "[]", out, newline, other)
+    elif other is not None:
+        _encode(other(value), out, newline, other)
+    else:
+        raise UnsupportedValue(f"json: unsupported type: {type(value).__name__}")
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):  # Go writes an integer key as its digits
+        return str(key)
+    raise UnsupportedValue(f"json: unsupported type: map with {type(key).__name__} keys")
+
+
+def _members(
+    members: list[tuple[str | None, Any]],
+    brackets: str,
+    out: list[str],
+    newline: str,
+    other: Callable[[Any], Any] | None,
+) -> None:
+    """An object's or array's members; with `newline` as json.Indent lays them out (`{}` stays)."""
+    if not members:
+        out.append(brackets)
+        return
+    inner = newline + "  " if newline else ""
+    out.append(brackets[0])
+    for i, (name, member) in enumerate(members):
+        out.append(("," if i else "") + inner)
+        if name is not None:
+            out.append(name + (": " if newline else ":"))
+        _encode(member, out, inner, other)
+    out.append(newline + brackets[1])

@@ -42,7 +42,8 @@ STR, INT, FLOAT, BOOL, NONE, ANY, KV, DICT, TIME = (
     "time",
 )
 
-#: confd's functions and the Go type each returns ("list:T" is a slice of T; None: as its argument).
+#: confd's functions and the fork's, and the Go type each returns ("list:T" is a slice of T;
+#: None: as its argument).
 CONFD_FUNCTIONS: dict[str, str | None] = {
     "get": KV,
     "gets": "list:kv",
@@ -83,6 +84,40 @@ CONFD_FUNCTIONS: dict[str, str | None] = {
     "seq": "list:int",
     "atoi": INT,
     "getenv": STR,
+    # the maintained fork's (abtreece/confd pkg/template/utility_funcs.go, template_funcs.go,
+    # include.go); confpy's Jinja engine has them under the same names and argument order
+    "default": ANY,
+    "ternary": ANY,
+    "coalesce": ANY,
+    "empty": BOOL,
+    "toJson": STR,
+    "fromJson": ANY,
+    "toPrettyJson": STR,
+    "indent": STR,
+    "nindent": STR,
+    "quote": STR,
+    "squote": STR,
+    "regexMatch": BOOL,
+    "regexFind": STR,
+    "regexReplaceAll": STR,
+    "trimPrefix": STR,
+    "repeat": STR,
+    "nospace": STR,
+    "snakecase": STR,
+    "camelcase": STR,
+    "kebabcase": STR,
+    "dict": DICT,
+    "list": "list:any",
+    "hasKey": BOOL,
+    "keys": "list:str",
+    "values": "list:any",
+    "append": "list:any",
+    "pluck": "list:any",
+    "sha256sum": STR,
+    "include": STR,
+    "hostname": STR,
+    "lookupIfaceIPV4": STR,
+    "lookupIfaceIPV6": STR,
 }
 
 _COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -240,6 +275,10 @@ class Expressions:
             return self.printf(args), STR
         if name == "html" and types == [STR]:
             return f"({codes[0]} | e)", STR
+        if name == "include":  # the included file is a Go template too
+            raise _Unsupported(
+                "include renders a Go template: convert that file as well and include its Jinja twin"
+            )
         if name in CONFD_FUNCTIONS:
             typ = CONFD_FUNCTIONS[name] or (types[0] if types else ANY)
             return f"{name}({', '.join(codes)})", typ

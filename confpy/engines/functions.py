@@ -41,7 +41,7 @@ from confpy.engines.lookups import LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
 
-__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "make_functions"]
+__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "create_map", "make_functions"]
 
 #: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
 SEQ_LIMIT = 1_000_000
@@ -205,9 +205,14 @@ def _json_array(data: object) -> list[Any]:
 
 def _map(*values: object) -> dict[str, Any]:
     """confd's CreateMap: key, value, key, value, ..."""
+    return create_map("map", values)
+
+
+def create_map(func: str, values: tuple[object, ...]) -> dict[str, Any]:
+    """CreateMap under the name `func` calls it by (confd's `map`, the fork's `dict`)."""
     if len(values) % 2:
         raise FunctionError(
-            f"map: invalid map call: {len(values)} arguments; expected key, value pairs (an even number)",
+            f"{func}: invalid map call: {len(values)} arguments; expected key, value pairs (an even number)",
             "invalid map call",
         )
     result: dict[str, Any] = {}
@@ -215,7 +220,7 @@ def _map(*values: object) -> dict[str, Any]:
         key = values[i]
         if not isinstance(key, str):
             raise FunctionError(
-                f"map: map keys must be strings, argument {i + 1} is {_type_name(key)} {key!r}",
+                f"{func}: map keys must be strings, argument {i + 1} is {_type_name(key)} {key!r}",
                 "map keys must be strings",
             )
         result[key] = values[i + 1]

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from confpy.config.resource import TemplateResource
 from confpy.engines.base import Analysis, Conversion, Problem, TemplateUse, failed_at, failure_reason
+from confpy.engines.forkfuncs import include_path
 from confpy.engines.gotemplate import GoTemplate, parse
 from confpy.engines.gotemplate.confd import SIGNATURES, go_functions
-from confpy.errors import TemplateError
+from confpy.errors import FunctionError, TemplateError, reason
 from confpy.store import KeyStore
 
 __all__ = ["GoEngine"]
@@ -34,20 +36,23 @@ class GoEngine:
         """The parsed Go template, re-parsed only when its file changes."""
         path = self.templates_dir / resource.src
         try:
-            mtime = path.stat().st_mtime_ns
-            with self._lock:
-                cached = self._cache.get(path)
-            if cached and cached[0] == mtime:
-                return cached[1]
-            text = path.read_text(encoding="utf-8")
+            return self._parsed(path)
         except FileNotFoundError:
             raise TemplateError(f"{resource.name}: missing template: {path}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise TemplateError(f"{resource.name}: cannot read template {path}: {exc}") from None
-        try:
-            template = parse(text, path.name, SIGNATURES)
         except TemplateError as exc:
             raise self._error(exc, resource) from exc
+
+    def _parsed(self, path: Path) -> GoTemplate:
+        """The template in `path`, from the cache while its file is unchanged (OSError, or Go's
+        parse error as a TemplateError)."""
+        mtime = path.stat().st_mtime_ns
+        with self._lock:
+            cached = self._cache.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        template = parse(path.read_text(encoding="utf-8"), path.name, SIGNATURES)
         with self._lock:
             self._cache[path] = (mtime, template)
         return template
@@ -61,8 +66,10 @@ class GoEngine:
     ) -> None:
         """Dot is nil, as in confd, or an each-resource's item key."""
         template = self.load(resource)
+        functions = go_functions(store)
+        functions["include"] = self._include(functions)
         try:
-            template.stream(write, go_functions(store), item)
+            template.stream(write, functions, item)
         except TemplateError as exc:
             raise self._error(exc, resource) from exc
 
@@ -78,6 +85,34 @@ class GoEngine:
             return template.execute(go_functions(store), item)
         except TemplateError as exc:
             raise TemplateError(f"{resource.name}: dest file name {text!r}: {exc}") from exc
+
+    def _include(self, functions: dict[str, Callable[..., Any]]) -> Callable[..., str]:
+        """The fork's include (include.go NewIncludeFunc) for one render: another template of the
+        templates directory rendered with the same functions, its dot the optional argument, and
+        the fork's errors (outside the directory, a cycle, too deep, missing, parse, execute)."""
+        stack: list[Path] = []
+
+        def include(name: str, *data: Any) -> str:
+            path = include_path(name, self.templates_dir, stack)
+            try:
+                template = self._parsed(path)
+            except (OSError, UnicodeDecodeError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else reason(exc)
+                detail = f"include {name}: open {path}: {why[:1].lower()}{why[1:]}"
+                raise FunctionError(detail, detail) from None
+            except TemplateError as exc:
+                detail = f"parse include {name}: {exc}"
+                raise FunctionError(detail, detail) from None
+            stack.append(path)
+            try:
+                return template.execute(functions, data[0] if data else None)
+            except TemplateError as exc:
+                detail = f"execute include {name}: {exc}"
+                raise FunctionError(detail, detail) from None
+            finally:
+                stack.pop()
+
+        return include
 
     def _error(self, exc: TemplateError, resource: TemplateResource) -> TemplateError:
         """Go's error, byte for byte as Go says it (`template: NAME:LINE:COL: ...`, NAME the bare

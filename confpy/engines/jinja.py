@@ -13,7 +13,7 @@ import functools
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import islice
@@ -34,6 +34,7 @@ from confpy.engines.base import (
     failure_reason,
 )
 from confpy.engines.filters import VALIDATING_FILTERS
+from confpy.engines.forkfuncs import FORK_FILTER_NAMES, FORK_FUNCTIONS, include_path
 from confpy.engines.functions import FILTER_NAMES, make_functions
 from confpy.engines.jsonnumber import json_numbers
 from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError, closest, did_you_mean, reason
@@ -42,6 +43,8 @@ from confpy.store import KeyStore, KVPair
 __all__ = ["KEY_FUNCTIONS", "JinjaEngine"]
 
 _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
+#: the templates the include function is rendering, outermost first (cycles, depth)
+_including: ContextVar[tuple[Path, ...]] = ContextVar("confpy_including", default=())
 _BATCH = 256  # pieces of Jinja output joined before they are written
 
 # Jinja's wording for a name it does not know, at render time and at compile time.
@@ -116,6 +119,18 @@ def _printing_like_go(decode: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _dict(*pairs: Any, **items: Any) -> dict[str, Any]:
+    """`dict("a", 1, "b", 2)` as the fork's (CreateMap), `dict(a=1)` as Jinja's own, or both."""
+    result: dict[str, Any] = FORK_FUNCTIONS["dict"](*pairs)
+    result.update(items)
+    return result
+
+
+def _hostname(*value: Any) -> Any:
+    """`hostname()` is the fork's (the machine's name); `hostname(x)` confpy's validating filter."""
+    return VALIDATING_FILTERS["hostname"](*value) if value else FORK_FUNCTIONS["hostname"]()
+
+
 @contextmanager
 def _using(store: KeyStore) -> Iterator[None]:
     token = _active.set(store)
@@ -138,14 +153,20 @@ class JinjaEngine:
             # than that each change would recompile its template (~2 ms) instead of rendering it.
             cache_size=-1,
         )
-        functions = make_functions(_ActiveStore())
-        for name in ("json", "jsonArray"):
+        functions = {**FORK_FUNCTIONS, **make_functions(_ActiveStore())}  # confd's override the fork's
+        for name in ("json", "jsonArray", "fromJson"):
             functions[name] = _printing_like_go(functions[name])
+        functions["dict"] = _dict
+        functions["include"] = self._include
         self.env.globals.update(functions)
         self.env.filters.update(VALIDATING_FILTERS)
         self.env.globals.update(VALIDATING_FILTERS)
-        # Jinja's own filters of the same name (join, replace, reverse) keep their Jinja meaning.
-        self.env.filters.update({n: functions[n] for n in FILTER_NAMES if n not in self.env.filters})
+        self.env.globals["hostname"] = _hostname
+        # Jinja's own filters of the same name (join, replace, reverse; default, list, indent)
+        # keep their Jinja meaning; the fork's functions are there under those names as globals.
+        self.env.filters.update(
+            {n: functions[n] for n in FILTER_NAMES | FORK_FILTER_NAMES if n not in self.env.filters}
+        )
         self._texts: dict[str, jinja2.Template] = {}  # each-resources' dest file names, compiled
         # The functions and filters templates call, by the name Python's errors give them.
         self._callables = {
@@ -209,6 +230,23 @@ class JinjaEngine:
     def convert(self, text: str, name: str) -> Conversion:
         """A Jinja2 template is its own translation."""
         return Conversion(text)
+
+    def _include(self, name: object, data: object = None) -> str:
+        """The fork's include (include.go) as a function: another template rendered to a string
+        (so it can be piped: `include("x.j2") | indent(4)`), a map's items its variables; the
+        fork's limits (confpy.engines.forkfuncs.include_path). `{% include %}` stays Jinja's."""
+        stack = list(_including.get())
+        path = include_path(name, self.templates_dir, stack)
+        if data is not None and not (isinstance(data, Mapping) and all(isinstance(k, str) for k in data)):
+            raise TemplateError(
+                f"include: the data for {name!r} must be a map with string keys, got {data!r}"
+            )
+        template = self.env.get_template(path.relative_to(self.templates_dir).as_posix())
+        token = _including.set((*stack, path))
+        try:
+            return template.render(**(data or {}))
+        finally:
+            _including.reset(token)
 
     def _reason(self, exc: BaseException) -> str:
         """What went wrong in the user's words: Jinja's own error classes are not named."""

@@ -22,7 +22,9 @@ from confpy.cli.app import app
 from confpy.config.resource import FIELDS
 from confpy.config.settings import BACKENDS, CONNECTION, SETTINGS
 from confpy.engines.filters import VALIDATING_FILTERS
+from confpy.engines.forkfuncs import FORK_FUNCTIONS
 from confpy.engines.functions import make_functions
+from confpy.engines.gotemplate.confd import SIGNATURES
 from confpy.store import KeyStore
 from confpy.testing import render_confdir
 from tests.support.docs import DOC_FILES, backticked, between, blocks, page, relative, section
@@ -104,6 +106,15 @@ def test_the_function_and_filter_lists_are_complete() -> None:
     assert backticked(functions, r"\w+") == set(make_functions(KeyStore()))
     table = section(text, "Validating filters")
     assert set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)) == set(VALIDATING_FILTERS)
+
+
+def test_the_fork_functions_table_is_the_code_s() -> None:
+    """Every function of the maintained fork is in templates.md's table, with the fork's source file."""
+    table = section(page("templates.md"), "The maintained fork's functions")
+    rows = dict(re.findall(r"^\| `(\w+)` \| (\S+\.go) ", table, re.MULTILINE))
+    assert set(rows) == set(FORK_FUNCTIONS) | {"include"}
+    assert set(rows) <= set(SIGNATURES)
+    assert set(rows.values()) == {"utility_funcs.go", "template_funcs.go", "include.go"}
 
 
 def test_the_backends_list_names_every_backend() -> None:

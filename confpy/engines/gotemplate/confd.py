@@ -2,7 +2,8 @@
 
 Go checks every call against the function's type before calling it (arity, then each argument in
 order, then the piped value), so the Go engine needs the signatures confd's functions have in Go:
-resource/template/template_funcs.go (newFuncMap) and memkv's Store.FuncMap (store.go). The
+resource/template/template_funcs.go (newFuncMap) and memkv's Store.FuncMap (store.go), and
+those the maintained fork (abtreece/confd) adds in pkg/template/utility_funcs.go. The
 implementations are confpy.engines.functions', shared with Jinja, except where confd's Go behaviour is a
 quirk confpy's Jinja functions improve on (`reverse`), or sorts in place where Jinja's sort a copy.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confpy._go.strconv import byte_len
+from confpy.engines.forkfuncs import FORK_FUNCTIONS, to_json
 from confpy.engines.functions import make_functions
 from confpy.engines.gotemplate import gosort, gotime
 from confpy.engines.gotemplate.gotypes import (
@@ -38,6 +40,7 @@ from confpy.engines.gotemplate.gotypes import (
     NilSlice,
     Signature,
     StringSlice,
+    type_of,
 )
 from confpy.store import KeyStore, KVPair
 
@@ -93,6 +96,40 @@ SIGNATURES: dict[str, Signature] = {
     "gets": _sig(KVPAIRS, _S, errors=True),  # memkv.KVPairs, a named type
     "getv": _sig(_S, _S, _S, variadic=True, errors=True),
     "getvs": _sig(STRING_SLICE, _S, errors=True),
+    # the maintained fork (abtreece/confd): pkg/template/utility_funcs.go, utilityFuncMap
+    "default": _sig(ANY, ANY, ANY),  # dfault(defaultVal, val interface{}) interface{}
+    "ternary": _sig(ANY, ANY, ANY, BOOL),  # ternary(trueVal, falseVal interface{}, condition bool)
+    "coalesce": _sig(ANY, ANY, variadic=True),  # coalesce(vals ...interface{}) interface{}
+    "empty": _sig(BOOL, ANY),  # isEmpty(val interface{}) bool
+    "toJson": _sig(_S, ANY, errors=True),
+    "fromJson": _sig(ANY, _S, errors=True),  # fromJson(s string) (interface{}, error)
+    "toPrettyJson": _sig(_S, ANY, errors=True),
+    "indent": _sig(_S, INT, _S),  # indent(spaces int, s string) string
+    "nindent": _sig(_S, INT, _S),
+    "quote": _sig(_S, _S),
+    "squote": _sig(_S, _S),
+    "regexMatch": _sig(BOOL, _S, _S, errors=True),  # regexMatch(pattern, s string) (bool, error)
+    "regexFind": _sig(_S, _S, _S, errors=True),
+    "regexReplaceAll": _sig(_S, _S, _S, _S, errors=True),  # (pattern, s, repl string)
+    "trimPrefix": _sig(_S, _S, _S),  # strings.TrimPrefix
+    "repeat": _sig(_S, INT, _S),  # repeat(count int, s string) string
+    "nospace": _sig(_S, _S),
+    "snakecase": _sig(_S, _S),
+    "camelcase": _sig(_S, _S),
+    "kebabcase": _sig(_S, _S),
+    "dict": _sig(MAP, ANY, variadic=True, errors=True),  # CreateMap, as "map"
+    "list": _sig(SLICE, ANY, variadic=True),  # list(vals ...interface{}) []interface{}
+    "hasKey": _sig(BOOL, MAP, _S),  # hasKey(m map[string]interface{}, key string) bool
+    "keys": _sig(STRING_SLICE, MAP),
+    "values": _sig(SLICE, MAP),
+    "append": _sig(SLICE, SLICE, ANY),  # appendList(l []interface{}, val interface{})
+    "pluck": _sig(SLICE, _S, MAP, variadic=True),  # pluck(key string, maps ...map[string]interface{})
+    "sha256sum": _sig(_S, _S),
+    # the fork's template_funcs.go newFuncMap, and include.go NewIncludeFunc
+    "hostname": _sig(_S, errors=True),  # GetHostname() (string, error)
+    "lookupIfaceIPV4": _sig(_S, _S),
+    "lookupIfaceIPV6": _sig(_S, _S),
+    "include": _sig(_S, _S, ANY, variadic=True, errors=True),  # func(string, ...interface{}) (string, error)
 }
 """confd's functions and their Go types; a function's result becomes a value of its result type."""
 
@@ -163,9 +200,29 @@ def _null_is_nil(decode: Callable[[Any], Any], nil: Callable[[], Any]) -> Callab
     return call
 
 
+def _pluck(key: Any, *maps: Any) -> Any:
+    """The fork's pluck appends to a nil []interface{}: with nothing found it returns nil."""
+    found = FORK_FUNCTIONS["pluck"](key, *maps)
+    return found or NilSlice()
+
+
+def _append(values: Any, value: Any) -> list[Any]:
+    """appendList: a nil []interface{} (Go's nil argument) is an empty one."""
+    return [*(values or ()), value]
+
+
+def _json(func: str, indent: bool) -> Callable[[Any], str]:
+    return lambda value: to_json(func, value, indent, lambda v: str(type_of(v)))
+
+
 def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
-    """confd's function map for a Go template reading `store`."""
-    functions = make_functions(store)
+    """confd's function map for a Go template reading `store`, with the fork's functions (but
+    include, which the engine adds: it reads the templates directory)."""
+    functions = {**FORK_FUNCTIONS, **make_functions(store)}  # the fork's: confd's override them
+    functions["pluck"] = _pluck
+    functions["append"] = _append
+    functions["toJson"] = _json("toJson", False)
+    functions["toPrettyJson"] = _json("toPrettyJson", True)
     functions["datetime"] = gotime.now
     functions["reverse"] = _reverse
     functions["sortByLength"] = _sort_by_length

@@ -236,9 +236,10 @@ class NilSlice(GoSlice):
 
 class NilMap(dict[str, Any]):
     """Go's nil map[string]interface {} (reflect.Zero, a JSON null decoded into a map): empty
-    like any map, nil to eq and %#v."""
+    like any map, nil to eq, %#v and json.Marshal."""
 
     go_type = MAP
+    nil = True
 
 
 def is_nil(value: Any) -> bool:
