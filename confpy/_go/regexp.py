@@ -100,6 +100,26 @@ _CATEGORIES = frozenset(
     "P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs".split()
 )
 
+#: Go's unicode.Scripts (Go 1.19's tables.go): `\\p{Greek}` is valid Go that confpy refuses
+_SCRIPTS = frozenset(
+    "Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali "  # noqa: SIM905
+    "Bhaiksuki Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian "
+    "Chakma Cham Cherokee Chorasmian Common Coptic Cuneiform Cypriot Cyrillic Deseret Devanagari "
+    "Dives_Akuru Dogra Duployan Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian Glagolitic "
+    "Gothic Grantha Greek Gujarati Gunjala_Gondi Gurmukhi Han Hangul Hanifi_Rohingya Hanunoo Hatran "
+    "Hebrew Hiragana Imperial_Aramaic Inherited Inscriptional_Pahlavi Inscriptional_Parthian Javanese "
+    "Kaithi Kannada Katakana Kayah_Li Kharoshthi Khitan_Small_Script Khmer Khojki Khudawadi Lao Latin "
+    "Lepcha Limbu Linear_A Linear_B Lisu Lycian Lydian Mahajani Makasar Malayalam Mandaic Manichaean "
+    "Marchen Masaram_Gondi Medefaidrin Meetei_Mayek Mende_Kikakui Meroitic_Cursive "
+    "Meroitic_Hieroglyphs Miao Modi Mongolian Mro Multani Myanmar Nabataean Nandinagari New_Tai_Lue "
+    "Newa Nko Nushu Nyiakeng_Puachue_Hmong Ogham Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian "
+    "Old_Permic Old_Persian Old_Sogdian Old_South_Arabian Old_Turkic Oriya Osage Osmanya Pahawh_Hmong "
+    "Palmyrene Pau_Cin_Hau Phags_Pa Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra "
+    "Sharada Shavian Siddham SignWriting Sinhala Sogdian Sora_Sompeng Soyombo Sundanese Syloti_Nagri "
+    "Syriac Tagalog Tagbanwa Tai_Le Tai_Tham Tai_Viet Takri Tamil Tangut Telugu Thaana Thai Tibetan "
+    "Tifinagh Tirhuta Ugaritic Vai Wancho Warang_Citi Yezidi Yi Zanabazar_Square".split()
+)
+
 
 def _negate(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out, nxt = [], 0
@@ -148,7 +168,6 @@ class _Translator:
         self.can_repeat = False  # the last emitted piece is an atom a quantifier may follow
         self.repeated = False  # the last emitted piece is a quantifier
         self.last_quantifier = 0
-        self.duplicate: str | None = None
 
     def fail(self, code: str, expr: str) -> RegexpError:
         return RegexpError(code, expr)
@@ -182,12 +201,10 @@ class _Translator:
                 self.i += 1
                 self.atom(_ANCHORS[c, ("s" if c == "." else "m") in self.flags])
             else:
-                self.literal(ord(c))
+                self.literal(ord(self.rune(self.i)))
                 self.i += 1
         if self.stack:
             raise self.fail("missing closing )", src)
-        if self.duplicate is not None:
-            raise self.fail("duplicate capture group name", self.duplicate)
         try:
             compiled = re.compile("".join(self.out))
         except (re.error, RecursionError, OverflowError) as exc:  # limits Go's parser has too
@@ -255,8 +272,6 @@ class _Translator:
             name = rest[named.end() : end] if end > 0 else ""
             if end < 0 or not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
                 raise self.fail("invalid named capture", rest[: end + 1] if end > 0 else rest)
-            if name in self.names and self.duplicate is None:  # Go reports it after the other errors
-                self.duplicate = name
             self.names.append(name)
             self.push("(")
             self.i = i + end + 1
@@ -305,11 +320,18 @@ class _Translator:
 
     # -- escapes and classes --
 
+    def rune(self, at: int) -> str:
+        """The character at `at`; a byte that is not UTF-8 (surrogate-escaped) is Go's nextRune error."""
+        c = self.src[at]
+        if "\udc80" <= c <= "\udcff":
+            raise self.fail("invalid UTF-8", self.src[at:])
+        return c
+
     def escape(self) -> None:
         src, i = self.src, self.i
         if i + 1 >= len(src):
             raise self.fail("trailing backslash at end of expression", "")
-        c = src[i + 1]
+        c = self.rune(i + 1)
         if c in "AzbB":
             self.i += 2
             text = {"A": r"\A", "z": r"\Z", "b": _BOUNDARY, "B": _NOT_BOUNDARY}[c]
@@ -319,8 +341,8 @@ class _Translator:
             end = src.find(r"\E", i + 2)
             literal = src[i + 2 :] if end < 0 else src[i + 2 : end]
             self.i = len(src) if end < 0 else end + 2
-            for ch in literal:
-                self.literal(ord(ch))
+            for at in range(i + 2, i + 2 + len(literal)):
+                self.literal(ord(self.rune(at)))
             return
         ranges = self.class_escape()
         if ranges is not None:
@@ -354,7 +376,7 @@ class _Translator:
             ranges = [(0, _MAX_RUNE)]
         elif name in _CATEGORIES:
             ranges = list(_category(name))
-        elif re.fullmatch("[A-Z][A-Za-z_]+", name):
+        elif name in _SCRIPTS:
             raise self.fail(
                 "Unicode scripts are not supported by confpy (only general categories)", src[i : self.i]
             )
@@ -436,7 +458,7 @@ class _Translator:
                 raise self.fail("missing closing ]", src)
             return self.char_escape()
         self.i += 1
-        return ord(src[self.i - 1])
+        return ord(self.rune(self.i - 1))
 
 
 def _fold(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -500,9 +522,16 @@ def _expand(template: str, match: re.Match[str], names: tuple[str, ...]) -> str:
             out.append("$")
             continue
         name, num, template = found
-        index = num if num >= 0 else (names.index(name) if name in names[1:] else -1)
-        if 0 <= index < len(names) and index <= (match.re.groups or 0):
-            out.append(match.group(index) or "")
+        if num >= 0:
+            if num < len(names):
+                out.append(match.group(num) or "")
+            continue
+        # the first group of that name that took part in the match (Go allows a name twice)
+        out.append(
+            next(
+                (match.group(i) for i, n in enumerate(names) if n == name and match.group(i) is not None), ""
+            )
+        )
 
 
 def replace_all(regexp: GoRegexp, src: str, template: str) -> str:

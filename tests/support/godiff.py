@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confpy.engines.forkfuncs import FORK_FUNCTIONS
 from confpy.engines.gotemplate import parse
 from confpy.engines.gotemplate.confd import SIGNATURES, go_functions
 from confpy.errors import TemplateError
@@ -217,11 +218,20 @@ def _go_data(value: Any) -> Any:
     return json.loads(json.dumps(value), parse_int=float)
 
 
+#: the fork's functions the judge has (gojudge/fork.go: those that are standard-library calls);
+#: confpy's engine is judged without the others, so a template naming one (gogen makes up
+#: identifiers) is `function "empty" not defined` on both sides.
+JUDGED_FORK = frozenset(re.findall(r'^\t\t"(\w+)":', (GOJUDGE / "fork.go").read_text(), re.M))
+_UNJUDGED = ({*FORK_FUNCTIONS, "include"}) - JUDGED_FORK
+_SIGNATURES = {name: sig for name, sig in SIGNATURES.items() if name not in _UNJUDGED}
+
+
 def confpy_render(case: Case) -> Result:
-    """confpy's engine on the case as confpy.engines.go runs it: confd's functions, the case's store."""
+    """confpy's engine on the case as confpy.engines.go runs it: confd's functions and the fork's the
+    judge has (JUDGED_FORK), the case's store."""
     funcs = go_functions(KeyStore(dict(case.store)))
     try:
-        out = parse(case.text, case.name, SIGNATURES).execute(funcs, _go_data(case.data))
+        out = parse(case.text, case.name, _SIGNATURES).execute(funcs, _go_data(case.data))
     except TemplateError as err:
         return Result(ok=False, err=str(err))
     except RecursionError:

@@ -9,7 +9,8 @@
 //
 // The function map is confd's (resource/template/template_funcs.go, newFuncMap, plus memkv's
 // store functions), re-implemented here from the behaviour confd documents; the network lookups
-// are left out (no test resolves names) and datetime is time.Now as in confd.
+// are left out (no test resolves names) and datetime is time.Now as in confd. fork.go adds the
+// maintained fork's functions that are standard-library calls.
 package main
 
 import (
@@ -157,6 +158,9 @@ func funcMap(store memkv.Store) template.FuncMap {
 		"mod":            func(a, b int) int { return a % b },
 		"mul":            func(a, b int) int { return a * b },
 		"seq":            seq, "atoi": strconv.Atoi,
+	}
+	for name, fn := range forkFuncs() {
+		m[name] = fn
 	}
 	for name, fn := range store.Funcs() {
 		m[name] = fn
