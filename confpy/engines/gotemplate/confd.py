@@ -215,14 +215,20 @@ def _json(func: str, indent: bool) -> Callable[[Any], str]:
     return lambda value: to_json(func, value, indent, lambda v: str(type_of(v)))
 
 
+#: the fork's functions as the Go engine calls them, built once
+_FORK_GO: dict[str, Callable[..., Any]] = {
+    **FORK_FUNCTIONS,
+    "pluck": _pluck,
+    "append": _append,
+    "toJson": _json("toJson", False),
+    "toPrettyJson": _json("toPrettyJson", True),
+}
+
+
 def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     """confd's function map for a Go template reading `store`, with the fork's functions (but
     include, which the engine adds: it reads the templates directory)."""
-    functions = {**FORK_FUNCTIONS, **make_functions(store)}  # the fork's: confd's override them
-    functions["pluck"] = _pluck
-    functions["append"] = _append
-    functions["toJson"] = _json("toJson", False)
-    functions["toPrettyJson"] = _json("toPrettyJson", True)
+    functions = {**_FORK_GO, **make_functions(store)}  # the fork's first: confd's override them
     functions["datetime"] = gotime.now
     functions["reverse"] = _reverse
     functions["sortByLength"] = _sort_by_length
