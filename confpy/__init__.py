@@ -35,6 +35,7 @@ _API: dict[str, str] = {
     "EventCallback": "confpy.backends.base",
     "Watch": "confpy.backends.base",
     "LeaseBackend": "confpy.backends.base",
+    "ReadSequence": "confpy.backends.base",
     "MemoryBackend": "confpy.backends.memory",
     "EnvBackend": "confpy.backends.env",
     "FileBackend": "confpy.backends.file",
@@ -62,6 +63,7 @@ if TYPE_CHECKING:  # the same names, for mypy; `X as X` marks each as re-exporte
     from confpy.backends.base import Event as Event
     from confpy.backends.base import EventCallback as EventCallback
     from confpy.backends.base import LeaseBackend as LeaseBackend
+    from confpy.backends.base import ReadSequence as ReadSequence
     from confpy.backends.base import Snapshot as Snapshot
     from confpy.backends.base import Watch as Watch
     from confpy.backends.env import EnvBackend as EnvBackend

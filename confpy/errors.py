@@ -232,6 +232,11 @@ class ValueDecodeError(BackendError):
         )
 
 
+class WatchUnavailableError(BackendError):
+    """The server answers but cannot stream changes as it is configured (redis keyspace
+    notifications off): watch mode says so once and re-reads every `-interval` instead."""
+
+
 class RevisionCompactedError(BackendError):
     """The watch's start revision is older than the backend keeps; re-read a snapshot."""
 

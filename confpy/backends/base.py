@@ -9,13 +9,24 @@ that can keep keys alive only as long as their owner (etcd, memory) also impleme
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Self
 
 from confpy.errors import BackendError, ValueDecodeError
 
-__all__ = ["Backend", "Event", "EventCallback", "LeaseBackend", "Snapshot", "Watch", "decode_value"]
+__all__ = [
+    "Backend",
+    "Event",
+    "EventCallback",
+    "LeaseBackend",
+    "ReadSequence",
+    "Snapshot",
+    "Watch",
+    "decode_value",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,11 @@ EventCallback = Callable[[list[Event] | BackendError], None]
 
 It is called on the backend's own thread: it must only hand the batch over (enqueue), never work.
 After an error no further call comes; the caller resumes with a new watch.
+
+An empty batch says "something under the prefix changed, read it again": backends whose server
+keeps no revision to stream events from (redis, zookeeper) deliver one as soon as the watch is
+in place (so a change made before it, or while disconnected, is not missed) and one after each
+notification; watch mode then re-reads every key, as confd's watch does after WatchPrefix returns.
 """
 
 
@@ -64,6 +80,9 @@ class Backend(abc.ABC):
     name: str = "backend"
     #: False for backends that cannot stream changes (watch mode then polls them).
     supports_watch: bool = True
+    #: False where `read(["/app"])` is not every key under `/app` (confd's redis and zookeeper
+    #: mappings: a redis string `/app` hides what is below it): those are read key by key.
+    prefix_reads: bool = True
 
     @abc.abstractmethod
     def read(self, prefixes: Sequence[str]) -> Snapshot:
@@ -84,6 +103,25 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ReadSequence:
+    """Numbers the reads of a server without revisions, one read at a time.
+
+    A read numbered higher started after the lower one ended, so it never holds an older state
+    of any key: watch mode, which applies a snapshot only if its number is not below what it
+    holds, then never goes backwards (a linearizable server assumed: redis, zookeeper after sync).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    @contextmanager
+    def next(self) -> Iterator[int]:
+        with self._lock:
+            self._last += 1
+            yield self._last
 
 
 class LeaseBackend(Backend):

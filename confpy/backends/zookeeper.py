@@ -4,7 +4,14 @@ confd (backends/zookeeper/client.go, GetValues and nodeWalk), for each resource 
 without children is one key, its data the value; a znode with children is walked, and only its
 leaves (znodes without children) become keys: the data of a znode that has children is not
 read. `-node host:port` is repeatable (one ensemble). kazoo is imported only when this backend
-is used. Watch mode re-reads every `-interval` (confpy says so at start).
+is used. Each read starts with a `sync`, so a session that moved to a lagging server still reads
+every write committed before it.
+
+Watch (confd's WatchPrefix and watch): a data watch and a child watch on every znode under the
+prefix (an existence watch where the prefix does not exist yet), re-armed over the whole subtree
+after each one fires, since zookeeper's watches fire once. Each firing asks watch mode to re-read
+(an empty batch), and so does the watch once armed; a suspended or lost session ends the watch,
+and watch mode resumes it with a full re-read.
 
 Better than confd: a key that does not exist reads as no keys (confd's nodeWalk fails the whole
 run with "zk: node does not exist"), a znode deleted during the walk is skipped (confd
@@ -14,10 +21,13 @@ dereferences a nil stat and crashes), and an unreachable ensemble is one error l
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any
 
-from confpy.backends.base import Backend, Snapshot, decode_value
+from confpy.backends.base import Backend, EventCallback, ReadSequence, Snapshot, Watch, decode_value
 from confpy.errors import BackendError, ConfigError
 
 __all__ = ["ZookeeperBackend", "parse_zookeeper_node"]
@@ -36,23 +46,49 @@ def _znode(key: str) -> str:
     return key.replace("/*", "").rstrip("/") or "/"
 
 
+def _kazoo_log() -> logging.Logger:
+    """kazoo's messages in confpy's log, its per-socket warnings only at debug: confpy says once
+    what a lost connection means for the watch."""
+    kazoo = logging.getLogger("confpy.kazoo")
+    kazoo.setLevel(
+        logging.DEBUG if logging.getLogger("confpy").isEnabledFor(logging.DEBUG) else logging.ERROR
+    )
+    return kazoo
+
+
 class ZookeeperBackend(Backend):
     """One kazoo session to the ensemble `nodes`, opened at the first read."""
 
     name = "zookeeper"
-    supports_watch = False
+    prefix_reads = False
 
     def __init__(self, nodes: Sequence[str], *, connect_timeout: float = 5.0) -> None:
         self.hosts = ",".join(parse_zookeeper_node(n) for n in (nodes or ["127.0.0.1:2181"]))
         self.connect_timeout = connect_timeout
         self._client: Any = None
+        self._reads = ReadSequence()
+        self._lock = threading.Lock()  # watches and reads connect from several threads
 
     def _connected(self) -> Any:
+        with self._lock:
+            return self._connect()
+
+    def _connect(self) -> Any:
+        client = self._client
+        if client is not None and not client.connected:
+            # Disconnected, kazoo's calls would wait for it to come back: a new session instead,
+            # which fails within -connect-timeout while the ensemble is down. Its watches end
+            # (their listener hears so) and watch mode resumes them on the new one.
+            self._client = None
+            client.stop()
+            client.close()
         if self._client is None:
             from kazoo.client import KazooClient
             from kazoo.handlers.threading import KazooTimeoutError
 
-            client = KazooClient(hosts=self.hosts, timeout=max(self.connect_timeout, 1.0))
+            client = KazooClient(
+                hosts=self.hosts, timeout=max(self.connect_timeout, 1.0), logger=_kazoo_log()
+            )
             try:
                 client.start(timeout=self.connect_timeout)
             except KazooTimeoutError:
@@ -70,12 +106,13 @@ class ZookeeperBackend(Backend):
         client = self._connected()
         found: dict[str, str] = {}
         try:
-            for key in prefixes:
-                self._walk(client, _znode(key), found)
+            with self._reads.next() as number:
+                client.sync("/")
+                for key in prefixes:
+                    self._walk(client, _znode(key), found)
         except KazooException as exc:
-            self.reconnect()
             raise BackendError(f"reading from zookeeper failed: {exc!r}") from None
-        return Snapshot(found)
+        return Snapshot(found, number)
 
     def _walk(self, client: Any, path: str, found: dict[str, str]) -> None:
         """confd's nodeWalk: leaves are keys; a missing or vanished znode is skipped."""
@@ -91,11 +128,90 @@ class ZookeeperBackend(Backend):
         except NoNodeError:
             return
 
-    def reconnect(self) -> None:
-        client, self._client = self._client, None
+    def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
+        """Watch every znode under `prefix` (see the module); the first call comes once armed."""
+        from kazoo.exceptions import KazooException
+
+        client = self._connected()
+        subtree = _Subtree(client, _znode(prefix), callback)
+        try:
+            subtree.arm()
+        except KazooException as exc:
+            subtree.cancel()
+            raise BackendError(f"watching zookeeper failed: {exc!r}") from None
+        callback([])  # armed: re-read once, so nothing changed before is missed
+        subtree.start()
+        return Watch(cancel=subtree.cancel)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
         if client is not None:
             client.stop()
             client.close()
 
-    def close(self) -> None:
-        self.reconnect()
+
+class _Subtree:
+    """The watches of one prefix: re-armed on a thread of its own after each one fires."""
+
+    def __init__(self, client: Any, root: str, callback: EventCallback) -> None:
+        self.client, self.root, self.callback = client, root, callback
+        self.fired: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.stopped = threading.Event()
+        client.add_listener(self._state)
+
+    def _state(self, state: str) -> None:
+        """kazoo's connection thread: a suspended or lost session may have missed changes."""
+        if state != "CONNECTED":
+            self.fired.put(f"zookeeper session {state.lower()}")
+
+    def _watcher(self, event: Any) -> None:
+        self.fired.put("")
+
+    def arm(self) -> None:
+        """Set the watches on every znode of the subtree (kazoo keeps one per znode and kind)."""
+        from kazoo.exceptions import NoNodeError
+
+        pending = [self.root]
+        while pending:
+            path = pending.pop()
+            if self.client.exists(path, watch=self._watcher) is None:
+                continue
+            try:
+                children = self.client.get_children(path, watch=self._watcher)
+            except NoNodeError:  # deleted since: its existence watch fires
+                continue
+            pending.extend(("" if path == "/" else path) + "/" + name for name in children)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name=f"confpy-zk-watch-{self.root}", daemon=True).start()
+
+    def _run(self) -> None:
+        from kazoo.exceptions import KazooException
+
+        while True:
+            reasons = [self.fired.get()]
+            while not self.fired.empty():  # a burst of firings: one re-arm, one re-read
+                reasons.append(self.fired.get())
+            if None in reasons or self.stopped.is_set():
+                return
+            try:
+                for reason in filter(None, reasons):
+                    raise BackendError(reason)
+                self.arm()
+            except (KazooException, BackendError) as exc:
+                self.cancel()
+                error = (
+                    exc
+                    if isinstance(exc, BackendError)
+                    else BackendError(f"watching zookeeper failed: {exc!r}")
+                )
+                self.callback(error)
+                return
+            self.callback([])
+
+    def cancel(self) -> None:
+        """No call follows; the server's watches stay until they fire (zookeeper cannot remove them)."""
+        self.stopped.set()
+        self.client.remove_listener(self._state)
+        self.fired.put(None)

@@ -34,7 +34,8 @@ def open_backend(settings: Settings) -> Backend:
 
         return RedisBackend(
             settings.backend_nodes,
-            password=settings.password,
+            # confd passes -client-key as the redis password (backends/client.go New).
+            password=settings.password or settings.client_key,
             username=settings.username,
             separator=settings.separator,
         )

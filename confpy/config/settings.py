@@ -453,8 +453,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("-separator is only used with -backend redis")
     if BACKENDS[backend] == "file" and not settings.files:
         raise ConfigError("the file backend needs at least one -file", key="backend")
-    if bool(settings.client_cert) != bool(settings.client_key):
+    # confd's redis takes -client-key as its password (backends/client.go New): no certificate.
+    redis_key = BACKENDS[backend] == "redis" and not settings.client_cert
+    if bool(settings.client_cert) != bool(settings.client_key) and not redis_key:
         raise ConfigError("-client-cert and -client-key must be given together")
     # redis also authenticates with a password alone (AUTH password); etcd needs both.
-    if bool(settings.username) != bool(settings.password) and not (backend == "redis" and settings.password):
+    if bool(settings.username) != bool(settings.password) and not (
+        BACKENDS[backend] == "redis" and settings.password
+    ):
         raise ConfigError("-username and -password must be given together")

@@ -177,8 +177,9 @@ class Service:
         for source in engine.sources if settings.watch else ():
             if source.loaded and not source.streaming:
                 log.warning(
-                    "the %s backend cannot watch for changes: re-reading every %g s instead",
-                    source.label or settings.backend,
+                    "%s: re-reading every %g s instead",
+                    source.polling_reason
+                    or f"the {source.label or settings.backend} backend cannot watch for changes",
                     settings.poll_interval,
                 )
         self._backends = pool

@@ -13,6 +13,9 @@
 - A compacted revision: re-read that prefix's snapshot, re-render, watch from its revision + 1.
 - Snapshots (compaction, the periodic `-interval` reconcile) are applied only if they are not
   older than what the mirror already holds, so state never goes backwards.
+- A backend without revisions (redis, zookeeper) delivers empty batches, "something changed":
+  its source's one re-reader thread then reads every key again, one read at a time. Its watch
+  sends one when it is in place, also after a reconnect, so nothing changed meanwhile is missed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,13 @@ from confpy.backends.base import Backend, Snapshot, Watch
 from confpy.config.backend import BackendPool, backend_failed, describe_backend
 from confpy.config.duration import Wait
 from confpy.config.settings import Settings
-from confpy.errors import BackendError, ConfpyError, RevisionCompactedError, ValueDecodeError
+from confpy.errors import (
+    BackendError,
+    ConfpyError,
+    RevisionCompactedError,
+    ValueDecodeError,
+    WatchUnavailableError,
+)
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
 from confpy.runtime.mirror import Mirror
 from confpy.runtime.tagged import Batch, Failure, deliver_to
@@ -108,10 +117,20 @@ class _Source:
         self.streams = {prefix: _Stream(self, prefix, 0) for prefix in self.mirror.prefixes}
         self.loaded = False
         """Its first snapshot is in the mirror: its workers may run, its watches open."""
+        self.polling_reason: str | None = None
+        """Why it is polled though its backend can stream (the server is not set up for it)."""
+        # Set by an empty batch (a backend without revisions saw a change): a full re-read follows.
+        self.reread = threading.Event()
+        self.rereader: threading.Thread | None = None
 
     @property
     def streaming(self) -> bool:
-        return self.stream and self.backend is not None and self.backend.supports_watch
+        return (
+            self.stream
+            and self.backend is not None
+            and self.backend.supports_watch
+            and self.polling_reason is None
+        )
 
     @property
     def opened(self) -> Backend:
@@ -121,10 +140,10 @@ class _Source:
 
     @property
     def full_read(self) -> list[str]:
-        """What a full read asks for. Without streams: each resource key, as onetime reads them; a
-        backend with confd's key semantics (redis, zookeeper) does not read `/app/db` or `/appx`
-        as part of `/app` (a string `/app` shadows what is below it), so merged prefixes would miss them."""
-        if self.streaming:
+        """What a full read asks for: the merged prefixes, or each resource key as onetime reads
+        them where a prefix read is not the keys below it (redis, zookeeper: a string `/app`
+        shadows `/app/db`, so merged prefixes would miss it), and when polling."""
+        if self.streaming and self.opened.prefix_reads:
             return self.mirror.prefixes
         return sorted({k for p in self.processors for k in p.resource.prefixed_keys})
 
@@ -237,12 +256,7 @@ class WatchEngine:
             if source.loaded:
                 self._notify({p.resource.name for p in source.processors})
         # Open every watch before the dispatcher runs: no failure can be handled while we open.
-        failed = []
-        for source in self.sources:
-            for stream in source.streams.values() if source.loaded and source.streaming else ():
-                error = self._open(stream, stream.generation)
-                if error is not None:
-                    failed.append((stream, error))
+        failed = [pair for source in self.sources if source.loaded for pair in self._open_all(source)]
         self._spawn(self._dispatch, "confpy-dispatch")
         for stream, error in failed:
             self._supervise_soon(stream, error)
@@ -306,10 +320,25 @@ class WatchEngine:
         if not self._dispatched(source, tuple(source.streams), snapshot, everyone=True):
             return
         self._announce(source, snapshot)
+        for stream, error in self._open_all(source):
+            self._supervise_soon(stream, error)
+
+    def _open_all(self, source: _Source) -> list[tuple[_Stream, BackendError]]:
+        """Open a source's watches; those that failed. A server not set up to stream (redis
+        without keyspace notifications) is polled instead: `polling_reason` says why."""
+        failed: list[tuple[_Stream, BackendError]] = []
         for stream in source.streams.values() if source.streaming else ():
             error = self._open(stream, stream.generation)
+            if isinstance(error, WatchUnavailableError):
+                source.polling_reason = str(error)
+                for opened in source.streams.values():
+                    if opened.watch:
+                        opened.watch.cancel()
+                        opened.watch = None
+                return []
             if error is not None:
-                self._supervise_soon(stream, error)
+                failed.append((stream, error))
+        return failed
 
     def _dispatched(
         self, source: _Source, prefixes: tuple[str, ...], snapshot: Snapshot, everyone: bool = False
@@ -326,6 +355,8 @@ class WatchEngine:
         """Stop watching; let every write in flight finish; run pending group reloads."""
         self._stopping.set()
         self._queue.put(None)
+        for source in self.sources:
+            source.reread.set()
         for stream in self._streams.values():
             stream.inbox.put(None)
             if stream.watch:
@@ -412,6 +443,9 @@ class WatchEngine:
                 stream = self._streams[item.key]
                 if item.generation != stream.generation:
                     continue
+                if not item.events:
+                    self._reread_soon(stream.source)
+                    continue
                 fresh = [e for e in item.events if e.revision > stream.applied]
                 if not fresh:
                     continue
@@ -438,6 +472,41 @@ class WatchEngine:
                 stream.applied = item.revision
             changed = source.mirror.load(item.values, item.revision, item.prefixes)
         self._notify({p.resource.name for p in source.processors} if item.everyone else changed)
+
+    def _reread_soon(self, source: _Source) -> None:
+        """Ask the source's re-reader for a full read (only the dispatcher calls it: one re-reader)."""
+        source.reread.set()
+        if source.rereader is None:
+            source.rereader = threading.Thread(
+                target=functools.partial(self._reread_loop, source),
+                name=f"confpy-reread-{source.index}",
+                daemon=True,
+            )
+            self._threads.append(source.rereader)
+            source.rereader.start()
+
+    def _reread_loop(self, source: _Source) -> None:
+        """Full reads, one at a time, for a backend that says "changed" instead of what changed.
+
+        Requests that come during a read are served by one more read after it: a burst of changes
+        costs two reads, and the last read always starts after the last change it was told of.
+        A read that fails is retried with backoff (the watch's own failure reconnects).
+        """
+        failures = 0
+        while source.reread.wait() and not self._stopping.is_set():
+            source.reread.clear()
+            try:
+                snapshot = self._read(source)
+            except ConfpyError as exc:
+                failures += 1
+                delay = self.backoff.delay(failures)
+                log.warning("re-reading after a change failed (%s); again in %.1f s", exc, delay)
+                source.reread.set()
+                if self._stopping.wait(delay):
+                    return
+                continue
+            failures = 0
+            self._queue.put(_Load(source, tuple(source.streams), dict(snapshot.values), snapshot.revision))
 
     def _notify(self, names: set[str]) -> None:
         for name in names:

@@ -7,8 +7,11 @@ tryConnect); with CONFD_BIN set, the onetime render is also compared with confd'
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,9 @@ import pytest
 from confpy.backends.redis import RedisBackend, parse_redis_node
 from confpy.errors import BackendError, ConfigError
 from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+from tests.support.history import check_history, history_extra, written_history
 from tests.support.kv_servers import RedisServer
+from tests.support.tcp_proxy import TcpProxy
 
 CONFD_BIN = os.environ.get("CONFD_BIN")
 
@@ -249,7 +254,7 @@ keys = ["{key}"]
 """
 
 
-def test_watch_polls_each_resource_key_as_confd_reads_it(
+def test_watch_without_notifications_polls_each_resource_key_as_confd_reads_it(
     rds: Any, redis_server: RedisServer, tmp_path: Path
 ) -> None:
     """Watch mode re-reads every -interval with each resource's own keys: a string key `/app`
@@ -286,7 +291,14 @@ def test_watch_polls_each_resource_key_as_confd_reads_it(
         rds.set("/appx/k", "x2")
         wait_until(lambda: dests["db"].read_text() == "/app/db/host=h2\n", what="db update")
         wait_until(lambda: dests["appx"].read_text() == "/appx/k=x2\n", what="appx update")
-        assert "the redis backend cannot watch for changes: re-reading every 0.2 s" in proc.log
+        # The server sends no keyspace notifications: one line says so, how to enable them, and
+        # that confpy polls instead.
+        message = (
+            f"redis keyspace notifications are off at {redis_server.node} (notify-keyspace-events is '', "
+            "the watch needs K, g, $, h, x): enable them with `CONFIG SET notify-keyspace-events KA` "
+            "or `notify-keyspace-events KA` in redis.conf: re-reading every 0.2 s instead"
+        )
+        assert proc.log.count(message) == 1, proc.log
 
 
 def test_watch_survives_a_redis_restart_and_catches_up(tmp_path: Path) -> None:
@@ -323,3 +335,243 @@ def test_watch_survives_a_redis_restart_and_catches_up(tmp_path: Path) -> None:
             wait_until(lambda: dest.read_text() == "two\n", what="render after the restart")
             assert proc.proc.poll() is None
         client.close()
+
+
+# --- watch through keyspace notifications -------------------------------------------------------
+
+NOTIFY = ("--notify-keyspace-events", "KA")
+KV_TEMPLATE = '{{range gets "/kv/*"}}{{.Key}}={{.Value}}\n{{end}}'
+
+
+def notifying(*extra: str) -> RedisServer:
+    return RedisServer([*NOTIFY, *extra])
+
+
+def watch_args(node: str, confdir: Path) -> list[str]:
+    """No -interval: the default 600 s re-read cannot be what delivers a change within a test."""
+    return ["-watch", "-backend", "redis", "-node", node, "-confdir", str(confdir), "-log-level", "debug"]
+
+
+def kv_render(state: dict[str, str]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in sorted(state.items()))
+
+
+def test_watch_streams_every_kind_of_change(tmp_path: Path) -> None:
+    """Strings, hash fields, deletes and a string that starts shadowing a directory each reach
+    the files at once, each resource reading its own key as confd's GetValues does."""
+    import redis
+
+    with notifying() as server:
+        server.start()
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        client.set("/app/db/host", "h1")
+        client.hset("/app/h", mapping={"f": "1"})
+        client.set("/appx/k", "x1")
+        dests = {name: tmp_path / f"{name}.out" for name in ("app", "db", "h", "appx")}
+        keys = {"app": "/app", "db": "/app/db", "h": "/app/h", "appx": "/appx"}
+        reads = {"app": "/app", "db": "/app/db/*", "h": "/app/h/*", "appx": "/appx/*"}
+        resources = {f"{n}.toml": NESTED_RESOURCE.format(name=n, dest=dests[n], key=keys[n]) for n in dests}
+        templates = {
+            f"{n}.tmpl": f'{{{{range gets "{reads[n]}"}}}}{{{{.Key}}}}={{{{.Value}}}}\n{{{{end}}}}'
+            for n in dests
+        }
+        confdir = make_confdir(tmp_path, resources, templates)
+        with ConfpyProcess(*watch_args(server.node, confdir), log_path=tmp_path / "confpy.log") as proc:
+            wait_until(lambda: all(d.exists() for d in dests.values()), what="first renders")
+            assert dests["h"].read_text() == "/app/h/f=1\n"
+            client.set("/app/db/host", "h2")
+            wait_until(lambda: dests["db"].read_text() == "/app/db/host=h2\n", what="string update")
+            client.hset("/app/h", "g", "2")
+            wait_until(lambda: dests["h"].read_text() == "/app/h/f=1\n/app/h/g=2\n", what="hash field")
+            client.delete("/appx/k")
+            wait_until(lambda: dests["appx"].read_text() == "", what="delete")
+            client.set("/app", "top")  # TYPE string now: for this resource nothing below /app is read
+            wait_until(lambda: dests["app"].read_text() == "/app=top\n", what="string over a directory")
+            assert "re-reading every" not in proc.log
+        client.close()
+
+
+def test_watch_resyncs_after_a_restart_and_never_goes_back(tmp_path: Path) -> None:
+    """A writer keeps setting keys while the server restarts (its data kept in an append-only
+    file): the subscription is lost, resumed, and a full re-read picks up what changed while
+    confpy was away; every file written renders a state the server went through, in order."""
+    import redis
+
+    with notifying("--appendonly", "yes", "--appendfsync", "always") as server:
+        server.start()
+        client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=2)
+        client.set("/kv/k0", "start")
+        dest = tmp_path / "kv.conf"
+        resource = NESTED_RESOURCE.format(name="kv", dest=dest, key="/kv") + history_extra(tmp_path)
+        confdir = make_confdir(tmp_path, {"kv.toml": resource}, {"kv.tmpl": KV_TEMPLATE})
+        with ConfpyProcess(*watch_args(server.node, confdir), log_path=tmp_path / "confpy.log") as proc:
+            wait_until(lambda: dest.exists() and dest.read_text() == "/kv/k0=start\n", what="first render")
+            writer = RedisWriter(client, count=150)
+            writer.start()
+            wait_until(lambda: len(writer.history) > 30, what="30 writes")
+            server.stop()
+            server.start()
+            writer.join(70)
+            final = kv_render(writer.state)
+            wait_until(lambda: dest.read_text() == final, timeout=30, what="final state on disk")
+            proc.signal(signal.SIGTERM)
+            assert proc.wait() == 0
+            assert "redis keyspace subscription lost" in proc.log
+        client.close()
+    check_history(written_history(tmp_path), ["/kv/k0=start\n", *writer.history], final)
+
+
+def test_watch_picks_up_a_change_made_while_cut_off(tmp_path: Path) -> None:
+    """confpy's connections are cut; keys change meanwhile; once they are back the change is on
+    disk without any further change to announce it, and nothing older is written after it."""
+    import redis
+
+    with notifying() as server:
+        server.start()
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        client.set("/kv/a", "1")
+        proxy = TcpProxy("127.0.0.1", server.port)
+        dest = tmp_path / "kv.conf"
+        resource = NESTED_RESOURCE.format(name="kv", dest=dest, key="/kv") + history_extra(tmp_path)
+        confdir = make_confdir(tmp_path, {"kv.toml": resource}, {"kv.tmpl": KV_TEMPLATE})
+        node = f"127.0.0.1:{proxy.port}"
+        try:
+            with ConfpyProcess(*watch_args(node, confdir), log_path=tmp_path / "confpy.log") as proc:
+                wait_until(lambda: dest.exists() and dest.read_text() == "/kv/a=1\n", what="first render")
+                proxy.cut()
+                proc.wait_log("redis keyspace subscription lost")
+                client.set("/kv/a", "2")
+                client.set("/kv/b", "away")
+                proxy.restore()
+                wait_until(lambda: dest.read_text() == "/kv/a=2\n/kv/b=away\n", timeout=30, what="resync")
+                client.delete("/kv/b")
+                wait_until(lambda: dest.read_text() == "/kv/a=2\n", what="a change after the resync")
+                proc.signal(signal.SIGTERM)
+                assert proc.wait() == 0
+        finally:
+            proxy.close()
+            client.close()
+    states = ["/kv/a=1\n", "/kv/a=2\n", "/kv/a=2\n/kv/b=away\n", "/kv/a=2\n"]
+    check_history(written_history(tmp_path), states, "/kv/a=2\n")
+
+
+class RedisWriter(threading.Thread):
+    """Sets `/kv/k0..2` to new values (bounded count and time), retrying while the server is down."""
+
+    def __init__(self, client: Any, count: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.count = client, count
+        self.state: dict[str, str] = {"/kv/k0": "start"}
+        self.history: list[str] = []  # the render of the state after each acknowledged set
+
+    def run(self) -> None:
+        import redis
+
+        deadline = time.monotonic() + 60
+        i = 0
+        while i < self.count and time.monotonic() < deadline:
+            key, value = f"/kv/k{i % 3}", f"v{i}"
+            try:
+                self.client.set(key, value)
+            except redis.RedisError:
+                time.sleep(0.1)
+                continue
+            self.state[key] = value
+            self.history.append(kv_render(self.state))
+            i += 1
+            time.sleep(0.01)
+
+
+# --- the same files as confd's, rule by rule ------------------------------------------------------
+
+# Every key one to four levels deep, shallowest first.
+ANY_DEPTH = "".join(
+    f'{{{{range gets "{p}"}}}}{{{{.Key}}}}={{{{.Value}}}}\n{{{{end}}}}'
+    for p in ("/*", "/*/*", "/*/*/*", "/*/*/*/*")
+)
+CASE_RESOURCE = """[template]
+src = "case.tmpl"
+dest = "{dest}"
+prefix = "{prefix}"
+keys = ["{key}"]
+"""
+# (redis data: key -> str | dict (hash) | list | set, separator, prefix, resource key, expected file)
+CASES = {
+    # GetValues, TYPE string: GET that key; nothing below it is read.
+    "string-shadows-below": ({"/app": "top", "/app/db/host": "h"}, "", "", "/app", "/app=top\n"),
+    # TYPE none: SCAN "/app/db/*" and GET each; a hash, list or set below fails GET and is skipped;
+    # "/app/dbx" is not below "/app/db".
+    "directory": (
+        {"/app/db/host": "h", "/app/db/x/port": "1", "/app/dbx/k": "no", "/app/db/h": {"f": "v"},
+         "/app/db/l": ["a"], "/app/db/s": {"m"}},
+        "", "", "/app/db", "/app/db/host=h\n/app/db/x/port=1\n",
+    ),
+    # TYPE hash: HSCAN, clean(k + "/" + field): a field with "/" nests.
+    "hash": ({"/app/h": {"f": "1", "a/b": "2"}}, "", "", "/app/h", "/app/h/f=1\n/app/h/a/b=2\n"),
+    # TYPE list (or set): neither string nor hash, so a directory: SCAN "/app/l/*" finds nothing.
+    "list-is-empty": ({"/app/l": ["a", "b"], "/app/s": {"m"}}, "", "", "/app/l", ""),
+    # key "/": SCAN "*", every string key, clean adds the leading "/".
+    "root": ({"plain": "p", "/a/b": "ab", "/h": {"f": "v"}}, "", "", "/", "/plain=p\n/a/b=ab\n"),
+    # transform: "/app/db" -> "app:db", SCAN "app:db:*"; clean maps ":" back to "/", in fields too.
+    "separator": (
+        {"app:db:host": "h", "app:dbx:k": "no", "app:h": {"x:y": "f"}, "/app/db/host": "slashes"},
+        ":", "", "/app/db", "/app/db/host=h\n",
+    ),
+    "separator-hash": ({"app:h": {"x:y": "f"}}, ":", "", "/app/h", "/app/h/x/y=f\n"),
+    # the resource's prefix joins its keys (confd's setVars), and is stripped for the template.
+    "prefix": ({"/svc/app/db/host": "h"}, "", "/svc/app", "/db", "/db/host=h\n"),
+}  # fmt: skip
+
+
+def load_redis(client: Any, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            client.hset(key, mapping=value)
+        elif isinstance(value, list):
+            client.rpush(key, *value)
+        elif isinstance(value, set):
+            client.sadd(key, *value)
+        else:
+            client.set(key, value)
+
+
+def onetime_both(args: list[str], dest: Path, expected: str) -> None:
+    """confpy's -onetime writes `expected`; with CONFD_BIN, confd writes the same bytes."""
+    result = run_confpy(*args)
+    assert result.returncode == 0, result.stderr
+    assert dest.read_text() == expected
+    if CONFD_BIN:
+        dest.unlink()
+        confd = subprocess.run([CONFD_BIN, *args], capture_output=True, text=True, timeout=60, check=False)
+        assert confd.returncode == 0, confd.stderr
+        assert dest.read_text() == expected, "confd wrote otherwise"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_mapping_is_confds(case: str, rds: Any, redis_server: RedisServer, tmp_path: Path) -> None:
+    data, separator, prefix, key, expected = CASES[case]
+    load_redis(rds, data)
+    dest = tmp_path / "case.out"
+    resource = CASE_RESOURCE.format(dest=dest, prefix=prefix, key=key)
+    confdir = make_confdir(tmp_path, {"case.toml": resource}, {"case.tmpl": ANY_DEPTH})
+    args = ["-onetime", "-backend", "redis", "-node", redis_server.node, "-confdir", str(confdir)]
+    onetime_both([*args, *(["-separator", separator] if separator else [])], dest, expected)
+
+
+def test_database_and_client_key_password_as_confd_takes_them(tmp_path: Path) -> None:
+    """`-node host:port/3` reads database 3 (tryConnect); confd's password is `-client-key`
+    (backends/client.go New passes config.ClientKey), and confpy takes it too."""
+    import redis
+
+    with RedisServer(["--requirepass", "s3cret"]) as server:
+        server.start()
+        admin = redis.Redis(host="127.0.0.1", port=server.port, password="s3cret", db=3)
+        admin.set("/app/db/host", "db3")
+        admin.close()
+        dest = tmp_path / "case.out"
+        resource = CASE_RESOURCE.format(dest=dest, prefix="", key="/app/db")
+        confdir = make_confdir(tmp_path, {"case.toml": resource}, {"case.tmpl": ANY_DEPTH})
+        args = ["-onetime", "-backend", "redis", "-node", f"{server.node}/3", "-confdir", str(confdir)]
+        onetime_both([*args, "-client-key", "s3cret"], dest, "/app/db/host=db3\n")
+        result = run_confpy(*args, "-password", "s3cret")
+        assert result.returncode == 0, result.stderr

@@ -7,7 +7,10 @@ CONFD_BIN set, the onetime render is also compared with confd's byte for byte.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +20,10 @@ import pytest
 
 from confpy.backends.zookeeper import ZookeeperBackend, parse_zookeeper_node
 from confpy.errors import BackendError, ConfigError
-from tests.support.helpers import make_confdir, run_confpy
+from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+from tests.support.history import check_history, history_extra, written_history
 from tests.support.kv_servers import ZookeeperServer
+from tests.support.tcp_proxy import TcpProxy
 
 CONFD_BIN = os.environ.get("CONFD_BIN")
 
@@ -138,3 +143,149 @@ def test_onetime_bad_node_exits_2(tmp_path: Path) -> None:
     result = run_confpy("-onetime", "-backend", "zookeeper", "-node", "zk://h", "-confdir", str(confdir))
     assert result.returncode == 2
     assert "expected host:port for the zookeeper backend" in result.stderr
+
+
+# --- watch through zookeeper's watches ----------------------------------------------------------
+
+KV_TEMPLATE = (
+    '{{range gets "/kv/*"}}{{.Key}}={{.Value}}\n{{end}}{{range gets "/kv/*/*"}}{{.Key}}={{.Value}}\n{{end}}'
+)
+KV_RESOURCE = """[template]
+src = "kv.tmpl"
+dest = "{dest}"
+prefix = "{root}"
+keys = ["/kv"]
+"""
+
+
+def watch_args(node: str, confdir: Path) -> list[str]:
+    """No -interval: the default 600 s re-read cannot be what delivers a change within a test."""
+    return ["-watch", "-backend", "zookeeper", "-node", node, "-confdir", str(confdir), "-log-level", "debug"]
+
+
+def kv_confdir(tmp_path: Path, root: str, extra: str = "") -> tuple[Path, Path]:
+    dest = tmp_path / "kv.conf"
+    resource = KV_RESOURCE.format(dest=dest, root=root) + extra
+    return make_confdir(tmp_path, {"kv.toml": resource}, {"kv.tmpl": KV_TEMPLATE}), dest
+
+
+def text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def test_watch_streams_creates_changes_and_deletes(
+    zk: Any, zk_server: ZookeeperServer, root: str, tmp_path: Path
+) -> None:
+    """The prefix does not exist at start; then a leaf appears, changes, gets a child (its own
+    data stops being a key, as confd's nodeWalk reads only leaves), and is deleted: each on disk."""
+    confdir, dest = kv_confdir(tmp_path, root)
+    with ConfpyProcess(*watch_args(zk_server.node, confdir), log_path=tmp_path / "confpy.log") as proc:
+        wait_until(lambda: dest.exists(), what="first render")
+        assert dest.read_text() == ""
+        zk.create(f"{root}/kv/a", b"1", makepath=True)
+        wait_until(lambda: text(dest) == "/kv/a=1\n", what="a znode under a prefix that did not exist")
+        zk.set(f"{root}/kv/a", b"2")
+        wait_until(lambda: text(dest) == "/kv/a=2\n", what="data change")
+        zk.create(f"{root}/kv/a/x", b"deep")
+        wait_until(lambda: text(dest) == "/kv/a/x=deep\n", what="a child under a leaf")
+        zk.set(f"{root}/kv/a/x", b"deeper")
+        wait_until(lambda: text(dest) == "/kv/a/x=deeper\n", what="data change of a new znode")
+        zk.delete(f"{root}/kv/a", recursive=True)
+        wait_until(lambda: text(dest) == "", what="delete")
+        assert "re-reading every" not in proc.log
+
+
+def test_watch_picks_up_a_change_made_while_cut_off(
+    zk: Any, zk_server: ZookeeperServer, root: str, tmp_path: Path
+) -> None:
+    """confpy's connection is cut; znodes change meanwhile; once it is back the change is on
+    disk without any further change to announce it, and nothing older is written after it."""
+    zk.create(f"{root}/kv/a", b"1", makepath=True)
+    proxy = TcpProxy("127.0.0.1", zk_server.port)
+    confdir, dest = kv_confdir(tmp_path, root, history_extra(tmp_path))
+    try:
+        with ConfpyProcess(
+            *watch_args(f"127.0.0.1:{proxy.port}", confdir), log_path=tmp_path / "confpy.log"
+        ) as proc:
+            wait_until(lambda: text(dest) == "/kv/a=1\n", what="first render")
+            proxy.cut()
+            proc.wait_log(f"watch on {root}/kv lost")
+            zk.set(f"{root}/kv/a", b"2")
+            zk.create(f"{root}/kv/b", b"away")
+            proxy.restore()
+            wait_until(lambda: text(dest) == "/kv/a=2\n/kv/b=away\n", timeout=40, what="resync")
+            zk.delete(f"{root}/kv/b")
+            wait_until(lambda: text(dest) == "/kv/a=2\n", what="a change after the resync")
+            proc.signal(signal.SIGTERM)
+            assert proc.wait() == 0
+    finally:
+        proxy.close()
+    states = ["/kv/a=1\n", "/kv/a=2\n", "/kv/a=2\n/kv/b=away\n", "/kv/a=2\n"]
+    check_history(written_history(tmp_path), states, "/kv/a=2\n")
+
+
+def test_watch_resyncs_after_a_restart_and_never_goes_back(tmp_path: Path) -> None:
+    """A writer keeps setting znodes while the server restarts (its data on disk): the session is
+    suspended, resumed, and a full re-read picks up what changed while confpy was away; every
+    file written renders a state the server went through, in order."""
+    from kazoo.client import KazooClient
+
+    with ZookeeperServer() as server:
+        server.start()
+        client = KazooClient(hosts=server.node, timeout=10)
+        client.start(timeout=15)
+        root = "/r"
+        client.create(f"{root}/kv/k0", b"start", makepath=True)
+        confdir, dest = kv_confdir(tmp_path, root, history_extra(tmp_path))
+        try:
+            with ConfpyProcess(*watch_args(server.node, confdir), log_path=tmp_path / "confpy.log") as proc:
+                wait_until(lambda: text(dest) == "/kv/k0=start\n", what="first render")
+                writer = ZkWriter(client, root, count=120)
+                writer.start()
+                wait_until(lambda: len(writer.history) > 30, what="30 writes")
+                server.stop()
+                server.start()
+                writer.join(90)
+                final = zk_render(writer.state)
+                wait_until(lambda: text(dest) == final, timeout=40, what="final state on disk")
+                proc.signal(signal.SIGTERM)
+                assert proc.wait() == 0
+                assert f"watch on {root}/kv lost" in proc.log
+        finally:
+            client.stop()
+            client.close()
+    check_history(written_history(tmp_path), ["/kv/k0=start\n", *writer.history], final)
+
+
+def zk_render(state: dict[str, str]) -> str:
+    return "".join(f"/kv/{k}={v}\n" for k, v in sorted(state.items()))
+
+
+class ZkWriter(threading.Thread):
+    """Sets `ROOT/kv/k0..2` to new values (bounded count and time), retrying while the server is down."""
+
+    def __init__(self, client: Any, root: str, count: int) -> None:
+        super().__init__(daemon=True)
+        self.client, self.root, self.count = client, root, count
+        self.state: dict[str, str] = {"k0": "start"}
+        self.history: list[str] = []  # the render of the state after each acknowledged write
+
+    def run(self) -> None:
+        from kazoo.exceptions import KazooException
+
+        deadline = time.monotonic() + 80
+        i = 0
+        while i < self.count and time.monotonic() < deadline:
+            name, value = f"k{i % 3}", f"v{i}"
+            try:
+                if self.client.exists(f"{self.root}/kv/{name}"):
+                    self.client.set(f"{self.root}/kv/{name}", value.encode())
+                else:
+                    self.client.create(f"{self.root}/kv/{name}", value.encode())
+            except KazooException:
+                time.sleep(0.1)
+                continue
+            self.state[name] = value
+            self.history.append(zk_render(self.state))
+            i += 1
+            time.sleep(0.01)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.etcd_server import EtcdCluster, EtcdServer
 from tests.support.helpers import ConfpyProcess, make_confdir, wait_until
+from tests.support.history import check_history, history_extra, written_history
 from tests.support.tcp_proxy import TcpProxy
 
 # Every key under the prefix, one line each: a file's content identifies the state it was rendered from.
@@ -104,27 +105,6 @@ def leader_of(cluster: EtcdCluster) -> EtcdServer:
             if status["leader"] == status["header"]["member_id"]:
                 return member
     raise AssertionError("no leader among the running members")
-
-
-def check_history(written: list[str], states: list[str], final: str) -> None:
-    """etcd's robustness-test idea: each written file renders some state, in order, ending at the last."""
-    index = {content: i for i, content in enumerate(states)}
-    position = -1
-    for content in written:
-        assert content in index, f"confpy wrote a file that matches no etcd state:\n{content}"
-        assert index[content] >= position, "a written file went back to an older state"
-        position = index[content]
-    assert written[-1] == final
-
-
-def history_extra(tmp: Path) -> str:
-    history = tmp / "history"
-    history.mkdir()
-    return f'reload_cmd = "cp {{{{.dest}}}} {history}/$(date +%s%N)"\n'
-
-
-def written_history(tmp: Path) -> list[str]:
-    return [p.read_text() for p in sorted((tmp / "history").iterdir(), key=lambda p: int(p.name))]
 
 
 def test_watch_follows_changes_and_stops_gracefully(

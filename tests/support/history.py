@@ -1,0 +1,35 @@
+"""The history checker: every file confpy wrote renders some state the backend went through, in order.
+
+etcd's robustness-test idea. A resource's `reload_cmd` (`history_extra`) copies each written dest
+into a folder, named by the time of the copy; the test records the render of the backend's state
+after each acknowledged write and checks the copies against those states.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["check_history", "history_extra", "written_history"]
+
+
+def check_history(written: list[str], states: list[str], final: str) -> None:
+    """Each written file renders some state, in order (never an older after a newer), ending at the last."""
+    index = {content: i for i, content in enumerate(states)}
+    position = -1
+    for content in written:
+        assert content in index, f"confpy wrote a file that matches no backend state:\n{content}"
+        assert index[content] >= position, "a written file went back to an older state"
+        position = index[content]
+    assert written[-1] == final
+
+
+def history_extra(tmp: Path) -> str:
+    """The resource line that keeps a copy of each written dest under `tmp/history`."""
+    history = tmp / "history"
+    history.mkdir()
+    return f'reload_cmd = "cp {{{{.dest}}}} {history}/$(date +%s%N)"\n'
+
+
+def written_history(tmp: Path) -> list[str]:
+    """The copies `history_extra` made, oldest first."""
+    return [p.read_text() for p in sorted((tmp / "history").iterdir(), key=lambda p: int(p.name))]
