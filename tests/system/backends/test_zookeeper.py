@@ -289,3 +289,62 @@ class ZkWriter(threading.Thread):
             self.history.append(zk_render(self.state))
             i += 1
             time.sleep(0.01)
+
+
+# --- the same files as confd's, rule by rule ------------------------------------------------------
+
+# Every key one to four levels deep, shallowest first.
+ANY_DEPTH = "".join(
+    f'{{{{range gets "{p}"}}}}{{{{.Key}}}}={{{{.Value}}}}\n{{{{end}}}}'
+    for p in ("/*", "/*/*", "/*/*/*", "/*/*/*/*")
+)
+CASE_RESOURCE = """[template]
+src = "case.tmpl"
+dest = "{dest}"
+prefix = "{prefix}"
+keys = [{keys}]
+"""
+# (znodes under the test's root: path -> data, resource prefix under the root, keys, expected file)
+CASES = {
+    # nodeWalk: a znode with children contributes only its leaves, never its own data.
+    "inner-data-is-not-read": (
+        {"/app": "inner", "/app/db": "inner too", "/app/db/host": "h", "/app/name": "n"},
+        "", ["/app"], "/app/name=n\n/app/db/host=h\n",
+    ),
+    # a leaf key is its own value; a leaf without data is "".
+    "leaf-and-empty": (
+        {"/app/name": "n", "/app/empty": ""}, "", ["/app/name", "/app/empty"], "/app/empty=\n/app/name=n\n",
+    ),
+    # deep trees are walked to every leaf; "/appx" is not below "/app".
+    "deep": (
+        {"/app/a/b/c": "abc", "/app/a/d": "ad", "/appx/k": "no"},
+        "", ["/app"], "/app/a/d=ad\n/app/a/b/c=abc\n",
+    ),
+    # the resource's prefix joins its keys (confd's setVars), and is stripped for the template.
+    "prefix": (
+        {"/svc/app/db/host": "h", "/svc/app/db/port": "1"}, "/svc/app", ["/db"], "/db/host=h\n/db/port=1\n",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_mapping_is_confds(case: str, zk: Any, zk_server: ZookeeperServer, root: str, tmp_path: Path) -> None:
+    """confpy's -onetime writes the expected file; with CONFD_BIN, confd writes the same bytes."""
+    data, prefix, keys, expected = CASES[case]
+    for path, value in sorted(data.items()):
+        zk.ensure_path(root + path)
+        zk.set(root + path, value.encode())
+    dest = tmp_path / "case.out"
+    # The test's root is the resource's prefix (as a user's own subtree would be).
+    quoted = ", ".join(f'"{k}"' for k in keys)
+    resource = CASE_RESOURCE.format(dest=dest, prefix=root + prefix, keys=quoted)
+    confdir = make_confdir(tmp_path, {"case.toml": resource}, {"case.tmpl": ANY_DEPTH})
+    args = ["-onetime", "-backend", "zookeeper", "-node", zk_server.node, "-confdir", str(confdir)]
+    result = run_confpy(*args)
+    assert result.returncode == 0, result.stderr
+    assert dest.read_text() == expected
+    if CONFD_BIN:
+        dest.unlink()
+        confd = subprocess.run([CONFD_BIN, *args], capture_output=True, text=True, timeout=60, check=False)
+        assert confd.returncode == 0, confd.stderr
+        assert dest.read_text() == expected, "confd wrote otherwise"
