@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from confpy.backends.backoff import Backoff
 from confpy.backends.base import Backend, Snapshot, Watch
-from confpy.config.backend import BackendPool, backend_failed, describe_backend
+from confpy.config.backend import BackendPool, backend_failed, by_backend, describe_backend
 from confpy.config.duration import Wait
 from confpy.config.settings import Settings
 from confpy.errors import (
@@ -198,16 +198,16 @@ class WatchEngine:
         self, backend: Backend, processors: Sequence[ResourceProcessor], stream: bool
     ) -> list[_Source]:
         """The global backend's source first (present even if no resource reads it), then one per
-        distinct own backend; a resource whose `[backend]` is the global one joins the first."""
-        global_key = processors[0].settings.connection if processors else None
-        chosen: dict[object, tuple[Settings | None, list[ResourceProcessor]]] = {global_key: (None, [])}
-        for processor in processors:
-            own = processor.resource.backend
-            key = own.connection if own is not None else global_key
-            chosen.setdefault(key, (None if key == global_key else own, []))[1].append(processor)
+        distinct own backend (`by_backend`, as -onetime groups them); every processor carries
+        the global settings."""
+        if not processors:
+            return [_Source(0, None, backend, [], stream)]
+        settings = processors[0].settings
         return [
-            _Source(index, settings, backend if settings is None else None, group, stream)
-            for index, (settings, group) in enumerate(chosen.values())
+            _Source(index, None, backend, group, stream)
+            if chosen is settings
+            else _Source(index, chosen, None, group, stream)
+            for index, (chosen, group) in enumerate(by_backend(settings, processors))
         ]
 
     @property

@@ -197,3 +197,18 @@ def test_env_backend_is_read_at_start_and_each_interval(
         wait_until(lambda: read(tmp_path / "config.conf") == "/port=81\n", what="global change")
         confpy.signal(15)
         assert confpy.wait() == 0
+
+
+def test_interval_mode_re_reads_every_backend(stack: Any, etcd_client: Any, etcd_prefix: str) -> None:
+    tmp, second = stack["tmp"], stack["second"]
+    args = ["-interval", "1", "-node", stack["url"], "-confdir", str(stack["confdir"])]
+    with ConfpyProcess(*args, log_path=tmp / "confpy.log") as confpy:
+        wait_until(lambda: read(tmp / "secrets.conf") == "/db=s3cret\n", what="first render")
+        etcd_client.put(f"{etcd_prefix}/config/port", "82")
+        second.put(f"{etcd_prefix}/secrets/db", "rotated")
+        stack["data"].write_text("local:\n  mode: test\n")
+        wait_until(lambda: read(tmp / "config.conf") == "/port=82\n", what="global re-read")
+        wait_until(lambda: read(tmp / "secrets.conf") == "/db=rotated\n", what="second etcd re-read")
+        wait_until(lambda: read(tmp / "local.conf") == "/mode=test\n", what="file re-read")
+        confpy.signal(15)
+        assert confpy.wait() == 0
