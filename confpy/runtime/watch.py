@@ -264,7 +264,13 @@ class WatchEngine:
             self._spawn(functools.partial(self._reach, source), f"confpy-backend-{source.index}")
 
     def _read(self, source: _Source) -> Snapshot:
-        """A source's full read; a value that is not UTF-8 names the resources that read it."""
+        """A source's full read; a value that is not UTF-8 names the resources that read it.
+
+        A source no resource reads (the global backend, when every resource has its own) is not
+        asked at all: it need not even run.
+        """
+        if not source.processors:
+            return Snapshot({})
         try:
             return source.opened.read(source.full_read)
         except ValueDecodeError as exc:  # say which resources read it
@@ -387,7 +393,7 @@ class WatchEngine:
             if not source.loaded:  # `_reach` is still trying it
                 continue
             try:
-                snapshot = source.opened.read(source.full_read)
+                snapshot = self._read(source)
             except ConfpyError as exc:
                 if source.settings is None:
                     failure = exc

@@ -212,3 +212,23 @@ def test_interval_mode_re_reads_every_backend(stack: Any, etcd_client: Any, etcd
         wait_until(lambda: read(tmp / "local.conf") == "/mode=test\n", what="file re-read")
         confpy.signal(15)
         assert confpy.wait() == 0
+
+
+@pytest.mark.parametrize("mode", ["-onetime", "-watch"])
+def test_a_global_backend_no_resource_reads_is_never_asked(tmp_path: Path, mode: str) -> None:
+    """Every resource has its own backend: the global etcd (none runs at that port) is not needed."""
+    data = tmp_path / "a.yaml"
+    data.write_text("app:\n  x: 1\n")
+    own = f'backend = "file"\nfile = ["{data}"]\n'
+    confdir = make_confdir(
+        tmp_path, {"a.toml": resource(tmp_path / "a.conf", "/app", own)}, {"kv.j2": TEMPLATE}
+    )
+    args = [mode, "-node", f"http://127.0.0.1:{free_port()}", "-confdir", str(confdir)]
+    with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as confpy:
+        wait_until(lambda: read(tmp_path / "a.conf") == "/x=1\n", what="the render")
+        if mode == "-watch":
+            data.write_text("app:\n  x: 2\n")
+            wait_until(lambda: read(tmp_path / "a.conf") == "/x=2\n", what="the file's change")
+            confpy.signal(15)
+        assert confpy.wait() == 0
+    assert " ERROR " not in confpy.log
