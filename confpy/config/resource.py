@@ -90,6 +90,9 @@ class TemplateResource:
     """Under `confpy exec`, a random delay of up to this many seconds before acting on a change."""
     backend: Settings | None = None
     """The resource's own `[backend]` table (the fork's per-resource backend); None: the global one."""
+    commit_group: str | None = None
+    """Resources whose files change together: rendered from one revision, every check before any
+    rename, then all renames and one reload (see confpy.pipeline.processor.CommitGroup)."""
     prefixed_keys: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -431,6 +434,7 @@ FIELDS: tuple[Field, ...] = (
     Field("reload_signal", "signal name such as HUP", _signal),
     Field("kill_signal", "signal name such as TERM", _signal),
     Field("splay", "duration", _splay),
+    Field("commit_group", "name", _optional),
 )
 """The `[template]` fields, in the order they are read (and so checked)."""
 _KNOWN = tuple(f.name for f in FIELDS)
@@ -519,7 +523,7 @@ def load_resources(
             )
         except ConfigError as exc:
             errors.append(exc)
-    return _refuse_shared_dests(resources, errors)
+    return _refuse_split_groups(*_refuse_shared_dests(resources, errors))
 
 
 def _refuse_shared_dests(
@@ -546,6 +550,50 @@ def _refuse_shared_dests(
         )
     refused = {id(r) for group in shared for r in group}
     return [r for r in resources if id(r) not in refused], errors
+
+
+def _refuse_split_groups(
+    resources: list[TemplateResource], errors: list[ConfigError]
+) -> tuple[list[TemplateResource], list[ConfigError]]:
+    """A commit group reads its members' keys in one read and reloads once, so its members must
+    agree on the backend and on that reload: one backend, at most one reload_cmd and one
+    reload_group among them. Otherwise no member is applied, and one error names the two that
+    disagree: applying some members alone is what the group is to prevent."""
+    by_group: dict[str, list[TemplateResource]] = {}
+    for resource in resources:
+        if resource.commit_group:
+            by_group.setdefault(resource.commit_group, []).append(resource)
+    refused: set[int] = set()
+    for name, members in by_group.items():
+        disagreement = _disagreement(members)
+        if disagreement is not None:
+            first, other, what = disagreement
+            errors.append(
+                ConfigError(
+                    f"{other.path}: commit group {name!r} reads once and reloads once, but its "
+                    f"{what} differs from {first.path}'s (no member of the group is applied)",
+                    path=other.path,
+                    key="backend" if what == "backend" else what.split()[0],
+                )
+            )
+            refused |= {id(m) for m in members}
+    return [r for r in resources if id(r) not in refused], errors
+
+
+def _disagreement(
+    members: Sequence[TemplateResource],
+) -> tuple[TemplateResource, TemplateResource, str] | None:
+    """Two members of a commit group that differ in backend, reload_cmd or reload_group, and how."""
+    connection = [(m, None if m.backend is None else m.backend.connection) for m in members]
+    other = next((m for m, c in connection if c != connection[0][1]), None)
+    if other is not None:
+        return members[0], other, "backend"
+    for attribute in ("reload_cmd", "reload_group"):
+        named = [m for m in members if getattr(m, attribute)]
+        other = next((m for m in named if getattr(m, attribute) != getattr(named[0], attribute)), None)
+        if other is not None:
+            return named[0], other, f"{attribute} {getattr(other, attribute)!r}"
+    return None
 
 
 def resource_dir(confdir: Path) -> Path:

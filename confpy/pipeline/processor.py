@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -32,7 +32,7 @@ from confpy.pipeline.redact import redact
 from confpy.pipeline.writer import Outcome, Pending, Target, WriteResult, stage_config
 from confpy.store import KeyStore
 
-__all__ = ["ResourceProcessor", "RunRecord", "RunReport", "run_once"]
+__all__ = ["CommitGroup", "ResourceProcessor", "RunRecord", "RunReport", "run_once", "units"]
 
 log = logging.getLogger("confpy")
 _T = TypeVar("_T")
@@ -125,19 +125,15 @@ class ResourceProcessor:
             return self._redacted(store, lambda: self._stage(store, stack))
 
     def _redacted(self, store: KeyStore, step: Callable[[], _T]) -> _T:
-        """`step`, with a render timeout and a template's or check_cmd's error told without values."""
+        """`step`, with a render timeout told as such, and without values (`_without_values`)."""
         try:
-            return step()
+            return _without_values(store, step)
         except RenderTimeout:
             limit = format_duration(self.render_timeout)
             raise TemplateError(
                 f"{self.resource.name}: rendering took longer than render_timeout ({limit}): "
                 f"stopped, {self.resource.dest} not changed"
             ) from None
-        except (TemplateError, CommandError) as exc:
-            if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
-                raise
-            raise exc.retold(redact(str(exc), store.items())) from exc
 
     def _stage(self, store: KeyStore, stack: contextlib.ExitStack) -> FileSet:
         if self.resource.each is not None:
@@ -262,12 +258,75 @@ class ResourceProcessor:
             ) from exc
         log.info("%s: reload_cmd succeeded in %.0f ms", self.resource.name, result.duration * 1000)
 
-    def apply(self, store: KeyStore) -> WriteResult:
-        """Sync, and reload if the file changed; the sync's result."""
-        result = self.sync(store)
-        if result.outcome is Outcome.UPDATED:
-            self.reload()
-        return result
+
+class CommitGroup:
+    """Resources whose files must change together (`commit_group`), applied as one.
+
+    Every member renders from one snapshot of the backend (one revision), every member's file is
+    staged and checked before any is renamed, then all are renamed in the members' order and the
+    group's reload_cmd runs once. One failed render or check renames nothing: every member's file
+    stays as it was.
+    """
+
+    def __init__(self, name: str, members: Sequence[ResourceProcessor]) -> None:
+        self.name = name
+        self.label = f"commit group {name}"
+        self.members = list(members)
+        self.keys = sorted({k for m in self.members for k in m.resource.prefixed_keys})
+        """What one read for the group asks for: every member's keys."""
+        self.reloader = next((m for m in self.members if m.resource.reload_cmd), self.members[0])
+        """The member whose reload_cmd is the group's (load_resources refuses two different ones)."""
+        self.wait = next((m.resource.wait for m in self.members if m.resource.wait), None)
+        self.settings = self.members[0].settings
+
+    def sync(self, values: Mapping[str, str]) -> list[WriteResult]:
+        """Stage every member from `values` (one snapshot), check all, rename all; each member's result."""
+        ordered = sorted(values)
+        stores = [KeyStore(m.resource.view(values, ordered)) for m in self.members]
+        try:
+            with contextlib.ExitStack() as stack:
+                files = [m.stage(store, stack) for m, store in zip(self.members, stores, strict=True)]
+                if not self.settings.noop:
+                    every = KeyStore([kv for store in stores for kv in store.items()])
+                    sync_only = self.settings.sync_only
+                    _without_values(every, lambda: commit_sets(files, sync_only=sync_only))
+                return [m.report(f) for m, f in zip(self.members, files, strict=True)]
+        except ConfpyError as exc:
+            raise exc.retold(f"{exc}\n({self.label}: no member was renamed)") from exc
+
+    def reload(self) -> None:
+        """The group's one reload."""
+        self.reloader.reload()
+
+
+def units(processors: Sequence[ResourceProcessor]) -> list[ResourceProcessor | CommitGroup]:
+    """The processors as they are applied: alone, or together with their commit group (where its
+    first member stands)."""
+    groups: dict[str, list[ResourceProcessor]] = {}
+    for processor in processors:
+        if processor.resource.commit_group:
+            groups.setdefault(processor.resource.commit_group, []).append(processor)
+    made: dict[str, CommitGroup] = {}
+    result: list[ResourceProcessor | CommitGroup] = []
+    for processor in processors:
+        name = processor.resource.commit_group
+        if not name:
+            result.append(processor)
+        elif name not in made:
+            made[name] = CommitGroup(name, groups[name])
+            result.append(made[name])
+    return result
+
+
+def _without_values(store: KeyStore, step: Callable[[], _T]) -> _T:
+    """`step`, a template's or check_cmd's error told with `<value of /key>` for the values of
+    `store` it quotes (below `-log-level trace`)."""
+    try:
+        return step()
+    except (TemplateError, CommandError) as exc:
+        if type(exc) not in (TemplateError, CommandError) or log.isEnabledFor(TRACE):
+            raise
+        raise exc.retold(redact(str(exc), store.items())) from exc
 
 
 def run_once(
@@ -276,29 +335,38 @@ def run_once(
     errors: Sequence[ConfpyError] = (),
     on_run: Callable[[RunRecord], None] | None = None,
 ) -> RunReport:
-    """Every resource from one consistent snapshot; a failing resource does not stop the others.
+    """Every resource from one consistent snapshot; a failing resource does not stop the others
+    (a failing member stops its commit group, which is applied as one).
 
     `on_run` sees each resource's run as it ends, as watch mode's `on_run` does (`-noop`'s diff).
     """
     report = RunReport(updated=[], errors=list(errors))
     processors, values, revision = _snapshot(backend, processors, report)
     ordered = sorted(values)
-    for processor in processors:
-        resource = processor.resource
+    for unit in units(processors):
         started = time.monotonic()
-        result: WriteResult | None = None
+        members = unit.members if isinstance(unit, CommitGroup) else [unit]
+        results: list[WriteResult | None] = [None] * len(members)
         error: ConfpyError | None = None
         try:
-            result = processor.apply(KeyStore(resource.view(values, ordered)))
-            if result.outcome is Outcome.UPDATED:
-                report.updated.append(resource.name)
+            if isinstance(unit, CommitGroup):
+                results = list(unit.sync(values))
+            else:
+                results = [unit.sync(KeyStore(unit.resource.view(values, ordered)))]
+            if any(r is not None and r.outcome is Outcome.UPDATED for r in results):
+                unit.reload()
         except ConfpyError as exc:
             log.error("%s", exc)
             report.errors.append(exc)
             error = exc
-        if on_run:
-            outcome, diff = (result.outcome, result.diff) if result else (None, None)
-            on_run(RunRecord(resource.name, revision, outcome, error, time.monotonic() - started, diff=diff))
+            results = [None] * len(members)
+        for member, result in zip(members, results, strict=True):
+            if result is not None and result.outcome is Outcome.UPDATED:
+                report.updated.append(member.resource.name)
+            if on_run:
+                outcome, diff = (result.outcome, result.diff) if result else (None, None)
+                duration = time.monotonic() - started
+                on_run(RunRecord(member.resource.name, revision, outcome, error, duration, diff=diff))
     return report
 
 

@@ -40,10 +40,10 @@ from confpy.errors import (
     ValueDecodeError,
     WatchUnavailableError,
 )
-from confpy.pipeline.processor import ResourceProcessor, RunRecord
+from confpy.pipeline.processor import CommitGroup, ResourceProcessor, RunRecord, units
 from confpy.runtime.mirror import Mirror
 from confpy.runtime.tagged import Batch, Failure, deliver_to
-from confpy.runtime.worker import ReloadGroup, ResourceWorker
+from confpy.runtime.worker import CommitWorker, ReloadGroup, ResourceWorker
 
 __all__ = ["HEALTHY_AFTER", "WatchEngine"]
 
@@ -148,6 +148,13 @@ class _Source:
         return sorted({k for p in self.processors for k in p.resource.prefixed_keys})
 
 
+def _read_from(source: _Source, keys: Sequence[str]) -> Snapshot:
+    """A read of `keys` from the source's backend (a commit group's run), once it is open."""
+    if source.backend is None:
+        raise BackendError(f"backend {source.label} is not reachable yet")
+    return source.backend.read(keys)
+
+
 class WatchEngine:
     """Keeps every resource's dest equal to the render of the latest backend state."""
 
@@ -182,17 +189,29 @@ class WatchEngine:
             if name and name not in groups and processor.resource.reload_cmd:
                 groups[name] = ReloadGroup(name, processor, on_run)
         self.groups = groups
-        self.workers = {
-            p.resource.name: ResourceWorker(
-                p,
-                source.mirror,
-                wait=wait,
-                group=groups.get(p.resource.reload_group or ""),
-                on_run=self._ran,
-            )
-            for source in self.sources
-            for p in source.processors
-        }
+        # A commit group's members share its one worker, under each member's name.
+        self.workers: dict[str, ResourceWorker] = {}
+        for source in self.sources:
+            for unit in units(source.processors):
+                if isinstance(unit, CommitGroup):
+                    member = unit.reloader.resource
+                    worker: ResourceWorker = CommitWorker(
+                        unit,
+                        functools.partial(_read_from, source),
+                        source.mirror,
+                        wait=wait,
+                        group=groups.get(member.reload_group or ""),
+                        on_run=self._ran,
+                    )
+                    self.workers.update(dict.fromkeys((m.resource.name for m in unit.members), worker))
+                else:
+                    self.workers[unit.resource.name] = ResourceWorker(
+                        unit,
+                        source.mirror,
+                        wait=wait,
+                        group=groups.get(unit.resource.reload_group or ""),
+                        on_run=self._ran,
+                    )
 
     def _sources(
         self, backend: Backend, processors: Sequence[ResourceProcessor], stream: bool

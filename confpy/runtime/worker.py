@@ -1,4 +1,4 @@
-"""Watch mode's workers: one thread per resource, and one per reload group.
+"""Watch mode's workers: one thread per resource or commit group, and one per reload group.
 
 A worker owns its resource: changes only mark it dirty, so a slow or hanging check or reload of
 one resource never delays another, and changes that arrive while it is busy are coalesced into
@@ -21,19 +21,22 @@ fails to render is not retried: the same keys render the same way, so it waits f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 from confpy.backends.backoff import Backoff
+from confpy.backends.base import Snapshot
 from confpy.config.duration import Wait
-from confpy.errors import CommandError, ConfpyError, WriteError, context
-from confpy.pipeline.processor import ResourceProcessor, RunRecord
-from confpy.pipeline.writer import Outcome
+from confpy.errors import BackendError, CommandError, ConfpyError, WriteError, context
+from confpy.pipeline.processor import CommitGroup, ResourceProcessor, RunRecord
+from confpy.pipeline.writer import Outcome, WriteResult
 from confpy.runtime.mirror import Mirror
+from confpy.store import KeyStore
 
-__all__ = ["LINGER", "MAX_RELOAD_DEFER", "RETRY", "ReloadGroup", "ResourceWorker"]
+__all__ = ["LINGER", "MAX_RELOAD_DEFER", "RETRY", "CommitWorker", "ReloadGroup", "ResourceWorker"]
 
 log = logging.getLogger("confpy")
 
@@ -44,8 +47,9 @@ RETRY = Backoff(first=1.0, cap=60.0, jitter=1.0)
 
 
 def _retryable(error: ConfpyError | None) -> bool:
-    """Failures that may pass on a second try with the same keys: the disk, the commands."""
-    return isinstance(error, WriteError | CommandError)
+    """Failures that may pass on a second try with the same keys: the disk, the commands, and a
+    commit group's read (a backend that is down or reconnecting)."""
+    return isinstance(error, WriteError | CommandError | BackendError)
 
 
 class _Retry:
@@ -184,14 +188,22 @@ class ResourceWorker(_Loop):
         with context(resource=self.name):  # what the run and its retry log is about this resource
             self._run_once()
 
+    def _view(self) -> tuple[KeyStore | None, int]:
+        """What a run renders from: a copy of this resource's store in the mirror, and its revision."""
+        return self.mirror.store_copy(self.name)
+
+    def _sync(self, store: KeyStore | None) -> WriteResult:
+        assert store is not None
+        return self.processor.sync(store)
+
     def _run_once(self) -> None:
-        store, revision = self.mirror.store_copy(self.name)
+        store, revision = self._view()
         started = time.monotonic()
         outcome: Outcome | None = None
         diff: str | None = None
         error: ConfpyError | None = None
         try:
-            result = self.processor.sync(store)
+            result = self._sync(store)
             outcome, diff = result.outcome, result.diff
             if outcome is Outcome.UPDATED:
                 if self.group:
@@ -255,6 +267,56 @@ class ResourceWorker(_Loop):
             log.exception("%s: unexpected error: %s", self.name, exc, extra={"resource": self.name})
             return ConfpyError(f"{self.name}: unexpected error: {exc}", resource=self.name)
         return None
+
+
+class CommitWorker(ResourceWorker):
+    """The one worker of a commit group: each run reads every member's keys in one backend read.
+
+    The mirror cannot give one revision across members: each watched prefix has its own stream,
+    and a transaction that writes a certificate under one prefix and its key under another arrives
+    as two batches. So the mirror only says when to run, and the run reads the group's keys at one
+    revision (never an older one than the group last wrote), renders and commits every member as
+    one, and reloads once (or tells its reload group). A read that fails (etcd down, reconnecting)
+    is retried as a failed write is.
+    """
+
+    def __init__(
+        self,
+        commit: CommitGroup,
+        read: Callable[[Sequence[str]], Snapshot],
+        mirror: Mirror,
+        *,
+        wait: Wait | None = None,
+        group: ReloadGroup | None = None,
+        on_run: Callable[[RunRecord], None] | None = None,
+    ) -> None:
+        def each_member(record: RunRecord) -> None:
+            for member in commit.members:
+                if on_run:
+                    on_run(dataclasses.replace(record, name=member.resource.name))
+
+        super().__init__(commit.reloader, mirror, wait=commit.wait or wait, group=group, on_run=each_member)
+        self.commit = commit
+        self.read = read
+        self.name = commit.label
+        self._retry = _Retry(commit.label)
+        self._read_revision = 0
+
+    def _view(self) -> tuple[KeyStore | None, int]:
+        return None, self._read_revision
+
+    def _sync(self, store: KeyStore | None) -> WriteResult:
+        snapshot = self.read(self.commit.keys)
+        if snapshot.revision < self._read_revision:
+            raise BackendError(
+                f"{self.commit.label}: the backend answered from revision {snapshot.revision}, older "
+                f"than revision {self._read_revision} already written: not going back"
+            )
+        self._read_revision = snapshot.revision
+        results = self.commit.sync(snapshot.values)
+        outcomes = {r.outcome for r in results}
+        outcome = next((o for o in (Outcome.UPDATED, Outcome.WOULD_UPDATE) if o in outcomes), Outcome.IN_SYNC)
+        return WriteResult(outcome, "".join(r.diff for r in results if r.diff) or None)
 
 
 class ReloadGroup(_Loop):

@@ -5,6 +5,7 @@ one check and one reload for the set; both engines. Every wait is bounded."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from tests.support.etcd_server import EtcdServer
 from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+from tests.system.runtime.test_watch_mode import check_history, client_for
 
 JINJA = "server {{ getv(item + '/host') }}:{{ getv(item + '/port', '80') }}\n"
 GO = '{{$k := .}}server {{getv (printf "%s/host" $k)}}\n'
@@ -185,3 +187,57 @@ def test_a_dest_whose_directory_is_not_fixed_is_refused_at_load(
     result = onetime(confdir, etcd)
     assert result.returncode != 0
     assert "with each, dest must be a fixed directory and a file name template" in result.stderr
+
+
+def test_under_etcd_restarts_every_reload_sees_the_files_of_one_etcd_state_in_order(
+    tmp_path: Path, fresh_etcd: EtcdServer, etcd_prefix: str
+) -> None:
+    """The history checker of tests/system/runtime/test_watch_mode.py, for a set of files: each
+    reload copies the whole set (`cat` of every file), and each copy must be the render of some
+    state the writer made, in order, ending at the last; etcd is SIGKILLed and stopped meanwhile."""
+    client = client_for(fresh_etcd.endpoint)
+    client.put(f"{etcd_prefix}/sites/s0/host", "start")
+    history = tmp_path / "history"
+    history.mkdir()
+    sites = tmp_path / "sites"
+    extra = f'reload_cmd = "cat {sites}/*.conf > {history}/$(date +%s%N)"\n'
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, extra=extra)
+
+    def render(state: dict[str, str]) -> str:
+        return "".join(f"server {state[k]}:80\n" for k in sorted(state, key=lambda k: k.split("/")[-2]))
+
+    state = {f"{etcd_prefix}/sites/s0/host": "start"}
+    states = [render(state)]
+    args = ["-watch", "-confdir", str(confdir), "-node", fresh_etcd.url, "-log-level", "debug"]
+    with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
+        wait_until(lambda: files(sites) == {"s0.conf": "server start:80\n"})
+        i, deadline = 0, time.monotonic() + 90
+        for restart in range(3):
+            for _ in range(30):
+                if time.monotonic() > deadline:
+                    break
+                key = f"{etcd_prefix}/sites/s{i % 4}/host"
+                try:
+                    if i % 7 == 6:
+                        client.delete(key)
+                    else:
+                        client.put(key, f"v{i}")
+                except Exception:
+                    time.sleep(0.1)
+                    continue
+                if i % 7 == 6:
+                    state.pop(key, None)
+                else:
+                    state[key] = f"v{i}"
+                states.append(render(state))
+                i += 1
+                time.sleep(0.01)
+            fresh_etcd.kill() if restart % 2 else fresh_etcd.stop()
+            time.sleep(0.5)
+            fresh_etcd.restart()
+        final = render(state)
+        wait_until(lambda: "".join(files(sites).values()) == final, timeout=40, what="the last state on disk")
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+    written = [p.read_text() for p in sorted(history.iterdir(), key=lambda p: int(p.name))]
+    check_history(written, states, final)
