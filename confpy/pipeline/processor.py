@@ -374,7 +374,8 @@ def _snapshot(
     backend: Backend, processors: Sequence[ResourceProcessor], report: RunReport
 ) -> tuple[Sequence[ResourceProcessor], dict[str, str], int]:
     """One read for every resource, and its revision. A value that is not UTF-8 fails the
-    resources that read it, each named, and the others are read again without them."""
+    resources that read it, each named, and the others are read again without them (and without
+    the rest of their commit groups)."""
     while True:
         prefixes = sorted({k for p in processors for k in p.resource.prefixed_keys})
         try:
@@ -390,4 +391,6 @@ def _snapshot(
                 error = ValueDecodeError(exc.key, processor.resource.name)
                 log.error("%s", error)
                 report.errors.append(error)
-            processors = [p for p in processors if p not in readers]
+            # A reader's commit group stays out with it: its other members must not change alone.
+            held = {p.resource.commit_group for p in readers} - {None}
+            processors = [p for p in processors if p not in readers and p.resource.commit_group not in held]

@@ -221,3 +221,17 @@ def test_sigkills_of_a_watching_confpy_leave_a_pair_the_next_start_completes(
     assert pair(tmp_path) == (f"cert {serial}\n", f"key {serial}\n")
     for cert, key in history(tmp_path):
         assert cert == key, f"a reload saw cert {cert} beside key {key}"
+
+
+def test_a_value_that_is_not_utf8_in_one_member_holds_the_whole_group_in_onetime(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    put_both(etcd_client, etcd_prefix, "1")
+    confdir = tls_confdir(tmp_path, etcd_prefix)
+    args = ["-onetime", "-confdir", str(confdir), "-node", etcd.url]
+    assert run_confpy(*args).returncode == 0
+    etcd_client.put(f"{etcd_prefix}/cert/serial", "2")
+    etcd_client.put(f"{etcd_prefix}/key/serial", b"\xff")
+    result = run_confpy(*args)
+    assert result.returncode != 0 and "a-key.toml: value of key" in result.stderr
+    assert pair(tmp_path) == ("cert 1\n", "key 1\n")  # the cert's member is held back with the key's
