@@ -99,9 +99,14 @@ class ResourceProcessor:
         with contextlib.ExitStack() as stack:
             files = self.stage(store, stack)
             if not self.settings.noop:
-                with context(resource=self.resource.name):
+                with context(resource=self.resource.name), self.running_commands():
                     self._redacted(store, lambda: commit_sets([files], sync_only=self.settings.sync_only))
             return self.report(files)
+
+    def running_commands(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a commit runs check_cmd: nothing here; `confpy exec` holds its reaper off
+        the command's exit status (confpy.sidecar.exec)."""
+        return contextlib.nullcontext()
 
     @property
     def dests(self) -> dict[Path, str]:
@@ -289,7 +294,8 @@ class CommitGroup:
                 if not self.settings.noop:
                     every = KeyStore([kv for store in stores for kv in store.items()])
                     sync_only = self.settings.sync_only
-                    _without_values(every, lambda: commit_sets(files, sync_only=sync_only))
+                    with self.members[0].running_commands():
+                        _without_values(every, lambda: commit_sets(files, sync_only=sync_only))
                 return [m.report(f) for m, f in zip(self.members, files, strict=True)]
         except ConfpyError as exc:
             raise exc.retold(f"{exc}\n({self.label}: no member was renamed)") from exc

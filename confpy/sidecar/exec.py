@@ -11,6 +11,7 @@ render's files are in place by then, and a change that lands before the start is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import random
@@ -24,13 +25,11 @@ from confpy.config.backend import BackendPool
 from confpy.config.settings import Settings
 from confpy.errors import ConfigError, ConfpyError
 from confpy.pipeline.processor import ResourceProcessor, RunRecord
-from confpy.pipeline.writer import WriteResult
 from confpy.runtime.signals import SignalRelay
 from confpy.runtime.watch import WatchEngine
 from confpy.sidecar.child import FORWARDED_SIGNALS, STOP_SIGNALS, Child, ReapGate, signal_name
 from confpy.sidecar.register import Registration, open_lease_backend
 from confpy.sidecar.wait import KeyWaiter
-from confpy.store import KeyStore
 
 __all__ = ["ExecProcessor", "ExecSupervisor", "run_exec"]
 
@@ -67,9 +66,8 @@ class ExecProcessor(ResourceProcessor):
             return super().needs_reload
         return action != "none" and not self.settings.sync_only and not self.settings.noop
 
-    def sync(self, store: KeyStore) -> WriteResult:
-        with self._supervisor.gate.command():
-            return super().sync(store)
+    def running_commands(self) -> contextlib.AbstractContextManager[None]:
+        return self._supervisor.gate.command()
 
     def reload(self) -> None:
         supervisor, child = self._supervisor, self._supervisor.child
