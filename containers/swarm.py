@@ -680,15 +680,33 @@ def is_up() -> bool:
     return (STATE / "made").exists()
 
 
+TOOLS = (
+    "ip",
+    "nsenter",
+    "unshare",
+    "iptables",
+    "dockerd",
+    "docker",
+    "docker-registry",
+    "openssl",
+    "debootstrap",
+)
+
+
+def missing_tool() -> str:
+    """The first tool `up` needs that is not installed, with the packages that bring them all."""
+    for tool in TOOLS:
+        if not shutil.which(tool):
+            packages = "docker.io docker-registry debootstrap iproute2 iptables openssl"
+            return f"{tool} is not installed (apt-get install {packages})"
+    return ""
+
+
 def up() -> None:
     if is_up():
         raise SystemExit("swarm: already up (or a failed run left state): run `swarm.sh down` first")
-    for tool in ("ip", "nsenter", "unshare", "iptables", "dockerd", "docker", "docker-registry", "openssl"):
-        if not shutil.which(tool):
-            raise SystemExit(
-                f"swarm: step 'tools' failed: {tool} is not installed "
-                "(apt-get install docker.io docker-registry iproute2 iptables openssl)"
-            )
+    if missing := missing_tool():
+        raise SystemExit(f"swarm: step 'tools' failed: {missing}")
     started = time.monotonic()
     try:
         step("network", make_network)

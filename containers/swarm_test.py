@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -365,9 +364,8 @@ def wait_for_value(what: str, probe: object, timeout: float) -> str:
 def _skip_reason() -> str:
     if os.geteuid() != 0:
         return "not root: network namespaces and dockerd need root"
-    for tool in ("dockerd", "docker", "docker-registry", "ip", "nsenter", "unshare", "iptables"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed (apt-get install docker.io docker-registry)"
+    if missing := swarm.missing_tool():
+        return missing
     try:
         subprocess.run(["ip", "netns", "list"], check=True, capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
