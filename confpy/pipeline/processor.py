@@ -346,6 +346,14 @@ def run_once(
 
     `on_run` sees each resource's run as it ends, as watch mode's `on_run` does (`-noop`'s diff).
     """
+    if not backend.prefix_reads and len(processors) > 1:
+        # confd reads each resource's keys on its own (resource.go setVars); with redis a string
+        # `/app` hides `/app/db` from a resource reading `/app`, which a shared read would not.
+        parts = [run_once(backend, [p], on_run=on_run) for p in processors]
+        return RunReport(
+            updated=[name for part in parts for name in part.updated],
+            errors=[*errors, *(error for part in parts for error in part.errors)],
+        )
     report = RunReport(updated=[], errors=list(errors))
     processors, values, revision = _snapshot(backend, processors, report)
     ordered = sorted(values)

@@ -174,14 +174,14 @@ class Service:
             self.engine = None
             pool.close()
             raise
-        for source in engine.sources if settings.watch else ():
-            if source.loaded and not source.streaming:
-                log.warning(
-                    "%s: re-reading every %g s instead",
-                    source.polling_reason
-                    or f"the {source.label or settings.backend} backend cannot watch for changes",
-                    settings.poll_interval,
-                )
+        polled = {  # once per backend, though it may have one source per resource
+            source.polling_reason
+            or f"the {source.label or settings.backend} backend cannot watch for changes"
+            for source in engine.sources
+            if settings.watch and source.loaded and not source.streaming
+        }
+        for reason in sorted(polled):
+            log.warning("%s: re-reading every %g s instead", reason, settings.poll_interval)
         self._backends = pool
         self._running = {p.resource.path: p.resource for p in processors}
         self._reached = True

@@ -85,9 +85,10 @@ class _Stream:
         self.watch: Watch | None = None
         self.lost_since: float | None = None
         self.failures = 0
-        # When the current watch was opened, and the revision it was opened after (None: not open).
+        # When the current watch was opened (None: not open), and whether it delivered an event:
+        # a re-read after it opened (redis, zookeeper) proves nothing about its health.
         self.opened_at: float | None = None
-        self.opened_after = revision
+        self.delivered = False
         # The dispatcher hands failures over here once every event before them is applied.
         self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
         # The thread that re-establishes the watch: it runs only while the watch is broken.
@@ -216,17 +217,23 @@ class WatchEngine:
     def _sources(
         self, backend: Backend, processors: Sequence[ResourceProcessor], stream: bool
     ) -> list[_Source]:
-        """The global backend's source first (present even if no resource reads it), then one per
-        distinct own backend (`by_backend`, as -onetime groups them); every processor carries
-        the global settings."""
+        """The global backend's source first (present even if no resource reads it; one per resource
+        where its reads are by key), then one per distinct own backend (`by_backend`, as -onetime
+        groups them); every processor carries the global settings."""
         if not processors:
             return [_Source(0, None, backend, [], stream)]
         settings = processors[0].settings
+        groups = by_backend(settings, processors)
+        if not backend.prefix_reads:
+            # One source per resource: confd reads each resource's keys on its own (resource.go
+            # setVars), and with redis a string `/app` hides `/app/db` from one reading `/app`.
+            shared = groups[0][1]
+            groups = [(settings, [p]) for p in shared] + groups[1:] if shared else groups
         return [
             _Source(index, None, backend, group, stream)
             if chosen is settings
             else _Source(index, chosen, None, group, stream)
-            for index, (chosen, group) in enumerate(by_backend(settings, processors))
+            for index, (chosen, group) in enumerate(groups)
         ]
 
     @property
@@ -475,6 +482,7 @@ class WatchEngine:
                 if not fresh:
                     continue
                 stream.applied = max(e.revision for e in fresh)
+                stream.delivered = True
                 self._notify(stream.source.mirror.apply(stream.prefix, fresh))
             elif isinstance(item, Failure):
                 stream = self._streams[item.key]
@@ -605,7 +613,7 @@ class WatchEngine:
             stream.watch = stream.source.opened.watch(stream.prefix, after + 1, deliver)
         except BackendError as exc:
             return exc
-        stream.opened_at, stream.opened_after = time.monotonic(), after
+        stream.opened_at, stream.delivered = time.monotonic(), False
         if stream.lost_since is not None:
             log.info("watch on %s resumed from revision %d", stream.label, after + 1)
         stream.lost_since = None
@@ -615,12 +623,13 @@ class WatchEngine:
     def _proved_healthy(stream: _Stream) -> bool:
         """The watch that just broke delivered an event, or stayed up `HEALTHY_AFTER` seconds.
 
-        A watch that etcd accepts and then drops at once (a flapping member) does not count, so
-        such a stream keeps backing off instead of reconnecting in a tight loop.
+        A watch that the server accepts and then drops at once (a flapping etcd member, a redis
+        that closes the subscription) does not count, so such a stream keeps backing off instead
+        of reconnecting in a tight loop.
         """
         if stream.opened_at is None:
             return False
-        return stream.applied > stream.opened_after or time.monotonic() - stream.opened_at >= HEALTHY_AFTER
+        return stream.delivered or time.monotonic() - stream.opened_at >= HEALTHY_AFTER
 
     def _resync(self, stream: _Stream) -> bool:
         """After compaction: a fresh snapshot of the prefix, applied in order; False if unreachable."""

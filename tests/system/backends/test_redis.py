@@ -575,3 +575,59 @@ def test_database_and_client_key_password_as_confd_takes_them(tmp_path: Path) ->
         onetime_both([*args, "-client-key", "s3cret"], dest, "/app/db/host=db3\n")
         result = run_confpy(*args, "-password", "s3cret")
         assert result.returncode == 0, result.stderr
+
+
+NESTED = {"/app": "top", "/app/db/host": "h", "/app/h": {"f": "v"}, "/app/x/y": "xy"}
+NESTED_KEYS = {"app": "/app", "db": "/app/db", "h": "/app/h", "root": "/"}
+NESTED_EXPECTED = {
+    "app": "/app=top\n",  # a string: nothing below it, though other resources read below it
+    "db": "/app/db/host=h\n",
+    "h": "/app/h/f=v\n",
+    "root": "/app=top\n/app/db/host=h\n/app/x/y=xy\n",  # SCAN "*": strings only, not the hash's field
+}
+
+
+def nested_confdir(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    dests = {name: tmp_path / f"{name}.out" for name in NESTED_KEYS}
+    resources = {
+        f"{n}.toml": NESTED_RESOURCE.format(name=n, dest=dests[n], key=NESTED_KEYS[n]) for n in dests
+    }
+    return make_confdir(tmp_path, resources, {f"{n}.tmpl": ANY_DEPTH for n in dests}), dests
+
+
+def test_resources_with_nested_keys_each_read_their_own(
+    rds: Any, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """One run, four resources whose keys nest: each file holds what confd's GetValues gives that
+    resource alone (confd reads per resource, resource.go setVars), not keys another one read."""
+    load_redis(rds, NESTED)
+    confdir, dests = nested_confdir(tmp_path)
+    args = ["-onetime", "-backend", "redis", "-node", redis_server.node, "-confdir", str(confdir)]
+    result = run_confpy(*args)
+    assert result.returncode == 0, result.stderr
+    assert {n: d.read_text() for n, d in dests.items()} == NESTED_EXPECTED
+    if CONFD_BIN:
+        for dest in dests.values():
+            dest.unlink()
+        confd = subprocess.run([CONFD_BIN, *args], capture_output=True, text=True, timeout=60, check=False)
+        assert confd.returncode == 0, confd.stderr
+        assert {n: d.read_text() for n, d in dests.items()} == NESTED_EXPECTED, "confd wrote otherwise"
+
+
+def test_watch_keeps_nested_resources_apart(tmp_path: Path) -> None:
+    """The same under -watch, and after a change each file still holds only its own keys."""
+    import redis
+
+    with notifying() as server:
+        server.start()
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        load_redis(client, NESTED)
+        confdir, dests = nested_confdir(tmp_path)
+        with ConfpyProcess(*watch_args(server.node, confdir), log_path=tmp_path / "confpy.log"):
+            wait_until(lambda: all(d.exists() for d in dests.values()), what="first renders")
+            assert {n: d.read_text() for n, d in dests.items()} == NESTED_EXPECTED
+            client.set("/app/db/port", "1")
+            wait_until(lambda: dests["db"].read_text() == "/app/db/host=h\n/app/db/port=1\n", what="db")
+            wait_until(lambda: "/app/db/port=1" in dests["root"].read_text(), what="root")
+            assert dests["app"].read_text() == "/app=top\n"
+        client.close()

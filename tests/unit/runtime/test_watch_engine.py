@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from confpy.backends.base import Event, EventCallback, ReadSequence, Snapshot, Watch
 from confpy.backends.memory import MemoryBackend
 from confpy.config.duration import Wait
 from confpy.config.settings import Settings
+from confpy.errors import BackendError, WatchUnavailableError
 from confpy.pipeline.processor import RunRecord
 from confpy.runtime.load import load_processors
 from confpy.runtime.watch import WatchEngine
@@ -212,3 +215,91 @@ def test_a_failed_group_reload_is_retried(harness_factory: Callable[..., Harness
     wait_until(lambda: h.records[-1].name == "reload_group:web" and h.records[-1].error is None, timeout=10)
     assert log.read_text() == "r\n"
     assert h.records[-1].retry == 0
+
+
+class ChangedOnly(MemoryBackend):
+    """A store that says only "changed", as redis and zookeeper do: empty batches, numbered reads,
+    reads by key; `refuse` makes its watches fail to open, `unavailable` raises WatchUnavailableError."""
+
+    prefix_reads = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._numbers = ReadSequence()
+        self.refuse = threading.Event()
+        self.unavailable = False
+        self.reads = 0
+
+    def read(self, prefixes: Sequence[str]) -> Snapshot:
+        with self._numbers.next() as number:
+            self.reads += 1
+            return Snapshot(super().read(prefixes).values, number)
+
+    def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
+        if self.unavailable:
+            raise WatchUnavailableError("notifications are off")
+        if self.refuse.is_set():
+            raise BackendError("refused")
+
+        def changed(batch: list[Event] | BackendError) -> None:
+            callback([] if isinstance(batch, list) else batch)
+
+        watch = super().watch(prefix, self.revision + 1, changed)
+        callback([])
+        return watch
+
+
+def changed_only(tmp_path: Path, resources: dict[str, str]) -> tuple[ChangedOnly, WatchEngine]:
+    backend = ChangedOnly()
+    confdir = make_confdir(tmp_path, resources, {"kv.j2": TEMPLATE})
+    processors, errors = load_processors(Settings(confdir=confdir, watch=True))
+    assert not errors
+    return backend, WatchEngine(backend, processors, backoff_max=0.2)
+
+
+def test_a_store_without_revisions_is_re_read_on_each_change(tmp_path: Path) -> None:
+    backend, engine = changed_only(tmp_path, {"a.toml": resource(tmp_path / "a.conf", "/a")})
+    backend.put("/a/x", "1")
+    engine.start()
+    try:
+        wait_until(lambda: (tmp_path / "a.conf").exists() and (tmp_path / "a.conf").read_text() == "/x=1\n")
+        backend.put("/a/y", "2")
+        wait_until(lambda: (tmp_path / "a.conf").read_text() == "/x=1\n/y=2\n")
+        backend.delete("/a/x")
+        wait_until(lambda: (tmp_path / "a.conf").read_text() == "/y=2\n")
+        assert engine.streaming
+    finally:
+        engine.stop(timeout=5)
+
+
+def test_a_change_while_the_watch_is_down_is_read_when_it_is_back(tmp_path: Path) -> None:
+    """No event announces it: the resumed watch's first "changed" does."""
+    backend, engine = changed_only(tmp_path, {"a.toml": resource(tmp_path / "a.conf", "/a")})
+    backend.put("/a/x", "1")
+    engine.start()
+    try:
+        wait_until(lambda: (tmp_path / "a.conf").exists())
+        backend.refuse.set()
+        backend.fail_watches()
+        wait_until(lambda: engine.stale_for > 0)
+        with backend._lock:  # a change no watch sees
+            backend._values["/a/x"] = "while away"
+        backend.refuse.clear()
+        wait_until(lambda: (tmp_path / "a.conf").read_text() == "/x=while away\n")
+    finally:
+        engine.stop(timeout=5)
+
+
+def test_a_server_not_set_up_to_stream_is_polled_and_says_why(tmp_path: Path) -> None:
+    backend, engine = changed_only(tmp_path, {"a.toml": resource(tmp_path / "a.conf", "/a")})
+    backend.unavailable = True
+    engine.start()
+    try:
+        assert not engine.streaming
+        assert engine.sources[0].polling_reason == "notifications are off"
+        backend.put("/a/x", "1")
+        engine.reconcile()
+        dest = tmp_path / "a.conf"
+        wait_until(lambda: dest.exists() and dest.read_text() == "/x=1\n")
+    finally:
+        engine.stop(timeout=5)
