@@ -196,6 +196,10 @@ class ResourceWorker(_Loop):
         assert store is not None
         return self.processor.sync(store)
 
+    def _rendered_at(self, viewed: int) -> int:
+        """The revision the run rendered from: the one its view was taken at."""
+        return viewed
+
     def _run_once(self) -> None:
         store, revision = self._view()
         started = time.monotonic()
@@ -222,6 +226,7 @@ class ResourceWorker(_Loop):
             retry = self._retry.after(error)
         if self.on_run:
             duration = time.monotonic() - started
+            revision = self._rendered_at(revision)
             self.on_run(RunRecord(self.name, revision, outcome, error, duration, retry, diff))
 
     def _wait_for_work(self) -> bool:
@@ -304,6 +309,10 @@ class CommitWorker(ResourceWorker):
 
     def _view(self) -> tuple[KeyStore | None, int]:
         return None, self._read_revision
+
+    def _rendered_at(self, viewed: int) -> int:
+        """The revision of the run's own read (the last one, if this run's read failed)."""
+        return self._read_revision
 
     def _sync(self, store: KeyStore | None) -> WriteResult:
         snapshot = self.read(self.commit.keys)
