@@ -102,8 +102,9 @@ class TemplateResource:
 
     @property
     def each_dir(self) -> Path:
-        """An each-resource's directory: `dest` up to its file name, which alone is a template."""
-        return self.dest.parent
+        """An each-resource's directory: `dest` up to its file name, which alone is a template (and
+        may hold a "/" inside its `{{ }}`: `{{ getv(item + "/name") }}.conf`)."""
+        return Path(_static_dir(str(self.dest)))
 
     @property
     def each_name(self) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +31,9 @@ from confpy.store import KeyStore
 __all__ = ["Manifest", "file_names", "items"]
 
 MANIFEST_PREFIX = ".confpy-each."
+#: NUL, which no file name holds, and the other C0 controls and DEL: a newline in a file name
+#: breaks every log line and listing that names it.
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def items(resource: TemplateResource, store: KeyStore) -> list[str]:
@@ -62,10 +66,11 @@ def file_names(
     directory = resource.each_dir
     for item in keys:
         name = render(resource, resource.each_name, store, item)
-        if not name or name in (".", "..") or "/" in name or "\0" in name or name.startswith("."):
+        if not name or name in (".", "..") or "/" in name or name.startswith(".") or _CONTROL.search(name):
             raise TemplateError(
                 f"{resource.name}: key {item}: dest file name {name!r} is not one file name in "
-                f"{directory} (no '/', not empty, '.', '..' or starting with '.'): nothing written",
+                f"{directory} (no '/' or control character, not empty, '.', '..' or starting with "
+                "'.'): nothing written",
                 key=item,
             )
         if name in by_name:

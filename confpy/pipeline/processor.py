@@ -176,7 +176,15 @@ class ResourceProcessor:
         files = FileSet(manifest=manifest, known=known, names=set(by_name), gone=known - set(by_name))
         for name, item in sorted(by_name.items()):
             dest = resource.each_dir / name
-            if dest.is_symlink():
+            try:
+                link = dest.is_symlink()
+            except OSError as exc:  # a name the file system refuses (ENAMETOOLONG): the key's data
+                raise WriteError(
+                    f"{resource.name}: key {item}: dest file name of {len(os.fsencode(name))} bytes in "
+                    f"{resource.each_dir}: {exc.strerror}: nothing written",
+                    key=item,
+                ) from None
+            if link:
                 raise WriteError(
                     f"{resource.name}: key {item}: {dest} is a symlink: an each-file is never written "
                     "through or over a link (nothing written)",

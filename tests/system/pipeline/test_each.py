@@ -105,6 +105,7 @@ def test_a_restart_removes_the_files_of_keys_gone_while_it_was_down_and_only_tho
         ("x", "{{ item }}.conf", "is not one file name"),  # "/sites/x.conf": a "/" in the name
         ("x", "{{ '../' ~ base(item) }}", "is not one file name"),
         (".x", "{{ base(item) }}", "is not one file name"),  # a dot-file: stage files and manifest
+        ("x", "{{ base(item) }}\\n.conf", "is not one file name"),  # a newline breaks every log line
     ],
 )
 def test_a_file_name_that_leaves_the_directory_is_refused_and_nothing_is_written(
@@ -241,3 +242,28 @@ def test_under_etcd_restarts_every_reload_sees_the_files_of_one_etcd_state_in_or
         assert proc.wait() == 0
     written = [p.read_text() for p in sorted(history.iterdir(), key=lambda p: int(p.name))]
     check_history(written, states, final)
+
+
+def test_a_file_name_template_with_a_slash_inside_its_braces_writes_into_the_fixed_directory(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The directory ends at the "/" before the first `{{`, not at the template's own "/"."""
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "shop")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix, name="{{ getv(item + '/host') }}.conf")
+    result = onetime(confdir, etcd)
+    assert result.returncode == 0, result.stderr
+    assert files(sites) == {"shop.conf": "server shop:80\n"}
+
+
+def test_a_file_name_too_long_for_the_file_system_is_one_line_and_nothing_is_written(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The name comes from the keys' data: a key of 300 bytes is the resource's error, not a crash."""
+    etcd_client.put(f"{etcd_prefix}/sites/a/host", "a")
+    etcd_client.put(f"{etcd_prefix}/sites/{'x' * 300}/host", "b")
+    confdir, sites = each_confdir(tmp_path, etcd_prefix)
+    result = onetime(confdir, etcd)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"dest file name of 305 bytes in {sites}: File name too long: nothing written" in result.stderr
+    assert files(sites) == {}
