@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import confpy
 from confpy.cli.app import app
-from confpy.config.resource import FIELDS
+from confpy.config.resource import FIELDS, load_resource, load_resources
 from confpy.config.settings import BACKENDS, CONNECTION, SETTINGS
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.forkfuncs import FORK_FUNCTIONS
@@ -340,3 +340,37 @@ def test_the_public_modules_say_where_they_are_documented() -> None:
         assert doc and "docs/library.md" in doc, (
             f"confpy/{module}'s docstring should point at docs/library.md"
         )
+
+
+@pytest.mark.parametrize(
+    ("where", "content"),
+    [
+        (f"{path.name} block {i}", content)
+        for path in DOC_FILES
+        for i, (lang, content) in enumerate(blocks(path.read_text(encoding="utf-8")))
+        if lang == "toml" and "[template]" in content
+    ],
+)
+def test_the_resource_examples_load(
+    where: str, content: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every conf.d example in the docs is a resource confpy loads as written, without a warning
+    (an unknown or misspelt field would only be warned about)."""
+    path = tmp_path / "example.toml"
+    path.write_text(content)
+    with caplog.at_level("WARNING"):
+        load_resource(path, name="example.toml")
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_the_commit_group_example_loads_as_one_group(tmp_path: Path) -> None:
+    """resources.md's two members agree on what a group needs (one backend, one reload)."""
+    text = section(page("resources.md"), "Files that change together: `commit_group`")
+    confdir = tmp_path / "confdir"
+    (confdir / "conf.d").mkdir(parents=True)
+    members = [content for lang, content in blocks(text) if lang == "toml"]
+    for i, content in enumerate(members):
+        (confdir / "conf.d" / f"m{i}.toml").write_text(content)
+    resources, errors = load_resources(confdir)
+    assert errors == [] and len(members) == 2
+    assert {r.commit_group for r in resources} == {"tls"}
