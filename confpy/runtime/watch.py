@@ -313,7 +313,7 @@ class WatchEngine:
     @staticmethod
     def _announce(source: _Source, snapshot: Snapshot) -> None:
         source.loaded = True
-        if source.streaming:
+        if source.streaming and source.processors:  # a backend no resource reads is not watched
             log.info(
                 "watching %d prefixes for %d resources from revision %d%s",
                 len(source.streams),

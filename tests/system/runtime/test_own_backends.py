@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from confpy.backends.memory import MemoryBackend
 from confpy.config.settings import Settings
@@ -15,6 +16,7 @@ from confpy.runtime.load import load_processors
 from confpy.runtime.watch import WatchEngine
 from tests.support.etcd_server import EtcdServer, free_port
 from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+from tests.support.kv_servers import RedisServer
 
 TEMPLATE = "{% for kv in gets('/*') %}{{ kv.Key }}={{ kv.Value }}\n{% endfor %}"
 
@@ -232,3 +234,28 @@ def test_a_global_backend_no_resource_reads_is_never_asked(tmp_path: Path, mode:
             confpy.signal(15)
         assert confpy.wait() == 0
     assert " ERROR " not in confpy.log
+    assert "watching 0 prefixes" not in confpy.log  # nor said to be watched
+
+
+def test_an_own_redis_backend_streams_its_changes(tmp_path: Path, etcd: Any) -> None:
+    """A resource's redis is watched by keyspace notifications, as the global one is: a change is
+    on disk without an -interval (the default re-read is every 600 s)."""
+    with RedisServer(["--notify-keyspace-events", "KA"]) as server:
+        server.start()
+        rds = redis.Redis(host="127.0.0.1", port=server.port)
+        rds.set("/app/x", "1")
+        own = f'backend = "redis"\nnodes = ["{server.node}"]\n'
+        confdir = make_confdir(
+            tmp_path, {"a.toml": resource(tmp_path / "a.conf", "/app", own)}, {"kv.j2": TEMPLATE}
+        )
+        args = ["-watch", "-node", etcd.url, "-confdir", str(confdir)]
+        with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as confpy:
+            wait_until(lambda: read(tmp_path / "a.conf") == "/x=1\n", what="the render")
+            confpy.wait_log(
+                f"watching 1 prefixes for 1 resources from revision 1 of redis (nodes {server.node})"
+            )
+            rds.set("/app/x", "2")
+            wait_until(lambda: read(tmp_path / "a.conf") == "/x=2\n", what="the streamed change")
+            confpy.signal(15)
+            assert confpy.wait() == 0
+        rds.close()
