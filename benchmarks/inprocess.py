@@ -18,7 +18,7 @@ from probe import FileProbe, percentile, summarize
 from sizes import Sizes
 from workload import make_layout, value_for
 
-__all__ = ["NGINX_TEMPLATE", "render", "stages"]
+__all__ = ["NGINX_TEMPLATE", "mirror_memory", "render", "stages"]
 
 Result = dict[str, Any]
 
@@ -184,6 +184,44 @@ def stages(sizes: Sizes, workdir: Path) -> Result:
         "stage_fsync_share": round(file_sync_p50 / e2e_p50, 2),
         "handoff_share": round(handoff_p50 / e2e_p50, 2),
         "render_share": round(render_p50 / e2e_p50, 2),
+    }
+
+
+def mirror_memory(sizes: Sizes, workdir: Path) -> Result:
+    """Bytes per key that watch mode keeps for a snapshot (`memory_big`'s 100,000 keys / 500
+    resources): the mirror and every resource's store, keys and values included, as tracemalloc
+    counts them, so the figure is confpy's own and not the interpreter's or gRPC's."""
+    import gc
+    import tracemalloc
+
+    from confpy.config.settings import Settings
+    from confpy.runtime.load import load_processors
+    from confpy.runtime.mirror import Mirror
+
+    layout = make_layout(workdir, *sizes.big)
+    processors, errors = load_processors(Settings(confdir=layout.confdir, watch=True))
+    if errors:
+        raise RuntimeError(f"resources did not load: {errors}")
+    mirror = Mirror([p.resource for p in processors])
+    keys = layout.resources * layout.keys_per_resource
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        mirror.load(dict(layout.items()), 1)  # fresh strings, as a backend decodes them
+        for processor in processors:  # a render sorts each store's keys once
+            mirror.stores[processor.resource.name].ls("/")
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    text = sum(len(k) + len(v) for k, v in layout.items())
+    return {
+        "keys": keys,
+        "resources": layout.resources,
+        "bytes_per_key": round(held / keys, 1),
+        "key_and_value_chars_per_key": round(text / keys, 1),
+        "mib": round(held / 2**20, 2),
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from etcd_local import LocalEtcd
-from inprocess import render, stages
+from inprocess import mirror_memory, render, stages
 from probe import FileProbe, cpu_seconds, rss_kib, summarize, thread_count
 from sizes import Sizes
 from soak import soak
@@ -484,5 +484,6 @@ SCENARIOS: dict[str, Callable[[Sizes, Path], Result]] = {
     "fanout": fanout,
     "render": render,
     "stages": stages,
+    "mirror_memory": mirror_memory,
     "soak": soak,
 }

@@ -34,6 +34,7 @@ SCENARIOS = [
     "render",
     "stages",
     "soak",
+    "mirror_memory",
     "versus_idle",
     "versus_onetime",
     "versus_first_render",
@@ -189,6 +190,13 @@ def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any
         assert all(v > 0 for ratios in result["ratio"].values() for v in ratios.values())
     for contender in contenders:
         assert all(math.isfinite(v) and v >= 0 for v in numbers(result[contender]))
+
+
+def test_mirror_memory_counts_bytes_per_key(report: dict[str, Any]) -> None:
+    result = report["results"]["mirror_memory"]
+    assert result["keys"] == QUICK.big[0] * QUICK.big[1]
+    # At least the keys' and values' characters, and not absurdly more.
+    assert result["key_and_value_chars_per_key"] < result["bytes_per_key"] < 2000
 
 
 def test_soak_samples_and_converges(report: dict[str, Any]) -> None:

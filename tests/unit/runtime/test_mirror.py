@@ -45,3 +45,16 @@ def test_load_replaces_only_the_given_prefixes() -> None:
     assert mirror.load({"/p/2": "z"}, 9, ["/p"]) == {"a"}
     assert dict(mirror.stores["a"].items()) == {"/p/2": "z", "/q/1": "y"}
     assert mirror.load({"/p/2": "z"}, 10, ["/p"]) == set()
+
+
+def test_resources_alike_share_one_string_per_key_name() -> None:
+    """Each resource sees `/host` under its own prefix; the mirror keeps one `/host` for all."""
+    a, b = res("a", "/svc/a", "/"), res("b", "/svc/b", "/")
+    mirror = Mirror([a, b])
+    mirror.load({"/svc/a/host": "h1", "/svc/b/host": "h2"}, 1)
+    mirror.apply("/svc/b", [Event("/svc/b/port", "80", 2)])
+    mirror.apply("/svc/a", [Event("/svc/a/port", "81", 3)])
+    names = {r.name: {k: k for k in mirror.stores[r.name]} for r in (a, b)}
+    assert names["a"].keys() == names["b"].keys() == {"/host", "/port"}
+    assert all(names["a"][k] is names["b"][k] for k in ("/host", "/port"))
+    assert mirror.stores["b"].getv("/port") == "80" and mirror.stores["a"].getv("/port") == "81"
