@@ -8,7 +8,7 @@ fork's client cache does (getOrCreateClient, pkg/template/client_cache.go).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, Self, TypeVar
 
 from confpy.backends.base import Backend
@@ -43,9 +43,12 @@ def open_backend(settings: Settings) -> Backend:
         from confpy.backends.zookeeper import ZookeeperBackend
 
         return ZookeeperBackend(settings.backend_nodes, connect_timeout=settings.connect_timeout)
-    from confpy.backends.etcd.backend import EtcdBackend
-
-    return EtcdBackend(
+    etcd: Callable[..., Backend]
+    if settings.etcd_transport == "http":  # etcd's JSON gateway: no gRPC imported
+        from confpy.backends.etcd.gateway import GatewayBackend as etcd
+    else:
+        from confpy.backends.etcd.backend import EtcdBackend as etcd
+    return etcd(
         settings.backend_nodes,
         cert=settings.client_cert,
         key=settings.client_key,

@@ -246,6 +246,10 @@ class Settings:
             toml=("connect_timeout",),
         ),
     )
+    etcd_transport: str = field(
+        default="grpc",
+        metadata=_meta(_text, "etcd API: grpc, or http (etcd's JSON gateway; no -watch yet) [grpc]", "NAME"),
+    )
     wait: Wait | None = field(
         default=None, metadata=_meta(parse_wait, "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")
     )
@@ -300,6 +304,8 @@ def _from_field(declared: dataclasses.Field[Any]) -> Setting:
     return Setting(name=declared.name, flag=flag, toml=toml, env=env, default=declared.default, **spec)
 
 
+#: How the etcd backend talks to etcd: its gRPC API, or the JSON gateway over HTTP/1.1.
+ETCD_TRANSPORTS = ("grpc", "http")
 #: The settings that say which backend to reach and how: what a resource's `[backend]` table may set.
 CONNECTION = (
     "backend",
@@ -439,6 +445,13 @@ def _validate(settings: Settings) -> None:
 
         for node in settings.nodes:
             parse_node(node)
+    if settings.etcd_transport not in ETCD_TRANSPORTS:
+        raise ConfigError(
+            f"unknown -etcd-transport {settings.etcd_transport!r} (use {' or '.join(ETCD_TRANSPORTS)})",
+            key="etcd_transport",
+        )
+    if settings.etcd_transport == "http" and settings.watch:
+        raise ConfigError("-watch needs -etcd-transport grpc: the http transport does not watch yet")
     if BACKENDS[backend] == "redis":
         from confpy.backends.redis import parse_redis_node
 

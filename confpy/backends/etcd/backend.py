@@ -11,24 +11,16 @@ cancelled look alive. Both are imported when a backend is made, so `import confp
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
 
-from confpy.backends.base import EventCallback, LeaseBackend, Snapshot, Watch, decode_value
-from confpy.backends.etcd.channel import Compacted, Connection
-from confpy.backends.etcd.keys import decode_key, prefix_end
+from confpy.backends.base import EventCallback, LeaseBackend, Snapshot, Watch
+from confpy.backends.etcd.channel import Connection
+from confpy.backends.etcd.keys import MAX_TXN_OPS, describe, prefix_end, read_pinned
 from confpy.backends.etcd.lease import Leases
-from confpy.backends.etcd.nodes import parse_node
+from confpy.backends.etcd.nodes import check_options
 from confpy.backends.etcd.watch import WatchHub
-from confpy.errors import BackendError, ConfigError
 
 __all__ = ["MAX_TXN_OPS", "EtcdBackend"]
-
-log = logging.getLogger("confpy")
-
-#: etcd's default --max-txn-ops: a read of more prefixes is split into several transactions.
-MAX_TXN_OPS = 128
 
 
 class EtcdBackend(LeaseBackend):
@@ -52,19 +44,7 @@ class EtcdBackend(LeaseBackend):
         timeout: float = 5.0,
         connect_timeout: float = 5.0,
     ) -> None:
-        if isinstance(nodes, str):
-            nodes = [nodes]
-        if not nodes:
-            raise ConfigError("no etcd node given")
-        if (cert is None) != (key is None):
-            raise ConfigError("an etcd client certificate needs both the certificate and its key")
-        if (username is None) != (password is None):
-            raise ConfigError("etcd authentication needs both a user name and a password")
-        tls = any(f is not None for f in (cert, key, ca))
-        self.nodes = [parse_node(n, tls) for n in nodes]
-        for plain in (n for n in self.nodes if tls and not n.secure):
-            # confd silently talks plain text here too; a user who gave TLS files expects TLS.
-            log.warning("etcd node %s is http://: TLS files are not used for it (write https://)", plain.url)
+        self.nodes = check_options(nodes, cert, key, ca, username, password)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._connection = Connection(
@@ -98,36 +78,10 @@ class EtcdBackend(LeaseBackend):
     # --- reads -------------------------------------------------------------------------------
 
     def read(self, prefixes: Sequence[str], revision: int | None = None) -> Snapshot:
-        """Every key under `prefixes` as one snapshot, at `revision` or at the current one.
+        """Every key under `prefixes` as one snapshot, at `revision` or at the current one (`read_pinned`)."""
+        return read_pinned(prefixes, revision, self.urls, self._txn_ranges)
 
-        More prefixes than fit one transaction are read in several, all pinned to the revision the
-        first one saw, so the result is consistent however many prefixes there are.
-        """
-        unique = list(dict.fromkeys(prefixes))
-        batches = [unique[i : i + MAX_TXN_OPS] for i in range(0, len(unique), MAX_TXN_OPS)] or [[]]
-        for _ in range(3):
-            try:
-                return self._read_batches(batches, revision)
-            except Compacted:
-                if revision is not None:
-                    raise BackendError(
-                        f"cannot read revision {revision} from etcd at {self.urls}: it has been compacted"
-                    ) from None
-        raise BackendError(f"etcd at {self.urls} compacted every revision confpy tried to read; try again")
-
-    def _read_batches(self, batches: list[list[str]], revision: int | None) -> Snapshot:
-        values: dict[str, str] = {}
-        pinned = revision or 0
-        for batch in batches:
-            response = self._txn_ranges(batch, pinned)
-            pinned = pinned or int(response.header.revision)
-            for item in response.responses:
-                for kv in item.response_range.kvs:
-                    key = decode_key(kv.key)
-                    values[key] = decode_value(key, kv.value)
-        return Snapshot(values, pinned)
-
-    def _txn_ranges(self, prefixes: list[str], revision: int) -> Any:
+    def _txn_ranges(self, prefixes: list[str], revision: int) -> tuple[int, Iterator[tuple[bytes, bytes]]]:
         rpc = self._connection.rpc
         ops = []
         for prefix in prefixes:
@@ -135,13 +89,12 @@ class EtcdBackend(LeaseBackend):
             request = rpc.RangeRequest(key=start, range_end=prefix_end(prefix.encode()), revision=revision)
             ops.append(rpc.RequestOp(request_range=request))
         txn = rpc.TxnRequest(success=ops)
-        named = ", ".join(prefixes[:3]) + (
-            f" and {len(prefixes) - 3} more prefixes" if len(prefixes) > 3 else ""
-        )
-        return self._connection.call(
-            f"read of {named or 'nothing'}",
+        response = self._connection.call(
+            describe(prefixes),
             lambda channel, md: rpc.KVStub(channel).Txn(txn, self.timeout, metadata=md),
         )
+        kvs = ((kv.key, kv.value) for item in response.responses for kv in item.response_range.kvs)
+        return int(response.header.revision), kvs
 
     # --- writes, for the sidecar commands --------------------------------------------------
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from confpy.backends.backoff import Backoff
+from confpy.backends.etcd.keys import Compacted
 from confpy.backends.etcd.nodes import DEFAULT_PORT, Node
 from confpy.errors import BackendError, ConfigError, EndpointError
 
@@ -26,6 +27,7 @@ __all__ = [
     "RECONNECT_INTERVAL",
     "Compacted",
     "Connection",
+    "Endpoints",
     "Metadata",
     "Transient",
 ]
@@ -89,10 +91,6 @@ class Transient(Exception):
         self.cause = cause
 
 
-class Compacted(Exception):
-    """A range at a pinned revision that etcd has compacted away."""
-
-
 def _stubs() -> Any:
     """The etcd client's generated stubs (`pyetcd.etcdrpc`), without the rest of the client.
 
@@ -121,7 +119,7 @@ def _stubs() -> Any:
             del sys.modules["pyetcd"]
 
 
-def _read_file(path: str | None, what: str) -> bytes | None:
+def read_file(path: str | None, what: str) -> bytes | None:
     if path is None:
         return None
     try:
@@ -130,12 +128,119 @@ def _read_file(path: str | None, what: str) -> bytes | None:
         raise ConfigError(f"cannot read the etcd {what} {path}: {exc.strerror}") from None
 
 
-class Connection:
-    """Channels to `nodes`, the one requests go to now, and the auth token they carry.
+class Endpoints:
+    """What both transports share: the endpoints, the one requests go to now, failover, the auth
+    token, bounded retries, and what etcd's status codes mean for the user (`classify_status`).
 
-    `timeout` bounds each request; `connect_timeout` bounds the retries of one operation across
-    all endpoints (each endpoint is tried at least once), with exponential backoff.
+    gRPC's channels (`Connection`) and etcd's JSON gateway (`gateway.HttpConnection`) build on it;
+    it imports neither gRPC nor the etcd client. `timeout` bounds each request; `connect_timeout`
+    bounds the retries of one operation across all endpoints (each endpoint is tried at least
+    once), with exponential backoff.
     """
+
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        *,
+        ca: str | None,
+        username: str | None,
+        password: str | None,
+        timeout: float,
+        connect_timeout: float,
+    ) -> None:
+        self.nodes = list(nodes)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.username = username
+        self._password = password
+        self._ca = ca
+        self._lock = threading.Lock()
+        self._current = 0
+        self._token: str | None = None
+        self._closed = False
+
+    @property
+    def urls(self) -> str:
+        return ", ".join(n.url for n in self.nodes)
+
+    def current(self) -> int:
+        """The index of the endpoint requests go to now."""
+        with self._lock:
+            if self._closed:
+                raise BackendError("the etcd backend is closed")
+            return self._current
+
+    def failover(self, index: int) -> None:
+        """Move on from a failed endpoint (if no other call did already)."""
+        with self._lock:
+            if self._current == index:
+                self._current = (index + 1) % len(self.nodes)
+
+    def forget_token(self) -> None:
+        """The token expired: the next request logs in again."""
+        self._token = None
+
+    def tls_failed(self, index: int, details: str) -> EndpointError:
+        """A wrong CA, or a client certificate the server refuses: retrying cannot help."""
+        lowered = details.lower()
+        ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
+        hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
+        url = self.nodes[index].url
+        return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
+
+    def not_etcd(self, index: int) -> EndpointError:
+        """Something answered, in another protocol (a web server) or without etcd's API: no retry
+        changes that."""
+        return EndpointError(
+            f"{self.nodes[index].url} is not an etcd {self.api} endpoint: something answers there, but "
+            f"not etcd's v3 API (give etcd's client URL to -node, by default port {DEFAULT_PORT})"
+        )
+
+    #: How messages name the API this transport speaks.
+    api = "gRPC"
+
+    def classify_status(self, code: str, details: str, index: int, what: str) -> Exception:
+        """An error etcd answered with (its gRPC status `code`'s name and `details`) as a retry
+        (`Transient`) or the error the user sees: an `EndpointError` where the answer says the
+        configuration is wrong (exit 2)."""
+        lowered = details.lower()
+        url = self.nodes[index].url
+        if code == "UNIMPLEMENTED":
+            return self.not_etcd(index)
+        if code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+            self.failover(index)
+            if code == "DEADLINE_EXCEEDED":
+                return Transient(f"no answer within {self.timeout:g} s")
+            return Transient("connection refused" if "connection refused" in lowered else details)
+        # A token etcd no longer knows (expired, or lost in a restart), or a JWT issued before
+        # the last change to users or roles: log in again.
+        if code == "UNAUTHENTICATED" or "invalid auth token" in lowered or "auth store is old" in lowered:
+            self.forget_token()
+            return Transient(f"authentication expired ({details})")
+        if code == "INVALID_ARGUMENT" and "authentication failed" in lowered:
+            return EndpointError(f"etcd at {url} rejected user {self.username!r}: {details}")
+        if code == "PERMISSION_DENIED":
+            who = f"user {self.username!r}" if self.username else "the user in the client certificate's CN"
+            return BackendError(f"etcd at {url} denied the {what} to {who}: {details}")
+        if code == "OUT_OF_RANGE" and "compacted" in lowered:
+            return Compacted(details)
+        return BackendError(f"etcd {what} failed at {url}: {details} ({code})")
+
+    def retry(self, call: Callable[[], T], sleep: Callable[[float], Any] = time.sleep) -> T:
+        """`call()` with exponential backoff on `Transient` errors, until `connect_timeout` has
+        passed and every endpoint was tried."""
+        return _RETRY.retry(
+            call, transient=Transient, within=self.connect_timeout, attempts=len(self.nodes), sleep=sleep
+        )
+
+    def unreachable(self, exc: Transient, started: float) -> BackendError:
+        return BackendError(
+            f"cannot reach etcd at {self.urls}: {exc.cause} after {time.monotonic() - started:.1f} s"
+        )
+
+
+class Connection(Endpoints):
+    """gRPC channels to the endpoints (one each), with keepalive and hasleader."""
 
     def __init__(
         self,
@@ -149,13 +254,14 @@ class Connection:
         timeout: float,
         connect_timeout: float,
     ) -> None:
-        self.nodes = list(nodes)
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.username = username
-        self._password = password
-        self._ca = ca
-
+        super().__init__(
+            nodes,
+            ca=ca,
+            username=username,
+            password=password,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
         import grpc
         import grpc._common
 
@@ -167,20 +273,12 @@ class Connection:
         self._creds = None
         if any(n.secure for n in self.nodes):
             self._creds = grpc.ssl_channel_credentials(
-                root_certificates=_read_file(ca, "CA certificate"),
-                private_key=_read_file(key, "client key"),
-                certificate_chain=_read_file(cert, "client certificate"),
+                root_certificates=read_file(ca, "CA certificate"),
+                private_key=read_file(key, "client key"),
+                certificate_chain=read_file(cert, "client certificate"),
             )
         self._channels: list[Any] = self._new_channels()
         self._reconnected = time.monotonic()
-        self._lock = threading.Lock()
-        self._current = 0
-        self._token: str | None = None
-        self._closed = False
-
-    @property
-    def urls(self) -> str:
-        return ", ".join(n.url for n in self.nodes)
 
     def _new_channels(self) -> list[Any]:
         return [
@@ -206,16 +304,8 @@ class Connection:
 
     def endpoint(self) -> tuple[int, Any]:
         """The index and channel of the endpoint requests go to now."""
-        with self._lock:
-            if self._closed:
-                raise BackendError("the etcd backend is closed")
-            return self._current, self._channels[self._current]
-
-    def failover(self, index: int) -> None:
-        """Move on from a failed endpoint (if no other call did already)."""
-        with self._lock:
-            if self._current == index:
-                self._current = (index + 1) % len(self._channels)
+        index = self.current()
+        return index, self._channels[index]
 
     def metadata(self, channel: Any) -> Metadata:
         """The request metadata, logging in first when a user is configured."""
@@ -228,56 +318,21 @@ class Connection:
             token = self._token = str(self.rpc.AuthStub(channel).Authenticate(request, self.timeout).token)
         return (HAS_LEADER, ("token", token))
 
-    def forget_token(self) -> None:
-        """The token expired: the next request logs in again."""
-        self._token = None
-
     def classify(self, exc: Any, index: int, what: str) -> Exception:
-        """Turn a gRPC error into a retry (`Transient`) or the error the user sees: an
-        `EndpointError` where the endpoint's answer says the configuration is wrong (exit 2)."""
-        codes = self.grpc.StatusCode
+        """A gRPC error as `classify_status` sees it, after the failures that gRPC itself reports
+        (TLS, another protocol, a connection cut short)."""
         code = exc.code()
         details = str(exc.details() or code.name)
         lowered = details.lower()
-        url = self.nodes[index].url
         cut = any(words in lowered for words in _CUT_SHORT)
         if not cut and any(word in lowered for word in ("ssl", "handshake", "certificate", "tsi_")):
-            # A wrong CA, or a client certificate the server refuses: retrying cannot help.
-            ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
-            hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in lowered), "")
-            return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
-        if "failed parsing http/2" in lowered or code == codes.UNIMPLEMENTED:
-            # Something answered, in another protocol (a web server) or without etcd's API: no
-            # retry changes that.
-            return EndpointError(
-                f"{url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API "
-                f"(give etcd's client URL to -node, by default port {DEFAULT_PORT})"
-            )
-        if code in (codes.UNAVAILABLE, codes.DEADLINE_EXCEEDED) or cut:
+            return self.tls_failed(index, details)
+        if "failed parsing http/2" in lowered:
+            return self.not_etcd(index)
+        if cut:
             self.failover(index)
-            if code == codes.DEADLINE_EXCEEDED:
-                return Transient(f"no answer within {self.timeout:g} s")
-            return Transient("connection refused" if "connection refused" in lowered else details)
-        # A token etcd no longer knows (expired, or lost in a restart), or a JWT issued before
-        # the last change to users or roles: log in again.
-        if code == codes.UNAUTHENTICATED or "invalid auth token" in lowered or "auth store is old" in lowered:
-            self.forget_token()
-            return Transient(f"authentication expired ({details})")
-        if code == codes.INVALID_ARGUMENT and "authentication failed" in lowered:
-            return EndpointError(f"etcd at {url} rejected user {self.username!r}: {details}")
-        if code == codes.PERMISSION_DENIED:
-            who = f"user {self.username!r}" if self.username else "the user in the client certificate's CN"
-            return BackendError(f"etcd at {url} denied the {what} to {who}: {details}")
-        if code == codes.OUT_OF_RANGE and "compacted" in lowered:
-            return Compacted(details)
-        return BackendError(f"etcd {what} failed at {url}: {details} ({code.name})")
-
-    def retry(self, call: Callable[[], T], sleep: Callable[[float], Any] = time.sleep) -> T:
-        """`call()` with exponential backoff on `Transient` errors, until `connect_timeout` has
-        passed and every endpoint was tried."""
-        return _RETRY.retry(
-            call, transient=Transient, within=self.connect_timeout, attempts=len(self.nodes), sleep=sleep
-        )
+            return Transient(details)
+        return self.classify_status(code.name, details, index, what)
 
     def call(self, what: str, fn: Callable[[Any, Metadata], T]) -> T:
         """Run one request with failover and bounded retries."""
@@ -294,8 +349,3 @@ class Connection:
             return self.retry(attempt)
         except Transient as exc:
             raise self.unreachable(exc, started) from None
-
-    def unreachable(self, exc: Transient, started: float) -> BackendError:
-        return BackendError(
-            f"cannot reach etcd at {self.urls}: {exc.cause} after {time.monotonic() - started:.1f} s"
-        )

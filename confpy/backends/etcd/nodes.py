@@ -6,12 +6,16 @@ refuse a bad `-node` before anything connects); it imports neither gRPC nor the 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from confpy.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "Node", "parse_node"]
+__all__ = ["DEFAULT_PORT", "Node", "check_options", "parse_node"]
+
+log = logging.getLogger("confpy")
 
 DEFAULT_PORT = 2379
 
@@ -42,3 +46,28 @@ def parse_node(node: str, tls: bool = False) -> Node:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     target = f"{host}:{port}"
     return Node(f"{parts.scheme}://{target}", target, parts.scheme == "https")
+
+
+def check_options(
+    nodes: Sequence[str],
+    cert: str | None,
+    key: str | None,
+    ca: str | None,
+    username: str | None,
+    password: str | None,
+) -> list[Node]:
+    """The backend's nodes, parsed, once its TLS and auth options are known to agree (either transport)."""
+    if isinstance(nodes, str):
+        nodes = [nodes]
+    if not nodes:
+        raise ConfigError("no etcd node given")
+    if (cert is None) != (key is None):
+        raise ConfigError("an etcd client certificate needs both the certificate and its key")
+    if (username is None) != (password is None):
+        raise ConfigError("etcd authentication needs both a user name and a password")
+    tls = any(f is not None for f in (cert, key, ca))
+    parsed = [parse_node(n, tls) for n in nodes]
+    for plain in (n for n in parsed if tls and not n.secure):
+        # confd silently talks plain text here too; a user who gave TLS files expects TLS.
+        log.warning("etcd node %s is http://: TLS files are not used for it (write https://)", plain.url)
+    return parsed

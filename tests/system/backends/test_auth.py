@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from confpy.backends.base import Event
+from confpy.backends.base import Backend, Event
 from confpy.backends.etcd.backend import EtcdBackend
+from confpy.backends.etcd.gateway import GatewayBackend
 from confpy.errors import BackendError
 from tests.support.certs import make_jwt_keys
 from tests.support.etcd_server import EtcdServer
@@ -73,9 +74,11 @@ def read(path: Path) -> str:
 
 
 @pytest.mark.parametrize("how", ["flags", "CONFPY variables", "confd.toml"])
-def test_onetime_with_a_password_reads_its_prefix(tmp_path: Path, auth_etcd: EtcdServer, how: str) -> None:
+def test_onetime_with_a_password_reads_its_prefix(
+    tmp_path: Path, auth_etcd: EtcdServer, how: str, transport: list[str]
+) -> None:
     confdir, dest = confdir_for(tmp_path, "/app")
-    args = ["-onetime", "-confdir", str(confdir), "-node", auth_etcd.url, "-log-level", "debug"]
+    args = ["-onetime", *transport, "-confdir", str(confdir), "-node", auth_etcd.url, "-log-level", "debug"]
     env = {}
     if how == "flags":
         args += ["-username", "app", "-password", PASSWORD]
@@ -90,10 +93,12 @@ def test_onetime_with_a_password_reads_its_prefix(tmp_path: Path, auth_etcd: Etc
     assert PASSWORD not in result.stderr + result.stdout
 
 
-def test_a_prefix_outside_the_role_is_a_clear_permission_error(tmp_path: Path, auth_etcd: EtcdServer) -> None:
+def test_a_prefix_outside_the_role_is_a_clear_permission_error(
+    tmp_path: Path, auth_etcd: EtcdServer, transport: list[str]
+) -> None:
     confdir, dest = confdir_for(tmp_path, "/other")
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", auth_etcd.url, "-username", "app",
+        "-onetime", *transport, "-confdir", str(confdir), "-node", auth_etcd.url, "-username", "app",
         "-password", PASSWORD, "-connect-timeout", "60s",
         timeout=FAILURE_BOUND,
     )  # fmt: skip
@@ -105,12 +110,12 @@ def test_a_prefix_outside_the_role_is_a_clear_permission_error(tmp_path: Path, a
 
 
 def test_a_wrong_password_is_a_clear_error_that_does_not_show_it(
-    tmp_path: Path, auth_etcd: EtcdServer
+    tmp_path: Path, auth_etcd: EtcdServer, transport: list[str]
 ) -> None:
     confdir, dest = confdir_for(tmp_path, "/app")
     wrong = "pw-wrong-Kx71"
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", auth_etcd.url, "-username", "app",
+        "-onetime", *transport, "-confdir", str(confdir), "-node", auth_etcd.url, "-username", "app",
         "-password", wrong, "-connect-timeout", "60s", "-log-level", "debug",
         timeout=FAILURE_BOUND,
     )  # fmt: skip
@@ -192,6 +197,17 @@ def test_the_backend_logs_in_again_when_its_token_expired(auth_etcd: EtcdServer)
     assert len(lines) == 3
     # The stream etcd cancelled was ended too, not left with a thread waiting on it forever.
     wait_until(lambda: threading.active_count() <= threads, timeout=5, what="the watch threads gone")
+
+
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_reads_log_in_again_when_the_token_expired(
+    auth_etcd: EtcdServer, backend_class: type[Backend]
+) -> None:
+    with logins() as lines, backend_class([auth_etcd.url], username="app", password=PASSWORD) as backend:  # type: ignore[call-arg]
+        assert backend.read(["/app/db/host"]).values == {"/app/db/host": "10.1.0.1"}
+        time.sleep(EXPIRED)
+        assert backend.read(["/app/db/host"]).values == {"/app/db/host": "10.1.0.1"}
+    assert len(lines) == 2
 
 
 def test_a_jwt_from_before_a_change_to_users_or_roles_is_replaced(tmp_path: Path) -> None:

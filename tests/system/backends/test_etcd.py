@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from confpy.backends.base import Event
+from confpy.backends.base import Backend, Event
 from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
+from confpy.backends.etcd.gateway import GatewayBackend
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
-from tests.support.etcd_server import EtcdServer, free_port
+from tests.support.etcd_server import EtcdCluster, EtcdServer, free_port
 
 Item = list[Event] | BackendError
 
@@ -22,6 +23,17 @@ Item = list[Event] | BackendError
 def backend(etcd: EtcdServer) -> Iterator[EtcdBackend]:
     with EtcdBackend([etcd.url]) as b:
         assert isinstance(b, EtcdBackend)
+        yield b
+
+
+#: Both transports: gRPC, and etcd's JSON gateway over HTTP; the reads below run over each.
+TRANSPORTS: dict[str, type[Backend]] = {"grpc": EtcdBackend, "http": GatewayBackend}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def reader(request: pytest.FixtureRequest, etcd: EtcdServer) -> Iterator[Backend]:
+    """A backend over one transport, for reads (the writes of a test go through `backend`)."""
+    with TRANSPORTS[request.param]([etcd.url]) as b:  # type: ignore[call-arg]
         yield b
 
 
@@ -78,31 +90,35 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
 # --- reads ------------------------------------------------------------------------------------------
 
 
-def test_read_returns_every_key_under_the_prefixes(backend: EtcdBackend, etcd_prefix: str) -> None:
+def test_read_returns_every_key_under_the_prefixes(
+    backend: EtcdBackend, reader: Backend, etcd_prefix: str
+) -> None:
     p = etcd_prefix
     backend.put(f"{p}/app/a", "1")
     backend.put(f"{p}/app/b/c", "2")
     backend.put(f"{p}/db/host", "h")
     last = backend.put(f"{p}/other/x", "3")
-    snapshot = backend.read([f"{p}/app", f"{p}/db/", f"{p}/missing"])
+    snapshot = reader.read([f"{p}/app", f"{p}/db/", f"{p}/missing"])
     assert snapshot.values == {f"{p}/app/a": "1", f"{p}/app/b/c": "2", f"{p}/db/host": "h"}
     assert snapshot.revision >= last
-    assert backend.read([]).values == {}
+    assert reader.read([]).values == {}
 
 
-def test_read_at_a_revision_sees_the_old_values(backend: EtcdBackend, etcd_prefix: str) -> None:
+def test_read_at_a_revision_sees_the_old_values(
+    backend: EtcdBackend, reader: Backend, etcd_prefix: str
+) -> None:
     key = f"{etcd_prefix}/k"
     first = backend.put(key, "old")
     backend.put(key, "new")
     backend.put(f"{etcd_prefix}/later", "x")
-    old = backend.read([etcd_prefix], revision=first)
+    old = reader.read([etcd_prefix], revision=first)
     assert old.values == {key: "old"}
     assert old.revision == first
-    assert backend.read([etcd_prefix]).values == {key: "new", f"{etcd_prefix}/later": "x"}
+    assert reader.read([etcd_prefix]).values == {key: "new", f"{etcd_prefix}/later": "x"}
 
 
 def test_many_prefixes_are_read_in_batches_all_at_one_revision(
-    backend: EtcdBackend, etcd_client: Any, etcd_prefix: str
+    backend: EtcdBackend, reader: Backend, etcd_client: Any, etcd_prefix: str
 ) -> None:
     """300 prefixes need 3 transactions (etcd refuses more than 128 operations in one); a writer
     changes keys of all of them meanwhile, and each snapshot must equal the state at its revision."""
@@ -128,7 +144,7 @@ def test_many_prefixes_are_read_in_batches_all_at_one_revision(
     try:
         wait_for(lambda: len(log) > 5)
         for _ in range(15):
-            snapshots.append(backend.read(prefixes))
+            snapshots.append(reader.read(prefixes))
     finally:
         stop.set()
         thread.join(10)
@@ -141,19 +157,18 @@ def test_many_prefixes_are_read_in_batches_all_at_one_revision(
         assert snapshot.values == expected, f"snapshot at {snapshot.revision} mixes revisions"
 
 
-def test_a_value_that_is_not_utf8_names_its_key(
-    backend: EtcdBackend, etcd_client: Any, etcd_prefix: str
-) -> None:
+def test_a_value_that_is_not_utf8_names_its_key(reader: Backend, etcd_client: Any, etcd_prefix: str) -> None:
     etcd_client.put(f"{etcd_prefix}/ok", "fine")
     etcd_client.put(f"{etcd_prefix}/bad", b"\xff\xfe")
     with pytest.raises(ValueDecodeError, match=f"{etcd_prefix}/bad") as info:
-        backend.read([etcd_prefix])
+        reader.read([etcd_prefix])
     assert info.value.key == f"{etcd_prefix}/bad"
 
 
-def test_unreachable_etcd_fails_in_bounded_time_with_a_clear_message() -> None:
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_unreachable_etcd_fails_in_bounded_time_with_a_clear_message(transport: str) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    with EtcdBackend([url], connect_timeout=1.0) as backend:
+    with TRANSPORTS[transport]([url], connect_timeout=1.0) as backend:  # type: ignore[call-arg]
         started = time.monotonic()
         with pytest.raises(BackendError) as info:
             backend.read(["/"])
@@ -172,6 +187,17 @@ def test_fails_over_to_the_next_endpoint(etcd: EtcdServer, etcd_prefix: str) -> 
         inbox = Inbox()
         backend.watch(etcd_prefix, revision, inbox)
         assert inbox.events(1) == [Event(f"{etcd_prefix}/k", "v", revision)]
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_reads_fail_over_to_the_next_endpoint(
+    etcd: EtcdServer, etcd_client: Any, etcd_prefix: str, transport: str
+) -> None:
+    etcd_client.put(f"{etcd_prefix}/k", "v")
+    dead = f"http://127.0.0.1:{free_port()}"
+    with TRANSPORTS[transport]([dead, etcd.url], connect_timeout=3.0) as reader:  # type: ignore[call-arg]
+        assert reader.read([etcd_prefix]).values == {f"{etcd_prefix}/k": "v"}
+        assert reader.read([etcd_prefix]).values == {f"{etcd_prefix}/k": "v"}  # stays on the live one
 
 
 # --- writes -----------------------------------------------------------------------------------------
@@ -466,3 +492,19 @@ def test_an_idle_watch_stream_reader_sleeps_until_a_response(backend: EtcdBacken
         assert [e.key for e in inbox.events(1)] == [f"{etcd_prefix}/b"]
     finally:
         watch.cancel()
+
+
+def test_the_http_transport_asks_for_a_leader(tmp_path: Any) -> None:
+    """A member cut off from its cluster answers "no leader" to the gateway's requests at once, not
+    its stale state: the hasleader header reaches etcd as gRPC metadata (a serializable read, which
+    a member serves alone, shows it; confpy's reads are linearizable, so they would also wait)."""
+    with EtcdCluster(3, tmp_path) as cluster:
+        cluster.start()
+        for member in cluster.members[1:]:
+            member.stop()
+        with GatewayBackend([cluster.members[0].url], connect_timeout=1.0) as reader:
+            request = {"key": "Lw==", "serializable": True}
+            with pytest.raises(BackendError, match="etcdserver: no leader"):
+                for _ in range(100):  # until the member has noticed (an election timeout, 1 s)
+                    reader._connection.call("read of /", "/v3/kv/range", request)
+                    time.sleep(0.1)

@@ -63,11 +63,11 @@ def tls_args(pki: CertSet) -> list[str]:
 
 @pytest.mark.parametrize("how", ["flags", "confd variables", "confd.toml"])
 def test_onetime_over_tls_with_a_client_certificate(
-    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, how: str
+    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, how: str, transport: list[str]
 ) -> None:
     tls_etcd.etcdctl("put", f"{etcd_prefix}/db/host", "10.0.0.5", flags=ctl_flags(pki))
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
-    args, env = ["-onetime", "-confdir", str(confdir), *SLOW_RETRIES], {}
+    args, env = ["-onetime", *transport, "-confdir", str(confdir), *SLOW_RETRIES], {}
     if how == "flags":
         args += ["-node", tls_etcd.url, *tls_args(pki)]
     elif how == "confd variables":
@@ -86,12 +86,12 @@ def test_onetime_over_tls_with_a_client_certificate(
 
 
 def test_a_wrong_ca_is_a_clear_error_at_once(
-    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str
+    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, transport: list[str]
 ) -> None:
     other = make_authority(tmp_path / "other")
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", tls_etcd.url, *SLOW_RETRIES,
+        "-onetime", *transport, "-confdir", str(confdir), "-node", tls_etcd.url, *SLOW_RETRIES,
         "-client-cert", str(pki.client_cert), "-client-key", str(pki.client_key),
         "-client-ca-keys", str(other.cert),
         timeout=FAILURE_BOUND,
@@ -104,10 +104,10 @@ def test_a_wrong_ca_is_a_clear_error_at_once(
 
 @pytest.mark.parametrize("client", ["none", "from another CA"])
 def test_a_missing_or_foreign_client_certificate_is_a_clear_error_at_once(
-    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, client: str
+    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, client: str, transport: list[str]
 ) -> None:
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
-    args = ["-onetime", "-confdir", str(confdir), "-node", tls_etcd.url, *SLOW_RETRIES,
+    args = ["-onetime", *transport, "-confdir", str(confdir), "-node", tls_etcd.url, *SLOW_RETRIES,
             "-client-ca-keys", str(pki.ca.cert)]  # fmt: skip
     if client != "none":
         cert, key = make_authority(tmp_path / "other").issue("client", "root")
@@ -121,11 +121,11 @@ def test_a_missing_or_foreign_client_certificate_is_a_clear_error_at_once(
 
 
 def test_an_https_node_that_speaks_plain_http_is_a_clear_error(
-    tmp_path: Path, etcd: EtcdServer, pki: CertSet, etcd_prefix: str
+    tmp_path: Path, etcd: EtcdServer, pki: CertSet, etcd_prefix: str, transport: list[str]
 ) -> None:
     confdir, _dest = confdir_for(tmp_path, etcd_prefix)
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", f"https://{etcd.endpoint}", *SLOW_RETRIES,
+        "-onetime", *transport, "-confdir", str(confdir), "-node", f"https://{etcd.endpoint}", *SLOW_RETRIES,
         "-client-ca-keys", str(pki.ca.cert),
         timeout=FAILURE_BOUND,
     )  # fmt: skip
@@ -134,12 +134,13 @@ def test_an_https_node_that_speaks_plain_http_is_a_clear_error(
 
 
 def test_tls_files_with_an_http_node_warn_that_they_are_unused(
-    tmp_path: Path, etcd: EtcdServer, etcd_client: Any, pki: CertSet, etcd_prefix: str
+    tmp_path: Path, etcd: EtcdServer, etcd_client: Any, pki: CertSet, etcd_prefix: str, transport: list[str]
 ) -> None:
     etcd_client.put(f"{etcd_prefix}/db/host", "10.0.0.9")
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", etcd.url, "-client-ca-keys", str(pki.ca.cert),
+        "-onetime", *transport, "-confdir", str(confdir), "-node", etcd.url,
+        "-client-ca-keys", str(pki.ca.cert),
         timeout=FAILURE_BOUND,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -181,16 +182,20 @@ def rbac_etcd(tmp_path_factory: pytest.TempPathFactory, pki: CertSet) -> Iterato
 
 @pytest.mark.parametrize("prefix", ["/app", "/other"])
 def test_client_certificate_auth_reads_only_what_its_role_allows(
-    tmp_path: Path, rbac_etcd: EtcdServer, pki: CertSet, prefix: str
+    tmp_path: Path, rbac_etcd: EtcdServer, pki: CertSet, prefix: str, transport: list[str]
 ) -> None:
     cert, key = pki.ca.issue("app", "app")
     confdir, dest = confdir_for(tmp_path, prefix)
     result = run_confpy(
-        "-onetime", "-confdir", str(confdir), "-node", rbac_etcd.url, *SLOW_RETRIES,
+        "-onetime", *transport, "-confdir", str(confdir), "-node", rbac_etcd.url, *SLOW_RETRIES,
         "-client-cert", str(cert), "-client-key", str(key), "-client-ca-keys", str(pki.ca.cert),
         timeout=FAILURE_BOUND,
     )  # fmt: skip
-    if prefix == "/app":
+    if "http" in transport:  # etcd's gateway refuses requests whose certificate would name the user
+        assert result.returncode == 2, result.stderr
+        assert "does not take the client certificate's CN as the user on its JSON gateway" in result.stderr
+        assert not dest.exists()
+    elif prefix == "/app":
         assert result.returncode == 0, result.stderr
         assert dest.read_text() == "host = 10.1.0.1\n"
     else:

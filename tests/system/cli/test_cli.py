@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -194,6 +195,27 @@ def test_onetime_imports_only_the_engine_its_resources_use(
         assert (tmp_path / src / "out.conf").read_text() == "1\n"
         want = {engine, "jinja2"} if src.endswith(".j2") else {engine}
         assert _imported(done.stderr) == want
+
+
+def test_onetime_over_the_etcd_http_transport_imports_no_grpc(
+    tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
+) -> None:
+    """`-etcd-transport http` reads through etcd's JSON gateway with the standard library: neither
+    grpc nor the etcd client's stubs are loaded (sys.modules at exit, in the subprocess)."""
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    confdir = _lean_confdir(tmp_path, etcd_prefix, "app.tmpl", '{{getv "/a"}}\n')
+    report = "import atexit, sys; atexit.register(lambda: print(sorted(sys.modules), file=sys.stderr))"
+    run = f"{report}; import runpy; runpy.run_module('confpy', run_name='__main__', alter_sys=True)"
+    for transport, loaded in (("grpc", True), ("http", False)):
+        done = subprocess.run(
+            [sys.executable, "-c", run, "-onetime", "-etcd-transport", transport, "-node", etcd.url,
+             "-confdir", str(confdir)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp_path / "out.conf").read_text() == "1\n"
+        modules = set(ast.literal_eval(done.stderr.strip().splitlines()[-1]))
+        assert ("grpc" in modules and "pyetcd.etcdrpc" in modules) is loaded, transport
 
 
 def test_watch_without_metrics_addr_imports_no_prometheus_client(

@@ -1,0 +1,307 @@
+"""The etcd backend over etcd's JSON gateway (the v3 HTTP API), with the standard library only.
+
+`-etcd-transport http` selects it. It reads the same consistent snapshot as the gRPC transport
+(`keys.read_pinned`), with the same endpoints, failover, retries, auth token and error meanings
+(`channel.Endpoints`), but over HTTP/1.1 with `http.client`: no gRPC in the process, whose import
+alone is ~30 MiB of RSS and whose core threads wake 12+ times a second while idle (issue 16,
+benchmarks/RESULTS.md). What it lacks against gRPC: HTTP/2 keepalive pings (a request is bounded
+by `timeout` instead) and, as yet, watches and leases.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from confpy.backends.base import Backend, Snapshot
+from confpy.backends.etcd.channel import Endpoints, Transient, read_file
+from confpy.backends.etcd.keys import describe, prefix_end, read_pinned
+from confpy.backends.etcd.nodes import Node, check_options
+from confpy.errors import ConfigError, EndpointError
+
+__all__ = ["HAS_LEADER_HEADER", "GatewayBackend", "HttpConnection"]
+
+T = TypeVar("T")
+log = logging.getLogger("confpy")
+
+#: grpc-gateway passes `Grpc-Metadata-<name>` headers on as gRPC metadata `<name>`: etcd's
+#: hasleader, so a member that lost its leader answers "no leader" instead of stale data.
+HAS_LEADER_HEADER = ("Grpc-Metadata-hasleader", "true")
+#: gRPC's status codes by number, as the gateway's error bodies carry them.
+_CODES = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+]
+# What OpenSSL's reasons (Python's ssl module) mean for the user, as seen with etcd 3.4.
+_TLS_HINTS = (
+    ("certificate_verify_failed", "etcd's certificate is not signed by {ca} (-client-ca-keys)"),
+    ("certificate_required", "etcd refused the connection: it wants a client certificate"),
+    ("bad_certificate", "etcd refused the connection: it wants a client certificate"),
+    ("unknown_ca", "etcd refused the connection: it wants a client certificate"),
+    ("wrong_version_number", "no TLS answer (is the endpoint http://?)"),
+    ("unexpected_eof", "no TLS answer (is the endpoint http://?)"),
+)
+_CLIENT_CERT = " (-client-cert, -client-key) signed by a CA in its --trusted-ca-file"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class HttpConnection(Endpoints):
+    """One kept-alive HTTP/1.1 connection per endpoint for requests, and the auth token."""
+
+    api = "HTTP (JSON gateway)"
+
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        *,
+        cert: str | None,
+        key: str | None,
+        ca: str | None,
+        username: str | None,
+        password: str | None,
+        timeout: float,
+        connect_timeout: float,
+    ) -> None:
+        super().__init__(
+            nodes,
+            ca=ca,
+            username=username,
+            password=password,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+        self._ssl: ssl.SSLContext | None = None
+        if any(n.secure for n in self.nodes):
+            self._ssl = self._context(cert, key, ca)
+        self._open: dict[int, http.client.HTTPConnection] = {}
+        self._request_lock = threading.Lock()
+
+    @staticmethod
+    def _context(cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
+        """TLS as the gRPC transport sets it up: the system's CAs unless -client-ca-keys is given."""
+        ca_pem = read_file(ca, "CA certificate")
+        context = ssl.create_default_context(cadata=ca_pem.decode("ascii", "replace") if ca_pem else None)
+        if cert is not None and key is not None:
+            read_file(cert, "client certificate")
+            read_file(key, "client key")
+            try:
+                context.load_cert_chain(cert, key)
+            except ssl.SSLError as exc:
+                raise ConfigError(
+                    f"cannot use the etcd client certificate {cert} with {key}: {exc}"
+                ) from None
+        return context
+
+    def _connection(self, index: int) -> tuple[http.client.HTTPConnection, bool]:
+        """The endpoint's kept-alive connection (True: reused), or a new one."""
+        conn = self._open.get(index)
+        if conn is not None:
+            return conn, True
+        node = self.nodes[index]
+        host, _, port = node.target.rpartition(":")
+        host = host.strip("[]")
+        if node.secure:
+            conn = http.client.HTTPSConnection(host, int(port), timeout=self.timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
+        self._open[index] = conn
+        return conn, False
+
+    def _drop(self, index: int) -> None:
+        conn = self._open.pop(index, None)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        with self._request_lock:
+            for index in list(self._open):
+                self._drop(index)
+
+    def reconnect(self) -> None:
+        """New connections for the next requests."""
+        with self._request_lock:
+            for index in list(self._open):
+                self._drop(index)
+
+    def headers(self, index: int) -> dict[str, str]:
+        """The request's headers, logging in first when a user is configured."""
+        headers = {"Content-Type": "application/json", HAS_LEADER_HEADER[0]: HAS_LEADER_HEADER[1]}
+        if self.username is not None:
+            token = self._token
+            if token is None:
+                log.debug("logging in to etcd as user %r", self.username)
+                body = {"name": self.username, "password": self._password}
+                answer = self.post(
+                    index, "/v3/auth/authenticate", body, {"Content-Type": "application/json"}, "login"
+                )
+                token = self._token = str(answer.get("token", ""))
+            headers["Authorization"] = token
+        return headers
+
+    def post(
+        self, index: int, path: str, body: Mapping[str, Any], headers: Mapping[str, str], what: str
+    ) -> Any:
+        """One POST to endpoint `index`, its JSON answer; etcd's errors classified (`classify_status`)."""
+        payload = json.dumps(body).encode()
+        with self._request_lock:
+            for _ in range(2):
+                conn, reused = self._connection(index)
+                try:
+                    conn.request("POST", path, payload, dict(headers))
+                    response = conn.getresponse()
+                    status, data = response.status, response.read()
+                    break
+                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                    self._drop(index)
+                    if not reused:  # a kept-alive connection etcd closed meanwhile: once more
+                        raise self._failed(index, exc) from None
+                except (OSError, http.client.HTTPException) as exc:
+                    self._drop(index)
+                    raise self._failed(index, exc) from None
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            if b"HTTPS server" in data:  # Go's answer to plain HTTP on a TLS port
+                raise EndpointError(f"etcd at {self.nodes[index].url} wants TLS (write https://)")
+            if b"CommonName of client" in data:  # etcd 3.4 with auth on, to a client certificate
+                raise EndpointError(
+                    f"etcd at {self.nodes[index].url} does not take the client certificate's CN as the user "
+                    "on its JSON gateway: use -etcd-transport grpc, or -username and -password"
+                )
+            raise self.not_etcd(index)
+        if status != 200 or "code" in answer:
+            code = answer.get("code", 2)
+            name = _CODES[code] if isinstance(code, int) and 0 <= code < len(_CODES) else "UNKNOWN"
+            raise self.classify_status(
+                name, str(answer.get("error") or answer.get("message") or status), index, what
+            )
+        return answer
+
+    def _failed(self, index: int, exc: Exception) -> Exception:
+        """A failure below HTTP: TLS (a configuration error), or the connection (try the next node)."""
+        if isinstance(exc, ssl.SSLError):
+            reason = str(getattr(exc, "reason", "") or "").lower()
+            details = getattr(exc, "verify_message", None) or str(exc)
+            ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
+            hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in reason), "")
+            if not reason and isinstance(exc, ssl.SSLEOFError):
+                # TLS 1.3: etcd checks the client certificate after the handshake, and may close
+                # the connection without the alert that says so.
+                hint = "etcd refused the connection: it wants a client certificate"
+            if hint.endswith("client certificate"):
+                hint += _CLIENT_CERT
+            url = self.nodes[index].url
+            return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
+        if isinstance(exc, http.client.HTTPException) and not isinstance(exc, http.client.RemoteDisconnected):
+            return self.not_etcd(index)
+        self.failover(index)
+        if isinstance(exc, socket.timeout | TimeoutError):
+            return Transient(f"no answer within {self.timeout:g} s")
+        if isinstance(exc, ConnectionRefusedError):
+            return Transient("connection refused")
+        return Transient(str(exc) or type(exc).__name__)
+
+    def call(self, what: str, path: str, body: Mapping[str, Any]) -> Any:
+        """One request with failover, re-login and bounded retries."""
+
+        def attempt() -> Any:
+            index = self.current()
+            return self.post(index, path, body, self.headers(index), what)
+
+        started = time.monotonic()
+        try:
+            return self.retry(attempt)
+        except Transient as exc:
+            raise self.unreachable(exc, started) from None
+
+
+class GatewayBackend(Backend):
+    """Reads keys from etcd v3 through its JSON gateway: the same snapshot as `EtcdBackend`'s."""
+
+    name = "etcd"
+
+    def __init__(
+        self,
+        nodes: Sequence[str],
+        *,
+        cert: str | None = None,
+        key: str | None = None,
+        ca: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.nodes = check_options(nodes, cert, key, ca, username, password)
+        self.timeout = timeout
+        self._connection = HttpConnection(
+            self.nodes,
+            cert=cert,
+            key=key,
+            ca=ca,
+            username=username,
+            password=password,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+
+    @property
+    def urls(self) -> str:
+        return self._connection.urls
+
+    def reconnect(self) -> None:
+        self._connection.reconnect()
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def read(self, prefixes: Sequence[str], revision: int | None = None) -> Snapshot:
+        """Every key under `prefixes` as one snapshot, at `revision` or at the current one (`read_pinned`)."""
+        return read_pinned(prefixes, revision, self.urls, self._txn_ranges)
+
+    def _txn_ranges(self, prefixes: list[str], revision: int) -> tuple[int, Iterator[tuple[bytes, bytes]]]:
+        ops = []
+        for prefix in prefixes:
+            start = prefix.encode() or b"\0"
+            ranged: dict[str, Any] = {"key": _b64(start), "range_end": _b64(prefix_end(prefix.encode()))}
+            if revision:
+                ranged["revision"] = revision
+            ops.append({"request_range": ranged})
+        answer = self._connection.call(describe(prefixes), "/v3/kv/txn", {"success": ops})
+        decode: Callable[[str], bytes] = base64.b64decode
+        kvs = (
+            (decode(kv["key"]), decode(kv.get("value", "")))
+            for item in answer.get("responses", ())
+            for kv in item.get("response_range", {}).get("kvs", ())
+        )
+        return int(answer["header"]["revision"]), kvs
