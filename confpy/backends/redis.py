@@ -91,7 +91,6 @@ class RedisBackend(Backend):
         self.username = username
         self.separator = separator or "/"
         self._client: Any = None
-        self.db = 0
         self._reads = ReadSequence()
 
     # --- confd's key mapping ------------------------------------------------------------------
@@ -144,7 +143,6 @@ class RedisBackend(Backend):
                 client.close()
                 errors.append(f"{where}: {exc}")
                 continue
-            self.db = db
             return client
         raise BackendError("cannot connect to redis: " + "; ".join(errors))
 
