@@ -33,3 +33,21 @@ def history_extra(tmp: Path) -> str:
 def written_history(tmp: Path) -> list[str]:
     """The copies `history_extra` made, oldest first."""
     return [p.read_text() for p in sorted((tmp / "history").iterdir(), key=lambda p: int(p.name))]
+
+
+def check_key_history(written: list[str], sequences: dict[str, list[str]], final: str) -> None:
+    """For stores read key by key (redis, zookeeper: no snapshot), per key: each written file
+    holds, for every key, a value that key went through (`sequences`: its values in the order
+    written), never an older one after a newer, and the last file is `final`. A file may combine
+    values read at different moments of a burst, as confd's may."""
+    position: dict[str, int] = {}
+    for content in written:
+        for line in content.splitlines():
+            key, _, value = line.partition("=")
+            assert value in sequences.get(key, []), f"confpy wrote {key}={value}, a value {key} never had"
+            index = sequences[key].index(value)
+            assert index >= position.get(key, -1), (
+                f"{key} went back from {sequences[key][position[key]]} to {value}"
+            )
+            position[key] = index
+    assert written[-1] == final
