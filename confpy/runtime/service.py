@@ -166,6 +166,7 @@ class Service:
             stream=settings.watch,
             on_run=self._on_run,
             pool=pool,
+            poll_interval=settings.poll_interval,
         )
         self.engine = engine
         try:
@@ -174,14 +175,6 @@ class Service:
             self.engine = None
             pool.close()
             raise
-        polled = {  # once per backend, though it may have one source per resource
-            source.polling_reason
-            or f"the {source.label or settings.backend} backend cannot watch for changes"
-            for source in engine.sources
-            if settings.watch and source.loaded and not source.streaming
-        }
-        for reason in sorted(polled):
-            log.warning("%s: re-reading every %g s instead", reason, settings.poll_interval)
         self._backends = pool
         self._running = {p.resource.path: p.resource for p in processors}
         self._reached = True

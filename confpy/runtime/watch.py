@@ -169,9 +169,14 @@ class WatchEngine:
         backoff_max: float = 5.0,
         on_run: Callable[[RunRecord], None] | None = None,
         pool: BackendPool | None = None,
+        poll_interval: float = 0.0,
     ) -> None:
         """`backend` is the global one; a resource's own `[backend]` comes from `pool` (the
-        caller's, or one the engine opens and closes)."""
+        caller's, or one the engine opens and closes). `poll_interval`: how often the caller
+        re-reads (`reconcile`), named in the warning for a backend that cannot stream."""
+        self._poll_interval = poll_interval
+        self._polled_said: set[str] = set()
+        self._polled_lock = threading.Lock()
         self.backoff = Backoff(first=0.1, cap=backoff_max, jitter=0.5)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._own_pool = pool is None
@@ -257,23 +262,15 @@ class WatchEngine:
         """Read the snapshots, render everything once, then start the watches.
 
         The global backend failing to be read raises, as it always has (the service retries the
-        whole start); a resource's own backend failing fails its resources only, each in one line,
-        and is retried with backoff until it is read.
+        whole start). Each resource's own backend is read on a thread of its own, so one that is
+        slow or down (its connect timeout) holds up neither the global one's resources nor the
+        other own backends'; one that fails fails its resources only, each in one line, and is
+        retried with backoff until it is read.
         """
-        unreachable = []
+        own = [source for source in self.sources if source.settings is not None]
         for source in self.sources:
-            try:
-                if source.backend is None:
-                    assert source.settings is not None
-                    source.backend = self._pool.get(source.settings)
-                snapshot = self._read(source)
-            except ConfpyError as exc:
-                if source.settings is None:
-                    raise
-                self._failed(source, exc)
-                unreachable.append(source)
-                continue
-            self._loaded(source, snapshot)
+            if source.settings is None:
+                self._loaded(source, self._read(source))
         for group in self.groups.values():
             group.start([w for w in self.workers.values() if w.group is group])
         for worker in self.workers.values():
@@ -283,10 +280,13 @@ class WatchEngine:
                 self._notify({p.resource.name for p in source.processors})
         # Open every watch before the dispatcher runs: no failure can be handled while we open.
         failed = [pair for source in self.sources if source.loaded for pair in self._open_all(source)]
+        for source in self.sources:
+            if source.loaded:
+                self._say_polled(source)
         self._spawn(self._dispatch, "confpy-dispatch")
         for stream, error in failed:
             self._supervise_soon(stream, error)
-        for source in unreachable:
+        for source in own:
             self._spawn(functools.partial(self._reach, source), f"confpy-backend-{source.index}")
 
     def _read(self, source: _Source) -> Snapshot:
@@ -331,29 +331,51 @@ class WatchEngine:
             self._ran(RunRecord(processor.resource.name, 0, None, error, 0.0))
 
     def _reach(self, source: _Source) -> None:
-        """Retry an own backend that failed at start until it is read; then render and watch it."""
+        """Read an own backend, retrying with backoff until it is read; then render and watch it.
+
+        The first failure fails its resources (one line each); later ones are logged at debug.
+        """
         attempt = 0
         while True:
-            attempt += 1
-            if self._stopping.wait(_REACH_BACKOFF.delay(attempt)):
+            if attempt and self._stopping.wait(_REACH_BACKOFF.delay(attempt)):
                 return
+            attempt += 1
             try:
-                if source.backend is None:  # it could not even be opened
+                if source.backend is None:  # not opened yet, or it could not even be opened
                     assert source.settings is not None
                     source.backend = self._pool.get(source.settings)
-                else:
+                elif attempt > 1:
                     source.backend.reconnect()
                 snapshot = self._read(source)
             except ConfpyError as exc:
-                log.debug("backend %s: %s (attempt %d)", source.label, exc, attempt)
+                if attempt == 1:
+                    self._failed(source, exc)
+                else:
+                    log.debug("backend %s: %s (attempt %d)", source.label, exc, attempt)
                 continue
             break
-        log.info("backend %s reached after %d attempts", source.label, attempt + 1)
+        if attempt > 1:
+            log.info("backend %s reached after %d attempts", source.label, attempt)
         if not self._dispatched(source, tuple(source.streams), snapshot, everyone=True):
             return
         self._announce(source, snapshot)
         for stream, error in self._open_all(source):
             self._supervise_soon(stream, error)
+        self._say_polled(source)
+
+    def _say_polled(self, source: _Source) -> None:
+        """Warn, once per reason, that a source meant to stream is re-read every interval instead."""
+        if not (source.stream and source.processors) or source.streaming:
+            return
+        reason = (
+            source.polling_reason
+            or f"the {source.label or source.opened.name} backend cannot watch for changes"
+        )
+        with self._polled_lock:
+            if reason in self._polled_said:
+                return
+            self._polled_said.add(reason)
+        log.warning("%s: re-reading every %g s instead", reason, self._poll_interval)
 
     def _open_all(self, source: _Source) -> list[tuple[_Stream, BackendError]]:
         """Open a source's watches; those that failed. A server not set up to stream (redis

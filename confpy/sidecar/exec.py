@@ -215,6 +215,7 @@ class ExecSupervisor:
             wait=self.settings.wait,
             on_run=self._on_run,
             pool=pool,
+            poll_interval=self.settings.poll_interval,
         )
         engine.start()
         return engine

@@ -3,6 +3,7 @@ the file backend and the environment: -onetime, -watch and -interval, as a user 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,39 @@ def test_watch_starts_without_an_unreachable_own_backend_then_renders_it(
         assert confpy.wait() == 0
     errors = [line for line in confpy.log.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "later.toml" in errors[0], confpy.log
+
+
+def test_an_own_backend_that_hangs_holds_up_no_other_resource(
+    tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
+) -> None:
+    """A node that takes the TCP connection and never answers costs its connect timeout: the
+    global backend's resource renders and follows changes meanwhile (each own backend is read on
+    a thread of its own; they were read one after another, before anything rendered)."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)  # never accepted: the kernel completes the handshake, nobody speaks HTTP/2
+    node = f"http://127.0.0.1:{hung.getsockname()[1]}"
+    own = f'backend = "etcdv3"\nnodes = ["{node}"]\nconnect_timeout = "300s"\n'
+    confdir = make_confdir(
+        tmp_path,
+        {
+            "config.toml": resource(tmp_path / "config.conf", f"{etcd_prefix}/config"),
+            "hung.toml": resource(tmp_path / "hung.conf", f"{etcd_prefix}/hung", own),
+        },
+        {"kv.j2": TEMPLATE},
+    )
+    etcd_client.put(f"{etcd_prefix}/config/port", "80")
+    args = ["-watch", "-node", etcd.url, "-confdir", str(confdir)]
+    try:
+        with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as confpy:
+            wait_until(lambda: read(tmp_path / "config.conf") == "/port=80\n", 60, "first render")
+            etcd_client.put(f"{etcd_prefix}/config/port", "81")
+            wait_until(lambda: read(tmp_path / "config.conf") == "/port=81\n", what="global change")
+            assert "hung.toml" not in confpy.log and not (tmp_path / "hung.conf").exists()
+            confpy.signal(15)
+            assert confpy.wait() == 0
+    finally:
+        hung.close()
 
 
 def test_env_backend_is_read_at_start_and_each_interval(
