@@ -45,17 +45,27 @@ class Impl:
     name: str
     engine: str  # "go" (.tmpl) or "jinja" (.j2)
     binary: str | None = None  # confd's binary; None: confpy
+    http: bool = False  # confpy over etcd's JSON gateway (-etcd-transport http)
 
     def command(self, mode: str, url: str, confdir: Path) -> list[str]:
+        if self.http:
+            # The http transport does not watch yet: its long-running form is -interval, which
+            # also renders everything at start and then idles (no re-read within the scenario).
+            return confpy_command(
+                "--interval=3600" if mode == "-watch" else mode, url, confdir, "-etcd-transport", "http"
+            )
         if self.binary is None:
             return confpy_command(mode, url, confdir)
         flags = ["-backend", "etcdv3", "-node", url, "-confdir", str(confdir), "-log-level", "error"]
         return [self.binary, mode, *flags]
 
 
-def _contenders() -> tuple[list[Impl], str]:
-    """Who runs, confd first when there is one, and what the comparison is."""
+def _contenders(http: bool = False) -> tuple[list[Impl], str]:
+    """Who runs, confd first when there is one, and what the comparison is; with `http`, also
+    confpy (.tmpl) over etcd's JSON gateway (`confpy_http`, -interval 3600 where the others -watch)."""
     impls = [Impl("confpy", "go"), Impl("confpy_jinja", "jinja")]
+    if http:
+        impls.append(Impl("confpy_http", "go", http=True))
     binary = confd_binary()
     if binary is None:
         return impls, "skipped: CONFD_BIN is not set"
@@ -97,7 +107,7 @@ def _layouts(bench: _Bench, impls: list[Impl], shape: tuple[int, int], name: str
 def versus_idle(sizes: Sizes, workdir: Path) -> Result:
     """Idle after the initial render: RSS, threads, CPU and voluntary context switches (each one
     a thread that blocked and was woken again), over all threads, for `wakeup_seconds`."""
-    impls, comparison = _contenders()
+    impls, comparison = _contenders(http=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.idle, "idle")
@@ -135,7 +145,7 @@ def versus_idle(sizes: Sizes, workdir: Path) -> Result:
 
 def versus_onetime(sizes: Sizes, workdir: Path) -> Result:
     """`-onetime` (dest files absent): wall time, CPU and peak RSS, the contenders taking turns."""
-    impls, comparison = _contenders()
+    impls, comparison = _contenders(http=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.onetime_small, "onetime")
@@ -165,7 +175,7 @@ def versus_onetime(sizes: Sizes, workdir: Path) -> Result:
 
 def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
     """`-watch` from the exec until every dest file exists, the contenders taking turns."""
-    impls, comparison = _contenders()
+    impls, comparison = _contenders(http=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.onetime_small, "first")
