@@ -189,7 +189,10 @@ def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any
     else:
         assert sorted(result["ratio"]) == sorted(contenders)
         contenders.append("confd")
-        assert all(v > 0 for ratios in result["ratio"].values() for v in ratios.values())
+        # 0 is a figure: confpy over http has no idle wake-ups at all.
+        assert all(
+            math.isfinite(v) and v >= 0 for ratios in result["ratio"].values() for v in ratios.values()
+        )
     for contender in contenders:
         assert all(math.isfinite(v) and v >= 0 for v in numbers(result[contender]))
 
