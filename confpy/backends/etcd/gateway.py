@@ -55,14 +55,15 @@ _CODES = [
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ]
+_NO_TLS = "no TLS answer (is the endpoint http://?)"
 # What OpenSSL's reasons (Python's ssl module) mean for the user, as seen with etcd 3.4.
 _TLS_HINTS = (
     ("certificate_verify_failed", "etcd's certificate is not signed by {ca} (-client-ca-keys)"),
     ("certificate_required", "etcd refused the connection: it wants a client certificate"),
     ("bad_certificate", "etcd refused the connection: it wants a client certificate"),
     ("unknown_ca", "etcd refused the connection: it wants a client certificate"),
-    ("wrong_version_number", "no TLS answer (is the endpoint http://?)"),
-    ("unexpected_eof", "no TLS answer (is the endpoint http://?)"),
+    ("wrong_version_number", _NO_TLS),
+    ("unexpected_eof", _NO_TLS),
 )
 _CLIENT_CERT = " (-client-cert, -client-key) signed by a CA in its --trusted-ca-file"
 
@@ -174,7 +175,11 @@ class HttpConnection(Endpoints):
         with self._request_lock:
             for _ in range(2):
                 conn, reused = self._connection(index)
+                handshake = not reused
                 try:
+                    if handshake:  # the TLS handshake on its own: an EOF in it means no TLS server
+                        conn.connect()
+                        handshake = False
                     conn.request("POST", path, payload, dict(headers))
                     response = conn.getresponse()
                     status, data = response.status, response.read()
@@ -182,10 +187,10 @@ class HttpConnection(Endpoints):
                 except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                     self._drop(index)
                     if not reused:  # a kept-alive connection etcd closed meanwhile: once more
-                        raise self._failed(index, exc) from None
+                        raise self._failed(index, exc, handshake) from None
                 except (OSError, http.client.HTTPException) as exc:
                     self._drop(index)
-                    raise self._failed(index, exc) from None
+                    raise self._failed(index, exc, handshake) from None
         try:
             answer = json.loads(data)
         except ValueError:
@@ -207,17 +212,19 @@ class HttpConnection(Endpoints):
             )
         return answer
 
-    def _failed(self, index: int, exc: Exception) -> Exception:
-        """A failure below HTTP: TLS (a configuration error), or the connection (try the next node)."""
+    def _failed(self, index: int, exc: Exception, handshake: bool = False) -> Exception:
+        """A failure below HTTP: TLS (a configuration error), or the connection (try the next node).
+        `handshake`: it came before the TLS handshake completed."""
         if isinstance(exc, ssl.SSLError):
             reason = str(getattr(exc, "reason", "") or "").lower()
             details = getattr(exc, "verify_message", None) or str(exc)
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in reason), "")
-            if not reason and isinstance(exc, ssl.SSLEOFError):
-                # TLS 1.3: etcd checks the client certificate after the handshake, and may close
-                # the connection without the alert that says so.
-                hint = "etcd refused the connection: it wants a client certificate"
+            if not reason and isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+                # A plain-HTTP server closes the connection in the handshake (Debian's Python 3.11.2
+                # says ZeroReturn, without a reason); TLS 1.3's etcd checks the client certificate
+                # after it, and may close the connection without the alert that says so.
+                hint = _NO_TLS if handshake else "etcd refused the connection: it wants a client certificate"
             if hint.endswith("client certificate"):
                 hint += _CLIENT_CERT
             url = self.nodes[index].url
