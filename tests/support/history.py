@@ -14,12 +14,15 @@ __all__ = ["check_history", "history_extra", "written_history"]
 
 def check_history(written: list[str], states: list[str], final: str) -> None:
     """Each written file renders some state, in order (never an older after a newer), ending at the last."""
-    index = {content: i for i, content in enumerate(states)}
+    seen: dict[str, list[int]] = {}  # a state may come back (a=2, a=2 b=1, a=2): every place of it
+    for i, content in enumerate(states):
+        seen.setdefault(content, []).append(i)
     position = -1
     for content in written:
-        assert content in index, f"confpy wrote a file that matches no backend state:\n{content}"
-        assert index[content] >= position, "a written file went back to an older state"
-        position = index[content]
+        assert content in seen, f"confpy wrote a file that matches no backend state:\n{content}"
+        later = [i for i in seen[content] if i >= position]
+        assert later, "a written file went back to an older state"
+        position = later[0]
     assert written[-1] == final
 
 
