@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,7 @@ _IGNORED_PANELS = (
 _TITLE = "confpy demo: requests as the central log agent received them"
 #: What goaccess prints once its WebSocket server listens: the page is live from then on.
 _READY_NOTICE = "WebSocket server ready"
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # CSI sequences (ESC [ ... letter)
 
 
 def missing_requirements() -> list[str]:
@@ -132,8 +134,9 @@ class Dashboard:
             # Its last line says why ("Unable to set bind: Address already in use."), but its
             # stdout and stderr share the log unsynchronised: on some machines its readiness
             # notice is written after the error, so that notice is never the reason.
-            lines = log.read_text(encoding="utf-8", errors="replace").split("\n")
-            reasons = (line.strip() for line in reversed(lines) if line.strip())
+            # Its progress display also writes terminal escapes (ESC [2K) on lines of their own.
+            text = _ESCAPES.sub("", log.read_text(encoding="utf-8", errors="replace"))
+            reasons = (line.strip() for line in reversed(text.split("\n")) if line.strip())
             reason = next((line for line in reasons if not line.startswith(_READY_NOTICE)), "no output")
             raise RuntimeError(f"goaccess exited with status {self._proc.returncode}: {reason} (see {log})")
         # Its own word, not a connection: something else may listen on the port.

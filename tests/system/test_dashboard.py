@@ -7,6 +7,7 @@ its own start and stop.
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def test_goaccess_failing_to_start_is_one_line_with_its_reason(tmp_path: Path) -
     assert "\n" not in message, message
     assert message.startswith("goaccess exited with status 1: Unable to set bind: Address already in use.")
     assert str(tmp_path / "goaccess.log") in message
+
+
+def test_the_reason_is_read_past_goaccess_terminal_escapes(tmp_path: Path) -> None:
+    # On the fresh Debian 12 machine goaccess ended its log with its progress display's ESC [2K,
+    # and that was given as the reason.
+    board = Dashboard(tmp_path, tmp_path / "access.log")
+    log = tmp_path / "goaccess.log"
+    log.write_text("Unable to set bind: Address already in use.\n\x1b[2K \n")
+    board._proc = subprocess.Popen(["sh", "-c", "exit 1"])
+    board._proc.wait()
+    with pytest.raises(RuntimeError) as failure:
+        board._ready(tmp_path / "report.html", log)
+    assert str(failure.value).startswith("goaccess exited with status 1: Unable to set bind: Address")
