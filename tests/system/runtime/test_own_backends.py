@@ -4,7 +4,6 @@ the file backend and the environment: -onetime, -watch and -interval, as a user 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,9 @@ def read(path: Path) -> str:
 
 
 @pytest.fixture
-def second_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+def second_etcd(fresh_etcd: EtcdServer) -> EtcdServer:
     """Another cluster, for the resources that name it (the session's `etcd` is the global one)."""
-    server = EtcdServer(tmp_path / "second")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    return fresh_etcd
 
 
 @pytest.fixture
