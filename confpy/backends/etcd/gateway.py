@@ -1,6 +1,7 @@
-"""The etcd backend over etcd's JSON gateway (the v3 HTTP API), with the standard library only.
+"""The connection of the etcd backend over etcd's JSON gateway (the v3 HTTP API), with the standard
+library only: `HttpConnection`, what gateway_backend.GatewayBackend's requests go through.
 
-`-etcd-transport http` selects it. It reads the same consistent snapshot as the gRPC transport
+`-etcd-transport http` selects that backend. It reads the same consistent snapshot as the gRPC transport
 (`keys.read_pinned`), with the same endpoints, failover, retries, auth token and error meanings
 (`channel.Endpoints`), but over HTTP/1.1 with `http.client`: no gRPC in the process, whose import
 alone is ~30 MiB of RSS and whose core threads wake 12+ times a second while idle (issue 16,
@@ -18,16 +19,14 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from confpy.backends.base import Backend, Snapshot
 from confpy.backends.etcd.channel import Endpoints, Transient, read_file
-from confpy.backends.etcd.keys import describe, prefix_end, read_pinned
-from confpy.backends.etcd.nodes import Node, check_options
+from confpy.backends.etcd.nodes import Node
 from confpy.errors import ConfigError, EndpointError
 
-__all__ = ["HAS_LEADER_HEADER", "GatewayBackend", "HttpConnection"]
+__all__ = ["HAS_LEADER_HEADER", "HttpConnection", "b64"]
 
 T = TypeVar("T")
 log = logging.getLogger("confpy")
@@ -68,7 +67,7 @@ _TLS_HINTS = (
 _CLIENT_CERT = " (-client-cert, -client-key) signed by a CA in its --trusted-ca-file"
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
@@ -250,65 +249,3 @@ class HttpConnection(Endpoints):
             return self.retry(attempt)
         except Transient as exc:
             raise self.unreachable(exc, started) from None
-
-
-class GatewayBackend(Backend):
-    """Reads keys from etcd v3 through its JSON gateway: the same snapshot as `EtcdBackend`'s."""
-
-    name = "etcd"
-
-    def __init__(
-        self,
-        nodes: Sequence[str],
-        *,
-        cert: str | None = None,
-        key: str | None = None,
-        ca: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 5.0,
-        connect_timeout: float = 5.0,
-    ) -> None:
-        self.nodes = check_options(nodes, cert, key, ca, username, password)
-        self.timeout = timeout
-        self._connection = HttpConnection(
-            self.nodes,
-            cert=cert,
-            key=key,
-            ca=ca,
-            username=username,
-            password=password,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-        )
-
-    @property
-    def urls(self) -> str:
-        return self._connection.urls
-
-    def reconnect(self) -> None:
-        self._connection.reconnect()
-
-    def close(self) -> None:
-        self._connection.close()
-
-    def read(self, prefixes: Sequence[str], revision: int | None = None) -> Snapshot:
-        """Every key under `prefixes` as one snapshot, at `revision` or at the current one (`read_pinned`)."""
-        return read_pinned(prefixes, revision, self.urls, self._txn_ranges)
-
-    def _txn_ranges(self, prefixes: list[str], revision: int) -> tuple[int, Iterator[tuple[bytes, bytes]]]:
-        ops = []
-        for prefix in prefixes:
-            start = prefix.encode() or b"\0"
-            ranged: dict[str, Any] = {"key": _b64(start), "range_end": _b64(prefix_end(prefix.encode()))}
-            if revision:
-                ranged["revision"] = revision
-            ops.append({"request_range": ranged})
-        answer = self._connection.call(describe(prefixes), "/v3/kv/txn", {"success": ops})
-        decode: Callable[[str], bytes] = base64.b64decode
-        kvs = (
-            (decode(kv["key"]), decode(kv.get("value", "")))
-            for item in answer.get("responses", ())
-            for kv in item.get("response_range", {}).get("kvs", ())
-        )
-        return int(answer["header"]["revision"]), kvs

@@ -22,7 +22,7 @@ import pytest
 
 from confpy.backends.base import Backend, Event
 from confpy.backends.etcd.backend import EtcdBackend
-from confpy.backends.etcd.gateway import GatewayBackend
+from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError
 from tests.support.certs import make_jwt_keys
 from tests.support.etcd_server import EtcdServer

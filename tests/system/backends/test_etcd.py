@@ -12,7 +12,7 @@ import pytest
 
 from confpy.backends.base import Backend, Event
 from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
-from confpy.backends.etcd.gateway import GatewayBackend
+from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
 from tests.support.etcd_server import EtcdCluster, EtcdServer, free_port
 

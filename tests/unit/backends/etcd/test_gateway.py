@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from confpy.backends.etcd.gateway import GatewayBackend
+from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import EndpointError
 
 _CLOSED = "TLS/SSL connection has been closed (EOF) (_ssl.c:992)"
