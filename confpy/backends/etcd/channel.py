@@ -29,6 +29,7 @@ __all__ = [
     "Connection",
     "Endpoints",
     "Metadata",
+    "NotFound",
     "Transient",
 ]
 
@@ -89,6 +90,10 @@ class Transient(Exception):
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
         self.cause = cause
+
+
+class NotFound(BackendError):
+    """etcd answered NOT_FOUND: what the request names is gone (a lease that expired or was revoked)."""
 
 
 def _stubs() -> Any:
@@ -224,7 +229,8 @@ class Endpoints:
             return BackendError(f"etcd at {url} denied the {what} to {who}: {details}")
         if code == "OUT_OF_RANGE" and "compacted" in lowered:
             return Compacted(details)
-        return BackendError(f"etcd {what} failed at {url}: {details} ({code})")
+        error = NotFound if code == "NOT_FOUND" else BackendError
+        return error(f"etcd {what} failed at {url}: {details} ({code})")
 
     def retry(self, call: Callable[[], T], sleep: Callable[[float], Any] = time.sleep) -> T:
         """`call()` with exponential backoff on `Transient` errors, until `connect_timeout` has

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confpy.backends.etcd.channel import Connection, Metadata, Transient
+from confpy.backends.etcd.channel import Connection, Metadata, NotFound, Transient
 from confpy.errors import BackendError
 
 __all__ = ["Leases"]
@@ -72,16 +72,13 @@ class Leases:
     def revoke(self, lease: int) -> bool:
         """Revoke `lease`, which deletes every key on it; False when it was already gone."""
         conn = self._connection
-        rpc, grpc = conn.rpc, conn.grpc
+        rpc = conn.rpc
         request = rpc.LeaseRevokeRequest(ID=lease)
-
-        def revoke(channel: Any, md: Metadata) -> bool:
-            try:
-                rpc.LeaseStub(channel).LeaseRevoke(request, conn.timeout, metadata=md)
-            except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.NOT_FOUND:
-                    return False
-                raise
-            return True
-
-        return conn.call(f"revoke of lease {lease:x}", revoke)
+        try:
+            conn.call(
+                f"revoke of lease {lease:x}",
+                lambda channel, md: rpc.LeaseStub(channel).LeaseRevoke(request, conn.timeout, metadata=md),
+            )
+        except NotFound:
+            return False
+        return True
