@@ -5,8 +5,9 @@ library only: `HttpConnection`, what gateway_backend.GatewayBackend's requests g
 (`keys.read_pinned`), with the same endpoints, failover, retries, auth token and error meanings
 (`channel.Endpoints`), but over HTTP/1.1 with `http.client`: no gRPC in the process, whose import
 alone is ~30 MiB of RSS and whose core threads wake 12+ times a second while idle (issue 16,
-benchmarks/RESULTS.md). What it lacks against gRPC: HTTP/2 keepalive pings (a request is bounded
-by `timeout` instead) and, as yet, watches and leases.
+benchmarks/RESULTS.md). Leases and the sidecar's writes are `gateway_lease`'s. What it lacks
+against gRPC: HTTP/2 keepalive pings (a request is bounded by `timeout` instead) and, as yet,
+watches.
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ class HttpConnection(Endpoints):
                     "on its JSON gateway: use -etcd-transport grpc, or -username and -password"
                 )
             raise self.not_etcd(index)
+        error = answer.get("error")
+        if isinstance(error, dict):  # a stream's error (keep-alive): {"error": {"grpc_code", "message"}}
+            answer = {"code": error.get("grpc_code", 2), "message": error.get("message")}
         if status != 200 or "code" in answer:
             code = answer.get("code", 2)
             name = _CODES[code] if isinstance(code, int) and 0 <= code < len(_CODES) else "UNKNOWN"

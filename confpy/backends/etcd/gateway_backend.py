@@ -1,24 +1,29 @@
 """The etcd backend over etcd's JSON gateway (`-etcd-transport http`): what the rest of confpy sees
-of that transport, through `Backend`; its requests go through `gateway.HttpConnection`."""
+of that transport, through `Backend` and `LeaseBackend`; its requests go through
+`gateway.HttpConnection`, its leases and writes through `gateway_lease.GatewayLeases`."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from confpy.backends.base import Backend, Snapshot
+from confpy.backends.base import LeaseBackend, Snapshot
 from confpy.backends.etcd.gateway import HttpConnection, b64
+from confpy.backends.etcd.gateway_lease import GatewayLeases
 from confpy.backends.etcd.keys import describe, prefix_end, read_pinned
 from confpy.backends.etcd.nodes import check_options
 
 __all__ = ["GatewayBackend"]
 
 
-class GatewayBackend(Backend):
-    """Reads keys from etcd v3 through its JSON gateway: the same snapshot as `EtcdBackend`'s."""
+class GatewayBackend(LeaseBackend):
+    """Reads keys from etcd v3 through its JSON gateway: the same snapshot as `EtcdBackend`'s;
+    leases and writes as `EtcdBackend`'s too."""
 
     name = "etcd"
+    #: No watch over the gateway yet: `confpy exec` re-reads it every -interval, `confpy wait` every second.
+    supports_watch = False
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class GatewayBackend(Backend):
             timeout=timeout,
             connect_timeout=connect_timeout,
         )
+        self._leases = GatewayLeases(self._connection)
 
     @property
     def urls(self) -> str:
@@ -75,3 +81,32 @@ class GatewayBackend(Backend):
             for kv in item.get("response_range", {}).get("kvs", ())
         )
         return int(answer["header"]["revision"]), kvs
+
+    # --- writes, for the sidecar commands --------------------------------------------------
+
+    def put(self, key: str, value: str, lease_ttl: int | None = None) -> int:
+        """Set `key`, with `lease_ttl` on a new lease that expires unless refreshed; returns the revision."""
+        lease = 0 if lease_ttl is None else self._leases.grant(lease_ttl)[0]
+        return self._leases.put_key(key, value, lease)
+
+    def delete(self, key: str) -> int:
+        """Delete `key` (no error when it is absent). Returns the revision."""
+        return self._leases.delete(key)
+
+    def put_if_absent(self, key: str, value: str) -> bool:
+        """Create `key` only if it does not exist, atomically. True when this call created it."""
+        return self._leases.put_if_absent(key, value)
+
+    # --- leases, for `confpy register` and `confpy exec -register` ----------------------------
+
+    def grant_lease(self, ttl: int) -> tuple[int, int]:
+        return self._leases.grant(ttl)
+
+    def put_on_lease(self, values: Mapping[str, str], lease: int) -> int:
+        return self._leases.put(values, lease)
+
+    def keep_alive(self, lease: int) -> int:
+        return self._leases.keep_alive(lease)
+
+    def revoke_lease(self, lease: int) -> bool:
+        return self._leases.revoke(lease)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from confpy.backends.base import Backend, Event
+from confpy.backends.base import Backend, Event, LeaseBackend, Snapshot
 from confpy.backends.etcd.backend import EtcdBackend
 from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError
@@ -42,11 +42,13 @@ TEMPLATE = 'host = {{ getv("/db/host") }}\n'
 
 
 def auth_server(workdir: Path, *extra: str) -> EtcdServer:
-    """Auth on; user `app` (PASSWORD) may only read /app/; `root` (rootpw) may do anything."""
+    """Auth on; user `app` (PASSWORD) may only read /app/, and write /app/leases/ (its keys on
+    leases); `root` (rootpw) may do anything."""
     server = EtcdServer(workdir, extra_args=["--auth-token-ttl", str(TOKEN_TTL), *extra])
     server.start()
     for command in (["user", "add", "root:rootpw"], ["role", "add", "app"],
                     ["role", "grant-permission", "--prefix=true", "app", "read", "/app/"],
+                    ["role", "grant-permission", "--prefix=true", "app", "readwrite", "/app/leases/"],
                     ["user", "add", f"app:{PASSWORD}"], ["user", "grant-role", "app", "app"],
                     ["auth", "enable"]):  # fmt: skip
         server.etcdctl(*command)
@@ -208,6 +210,24 @@ def test_reads_log_in_again_when_the_token_expired(
         time.sleep(EXPIRED)
         assert backend.read(["/app/db/host"]).values == {"/app/db/host": "10.1.0.1"}
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_lease_calls_log_in_again_when_the_token_expired(
+    auth_etcd: EtcdServer, backend_class: type[LeaseBackend]
+) -> None:
+    key = f"/app/leases/{backend_class.__name__}"
+    with logins() as lines, backend_class([auth_etcd.url], username="app", password=PASSWORD) as backend:  # type: ignore[call-arg]
+        lease, _ = backend.grant_lease(30)
+        time.sleep(EXPIRED)
+        revision = backend.put_on_lease({key: "v"}, lease)
+        assert backend.read([key]) == Snapshot({key: "v"}, revision)
+        time.sleep(EXPIRED)
+        assert 28 <= backend.keep_alive(lease) <= 30  # etcd does not check a keep-alive's token
+        assert len(lines) == 2
+        assert backend.revoke_lease(lease) is True
+        assert backend.read([key]).values == {}
+    assert len(lines) == 3
 
 
 def test_a_jwt_from_before_a_change_to_users_or_roles_is_replaced(tmp_path: Path) -> None:

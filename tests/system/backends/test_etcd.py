@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from confpy.backends.base import Backend, Event
+from confpy.backends.base import Backend, Event, Snapshot
 from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
 from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
@@ -26,14 +26,14 @@ def backend(etcd: EtcdServer) -> Iterator[EtcdBackend]:
         yield b
 
 
-#: Both transports: gRPC, and etcd's JSON gateway over HTTP; the reads below run over each.
-TRANSPORTS: dict[str, type[Backend]] = {"grpc": EtcdBackend, "http": GatewayBackend}
+#: Both transports: gRPC, and etcd's JSON gateway over HTTP; the reads and writes below run over each.
+TRANSPORTS: dict[str, type[EtcdBackend | GatewayBackend]] = {"grpc": EtcdBackend, "http": GatewayBackend}
 
 
 @pytest.fixture(params=sorted(TRANSPORTS))
 def reader(request: pytest.FixtureRequest, etcd: EtcdServer) -> Iterator[Backend]:
     """A backend over one transport, for reads (the writes of a test go through `backend`)."""
-    with TRANSPORTS[request.param]([etcd.url]) as b:  # type: ignore[call-arg]
+    with TRANSPORTS[request.param]([etcd.url]) as b:
         yield b
 
 
@@ -203,17 +203,25 @@ def test_reads_fail_over_to_the_next_endpoint(
 # --- writes -----------------------------------------------------------------------------------------
 
 
-def test_put_delete_and_put_if_absent(backend: EtcdBackend, etcd_client: Any, etcd_prefix: str) -> None:
-    key = f"{etcd_prefix}/k"
-    assert backend.put_if_absent(key, "first") is True
-    assert backend.put_if_absent(key, "second") is False
-    assert backend.read([key]).values == {key: "first"}
-    deleted = backend.delete(key)
-    assert backend.read([key]).values == {}
-    assert backend.read([key]).revision >= deleted
-    backend.put(f"{etcd_prefix}/leased", "v", lease_ttl=30)
-    _, meta = etcd_client.get(f"{etcd_prefix}/leased")
-    assert meta.lease_id != 0
+@pytest.mark.parametrize("name", sorted(TRANSPORTS))
+def test_put_delete_and_put_if_absent(
+    etcd: EtcdServer, etcd_client: Any, etcd_prefix: str, name: str
+) -> None:
+    key = f"{etcd_prefix}/k=ü"
+    with TRANSPORTS[name]([etcd.url]) as backend:
+        assert backend.put_if_absent(key, "first=ü") is True
+        assert backend.put_if_absent(key, "second") is False
+        assert backend.read([key]).values == {key: "first=ü"}
+        deleted = backend.delete(key)
+        assert backend.read([key]).values == {}
+        assert backend.read([key]).revision == deleted
+        assert backend.delete(key) == deleted  # an absent key: no error, no new revision
+        written = backend.put(key, "")
+        assert backend.read([key]) == Snapshot({key: ""}, written)
+        assert etcd_client.get(key)[1].lease_id == 0
+        backend.put(f"{etcd_prefix}/leased", "v", lease_ttl=30)
+        _, meta = etcd_client.get(f"{etcd_prefix}/leased")
+        assert 29 <= etcd_client.get_lease_info(meta.lease_id).TTL <= 30
 
 
 # --- watches ----------------------------------------------------------------------------------------
@@ -500,11 +508,16 @@ def test_the_http_transport_asks_for_a_leader(tmp_path: Any) -> None:
     a member serves alone, shows it; confpy's reads are linearizable, so they would also wait)."""
     with EtcdCluster(3, tmp_path) as cluster:
         cluster.start()
-        for member in cluster.members[1:]:
-            member.stop()
         with GatewayBackend([cluster.members[0].url], connect_timeout=1.0) as reader:
+            lease, _ = reader.grant_lease(60)
+            for member in cluster.members[1:]:
+                member.stop()
             request = {"key": "Lw==", "serializable": True}
             with pytest.raises(BackendError, match="etcdserver: no leader"):
                 for _ in range(100):  # until the member has noticed (an election timeout, 1 s)
                     reader._connection.call("read of /", "/v3/kv/range", request)
                     time.sleep(0.1)
+            # The keep-alive stream's error has a shape of its own ({"error": {"grpc_code": 14, ...}}):
+            # still etcd's words, retried as UNAVAILABLE, not a lease lost (0) nor an unknown error.
+            with pytest.raises(BackendError, match=r"^cannot reach etcd at .*: etcdserver: no leader after"):
+                reader.keep_alive(lease)
