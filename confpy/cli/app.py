@@ -163,6 +163,7 @@ _CONNECTION = (
     "password",
     "basic_auth",
     "connect_timeout",
+    "etcd_transport",
     "log_level",
     "log_format",
 )
@@ -257,7 +258,7 @@ def exec_command(
             reload_signal=parse_signal(reload_signal) if reload_signal else None,
         )
 
-    _run_with_settings({**options, "watch": True}, exec_)
+    _run_with_settings(options, exec_)
 
 
 def main() -> NoReturn:

@@ -12,6 +12,7 @@ render's files are in place by then, and a change that lands before the start is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import random
@@ -289,8 +290,13 @@ def run_exec(
     ttl: int = 15,
     reload_signal: signal.Signals | None = None,
 ) -> int:
-    """`confpy exec`: the command's exit status (128+N if signal N killed it); 1 if confpy failed."""
+    """`confpy exec`: the command's exit status (128+N if signal N killed it); 1 if confpy failed.
+
+    It always watches, as `-watch` does (not a flag of its own): where the backend cannot watch, it
+    re-reads every -interval instead, as watch mode does.
+    """
     if not command:
         raise ConfigError("confpy exec needs a command to run, after --")
     child = Child(command)
-    return ExecSupervisor(settings, child, list(wait_for), dict(register or {}), ttl, reload_signal).run()
+    watching = dataclasses.replace(settings, watch=True)
+    return ExecSupervisor(watching, child, list(wait_for), dict(register or {}), ttl, reload_signal).run()

@@ -108,7 +108,7 @@ class KeyWaiter:
         self._drop_watches()
         snapshot = self.backend.read(self.keys)
         for wanted in self.keys:
-            self._present[wanted] = {k for k in snapshot.values if path_under(k, wanted)}
+            self._update(wanted, {k for k in snapshot.values if path_under(k, wanted)})
         if not self._announced:
             self._announced = True
             for wanted in self.missing:
@@ -120,8 +120,7 @@ class KeyWaiter:
             self._watches.append(self.backend.watch(wanted, snapshot.revision + 1, deliver))
 
     def _apply(self, wanted: str, events: list[Event]) -> None:
-        present = self._present[wanted]
-        was_missing = not present
+        present = set(self._present[wanted])
         for event in events:
             if not path_under(event.key, wanted):
                 continue
@@ -129,6 +128,15 @@ class KeyWaiter:
                 present.discard(event.key)
             else:
                 present.add(event.key)
+        self._update(wanted, present)
+
+    def _update(self, wanted: str, present: set[str]) -> None:
+        """What exists of `wanted` now, from an event or a read (a backend that cannot watch is
+        only read); said when it appears or goes, after the first read has said what is missing."""
+        was_missing = not self._present[wanted]
+        self._present[wanted] = present
+        if not self._announced:
+            return
         if was_missing and present:
             log.info("%s exists", wanted)
         elif not present and not was_missing:

@@ -111,13 +111,20 @@ def test_sighup_is_forwarded_and_re_renders(
 
 @pytest.mark.parametrize(("how", "status"), [("exit 3", 3), ("kill -KILL $$", 128 + 9)])
 def test_the_command_ending_ends_confpy_with_its_status_and_deregisters(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, how: str, status: int
+    tmp_path: Path,
+    etcd: EtcdServer,
+    etcd_prefix: str,
+    etcd_client: Any,
+    how: str,
+    status: int,
+    transport: list[str],
 ) -> None:
     etcd_client.put(f"{etcd_prefix}/db", "one")
     setup(tmp_path, etcd_prefix)
     (tmp_path / "child.sh").write_text(f"sleep 0.5\n{how}\n")
     key = f"{etcd_prefix}/services/web"
-    with confpy_exec(tmp_path, etcd.url, "-register", f"{key}=10.0.0.5:80", "-ttl", "30") as proc:
+    options = ("-register", f"{key}=10.0.0.5:80", "-ttl", "30", *transport)
+    with confpy_exec(tmp_path, etcd.url, *options) as proc:
         assert proc.wait() == status
         assert "deregistered" in proc.log
     assert etcd_client.get(key)[0] is None
@@ -133,11 +140,11 @@ def test_first_render_failure_is_fatal(tmp_path: Path, etcd: EtcdServer, etcd_pr
 
 
 def test_registers_then_waits_for_keys_before_rendering(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, transport: list[str]
 ) -> None:
     setup(tmp_path, etcd_prefix)
     me = f"{etcd_prefix}/services/me"
-    options = ("-register", f"{me}=10.0.0.5", "-wait-for", f"{etcd_prefix}/db", "-ttl", "10")
+    options = ("-register", f"{me}=10.0.0.5", "-wait-for", f"{etcd_prefix}/db", "-ttl", "10", *transport)
     with confpy_exec(tmp_path, etcd.url, *options) as proc:
         proc.wait_log(f"waiting for {etcd_prefix}/db")
         wait_until(lambda: etcd_client.get(me)[0] == b"10.0.0.5", what="registered while waiting")

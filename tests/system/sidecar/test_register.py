@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from confpy.backends.base import LeaseBackend
 from confpy.backends.etcd.backend import EtcdBackend
+from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError, ConfigError
 from confpy.sidecar.register import Registration, parse_entry, parse_ttl
 from tests.support.etcd_server import EtcdServer
@@ -17,8 +20,10 @@ from tests.support.helpers import ConfpyProcess, run_confpy, wait_until
 from tests.support.tcp_proxy import TcpProxy
 
 
-def register(tmp: Path, url: str, key: str, value: str, ttl: str = "3") -> ConfpyProcess:
-    args = ("register", "-node", url, key, value, "-ttl", ttl, "-log-level", "debug")
+def register(
+    tmp: Path, url: str, key: str, value: str, ttl: str = "3", transport: Sequence[str] = ()
+) -> ConfpyProcess:
+    args = ("register", "-node", url, key, value, "-ttl", ttl, "-log-level", "debug", *transport)
     return ConfpyProcess(*args, log_path=tmp / "register.log")
 
 
@@ -30,10 +35,10 @@ def lease_of(client: Any, key: str) -> int | None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_key_lives_on_a_lease_and_goes_on_a_signal(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, signum: int
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, signum: int, transport: list[str]
 ) -> None:
     key = f"{etcd_prefix}/web/10.0.0.5"
-    with register(tmp_path, etcd.url, key, "10.0.0.5:80", ttl="15s") as proc:
+    with register(tmp_path, etcd.url, key, "10.0.0.5:80", ttl="15s", transport=transport) as proc:
         wait_until(lambda: lease_of(etcd_client, key) is not None, what="registration")
         assert etcd_client.get(key)[0] == b"10.0.0.5:80"
         lease = lease_of(etcd_client, key)
@@ -47,10 +52,10 @@ def test_key_lives_on_a_lease_and_goes_on_a_signal(
 
 
 def test_keep_alive_outlives_the_ttl_and_a_crash_does_not(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, transport: list[str]
 ) -> None:
     key = f"{etcd_prefix}/k"
-    with register(tmp_path, etcd.url, key, "v", ttl="2") as proc:
+    with register(tmp_path, etcd.url, key, "v", ttl="2", transport=transport) as proc:
         wait_until(lambda: lease_of(etcd_client, key) is not None)
         lease = lease_of(etcd_client, key)
         time.sleep(5)  # well past the TTL: only the refreshes keep it
@@ -62,10 +67,10 @@ def test_keep_alive_outlives_the_ttl_and_a_crash_does_not(
 
 
 def test_revoked_lease_is_replaced_and_the_key_put_again(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, transport: list[str]
 ) -> None:
     key = f"{etcd_prefix}/k"
-    with register(tmp_path, etcd.url, key, "v", ttl="3") as proc:
+    with register(tmp_path, etcd.url, key, "v", ttl="3", transport=transport) as proc:
         wait_until(lambda: lease_of(etcd_client, key) is not None)
         first = lease_of(etcd_client, key)
         etcd_client.revoke_lease(first)
@@ -80,12 +85,12 @@ def test_revoked_lease_is_replaced_and_the_key_put_again(
 
 
 def test_partition_longer_than_the_ttl(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, transport: list[str]
 ) -> None:
     key = f"{etcd_prefix}/k"
     proxy = TcpProxy("127.0.0.1", etcd.client_port)
     try:
-        with register(tmp_path, proxy.url, key, "v", ttl="2") as proc:
+        with register(tmp_path, proxy.url, key, "v", ttl="2", transport=transport) as proc:
             wait_until(lambda: lease_of(etcd_client, key) is not None)
             first = lease_of(etcd_client, key)
             proxy.cut()
@@ -100,11 +105,13 @@ def test_partition_longer_than_the_ttl(
     assert lease_of(etcd_client, key) is None
 
 
-def test_etcd_restart_that_outlives_the_ttl(tmp_path: Path, fresh_etcd: EtcdServer, etcd_prefix: str) -> None:
+def test_etcd_restart_that_outlives_the_ttl(
+    tmp_path: Path, fresh_etcd: EtcdServer, etcd_prefix: str, transport: list[str]
+) -> None:
     key = f"{etcd_prefix}/k"
     client = fresh_etcd.client()
     try:
-        with register(tmp_path, fresh_etcd.url, key, "v", ttl="2") as proc:
+        with register(tmp_path, fresh_etcd.url, key, "v", ttl="2", transport=transport) as proc:
             wait_until(lambda: lease_of(client, key) is not None)
             fresh_etcd.stop()
             proc.wait_log("cannot keep", timeout=20)
@@ -127,10 +134,12 @@ def test_etcd_restart_that_outlives_the_ttl(tmp_path: Path, fresh_etcd: EtcdServ
         client.close()
 
 
-def test_registration_object_shares_one_lease(etcd: EtcdServer, etcd_prefix: str, etcd_client: Any) -> None:
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_registration_object_shares_one_lease(
+    etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, backend_class: type[LeaseBackend]
+) -> None:
     entries = {f"{etcd_prefix}/a": "1", f"{etcd_prefix}/b": "2"}
-    with EtcdBackend([etcd.url]) as backend:
-        assert isinstance(backend, EtcdBackend)
+    with backend_class([etcd.url]) as backend:  # type: ignore[call-arg]
         registration = Registration(backend, entries, ttl=5)
         registration.start()
         assert registration.registered.wait(10)
@@ -140,9 +149,12 @@ def test_registration_object_shares_one_lease(etcd: EtcdServer, etcd_prefix: str
     assert all(lease_of(etcd_client, k) is None for k in entries)
 
 
-def test_lease_api_of_the_etcd_backend(etcd: EtcdServer, etcd_prefix: str, etcd_client: Any) -> None:
-    with EtcdBackend([etcd.url]) as backend:
-        assert isinstance(backend, EtcdBackend)
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_lease_api_of_the_etcd_backend(
+    etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, backend_class: type[LeaseBackend]
+) -> None:
+    with backend_class([etcd.url]) as backend:  # type: ignore[call-arg]
+        assert backend.grant_lease(1)[1] == 2  # etcd's minimum TTL
         lease, granted = backend.grant_lease(30)
         assert granted == 30
         revision = backend.put_on_lease({f"{etcd_prefix}/a": "1", f"{etcd_prefix}/b": "2"}, lease)

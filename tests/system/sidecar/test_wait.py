@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -9,8 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from confpy.backends.base import Snapshot
+import pytest
+
+from confpy.backends.base import Backend, Snapshot
 from confpy.backends.etcd.backend import EtcdBackend
+from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.backends.memory import MemoryBackend
 from confpy.sidecar.wait import KeyWaiter
 from tests.support.etcd_server import EtcdServer
@@ -58,10 +62,10 @@ def test_times_out_naming_only_the_missing_keys(
 
 
 def test_returns_once_keys_appear_later(
-    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, transport: list[str]
 ) -> None:
     key, folder = f"{etcd_prefix}/es/host", f"{etcd_prefix}/db"
-    args = ("wait", "-node", etcd.url, key, folder, "-timeout", "30", "-confdir", str(tmp_path))
+    args = ("wait", "-node", etcd.url, key, folder, "-timeout", "30", "-confdir", str(tmp_path), *transport)
     with ConfpyProcess(*args, log_path=tmp_path / "wait.log") as proc:
         proc.wait_log(f"waiting for {folder}")
         etcd_client.put(key, "10.0.0.9")
@@ -89,11 +93,17 @@ def test_sigterm_stops_the_wait(tmp_path: Path, etcd: EtcdServer, etcd_prefix: s
         assert proc.wait(10) == 128 + signal.SIGTERM
 
 
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])  # GatewayBackend: read every second
 def test_similar_names_do_not_count_and_deleted_keys_are_waited_for_again(
-    etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+    etcd: EtcdServer,
+    etcd_prefix: str,
+    etcd_client: Any,
+    backend_class: type[Backend],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     a, b = f"{etcd_prefix}/a/host", f"{etcd_prefix}/b"
-    with EtcdBackend([etcd.url]) as backend:
+    caplog.set_level(logging.INFO, logger="confpy")
+    with backend_class([etcd.url]) as backend:  # type: ignore[call-arg]
         waiter = KeyWaiter(backend, [a, b])
         thread = Background(waiter)
         thread.start()
@@ -109,6 +119,8 @@ def test_similar_names_do_not_count_and_deleted_keys_are_waited_for_again(
         etcd_client.put(a, "3")
         thread.join(10)
         assert thread.result == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert f"{b} exists" in caplog.messages and f"{a} was deleted; waiting for it again" in caplog.messages
 
 
 def test_reads_once_then_only_watches() -> None:
@@ -138,9 +150,13 @@ def test_a_lost_watch_is_replaced_by_a_fresh_read() -> None:
     assert thread.result == []
 
 
-def test_survives_an_etcd_restart(fresh_etcd: EtcdServer, etcd_prefix: str) -> None:
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_survives_an_etcd_restart(
+    fresh_etcd: EtcdServer, etcd_prefix: str, backend_class: type[Backend], caplog: pytest.LogCaptureFixture
+) -> None:
     key = f"{etcd_prefix}/k"
-    with EtcdBackend([fresh_etcd.url], connect_timeout=1.0) as backend:
+    caplog.set_level(logging.INFO, logger="confpy")
+    with backend_class([fresh_etcd.url], connect_timeout=1.0) as backend:  # type: ignore[call-arg]
         waiter = KeyWaiter(backend, [key])
         thread = Background(waiter, timeout=60)
         thread.start()
@@ -155,6 +171,7 @@ def test_survives_an_etcd_restart(fresh_etcd: EtcdServer, etcd_prefix: str) -> N
             client.close()
         thread.join(30)
         assert thread.result == []
+    assert "cannot watch" not in caplog.text  # a backend that cannot is read again, not asked to
 
 
 def test_timeout_and_cancel() -> None:

@@ -1,4 +1,5 @@
-"""Both etcd transports, for the tests that go through the interface they share."""
+"""Both etcd transports, for the system tests (backends, sidecar commands) that go through the
+interface they share."""
 
 from __future__ import annotations
 
