@@ -17,10 +17,13 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from confpy.errors import ConfpyError
-from confpy.pipeline.each import Manifest
 from confpy.pipeline.writer import Pending, WriteResult, commit
+
+if TYPE_CHECKING:
+    from confpy.pipeline.each import Manifest
 
 __all__ = ["FileSet", "commit_sets"]
 

@@ -24,10 +24,8 @@ from confpy.config.settings import Settings
 from confpy.engines.render import Renderer
 from confpy.errors import CommandError, ConfpyError, TemplateError, ValueDecodeError, WriteError, context
 from confpy.log import TRACE
-from confpy.pipeline.commands import run_command
 from confpy.pipeline.commit import FileSet, commit_sets
 from confpy.pipeline.deadline import RenderTimeout, deadline
-from confpy.pipeline.each import Manifest, file_names, items
 from confpy.pipeline.redact import redact
 from confpy.pipeline.writer import Outcome, Pending, Target, WriteResult, stage_config
 from confpy.store import KeyStore
@@ -114,6 +112,8 @@ class ResourceProcessor:
         manifest lists, and the manifest), with the name its messages use: for stale stage files."""
         if self.resource.each is None:
             return {self.target.dest: self.target.label}
+        from confpy.pipeline.each import Manifest  # only for an each-resource
+
         manifest = Manifest(self.resource)
         try:
             names = manifest.read()
@@ -169,6 +169,8 @@ class ResourceProcessor:
 
     def _stage_each(self, store: KeyStore, stack: contextlib.ExitStack) -> FileSet:
         """One file per item; a file there that the manifest does not list, or a symlink, is refused."""
+        from confpy.pipeline.each import Manifest, file_names, items
+
         resource = self.resource
         by_name = file_names(resource, store, items(resource, store), self.renderer.render_text)
         manifest = Manifest(resource)
@@ -257,6 +259,8 @@ class ResourceProcessor:
         command = self.resource.reload_cmd
         if not command or not self.needs_reload:
             return
+        from confpy.pipeline.commands import run_command  # subprocess: only for a reload_cmd
+
         expanded = expand_command(command, src=str(self.resource.dest), dest=str(self.resource.dest))
         try:
             result = run_command(

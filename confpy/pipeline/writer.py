@@ -23,8 +23,6 @@ from confpy._go.strconv import go_bytes
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import DEFAULT_MAX_OUTPUT_SIZE
 from confpy.errors import ConfigError, WriteError
-from confpy.pipeline.commands import run_command
-from confpy.pipeline.diff import masked_diff, unified_diff
 from confpy.pipeline.stage import CHUNK, Abort, Stage, read_fd, too_large, write_all
 
 __all__ = [
@@ -162,9 +160,12 @@ def commit(pending: Sequence[Pending], *, sync_only: bool = False) -> list[Write
     """
     if not sync_only:
         checks = {p.check_command(): p for p in pending if p.target.check_cmd}
-        for command, file in checks.items():
-            what = f"check_cmd for {file.target.label}"
-            run_command(command, timeout=file.target.check_timeout, what=what, step="check_cmd")
+        if checks:
+            from confpy.pipeline.commands import run_command  # subprocess: only for a check_cmd
+
+            for command, file in checks.items():
+                what = f"check_cmd for {file.target.label}"
+                run_command(command, timeout=file.target.check_timeout, what=what, step="check_cmd")
     for file in pending:
         file.sync()
     return [file.install() for file in pending]
@@ -294,6 +295,8 @@ def _render_in_memory(produce: Producer, target: Target, name: str) -> str:
 def _would_update(
     target: Target, old: str | None, content: str, changes: tuple[str, ...], link: str | None
 ) -> WriteResult:
+    from confpy.pipeline.diff import masked_diff, unified_diff  # difflib: only for -noop
+
     make_diff = masked_diff if target.sensitive else unified_diff
     diff = make_diff(old or "", content, label=str(target.dest))
     return WriteResult(Outcome.WOULD_UPDATE, diff, changes, symlink=link)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-from confpy.pipeline.diff import colorize
 from confpy.pipeline.processor import RunRecord
 
 __all__ = ["show_diff"]
@@ -24,5 +23,7 @@ def _colour_terminal() -> bool:
 def show_diff(record: RunRecord) -> None:
     """Print the diff of a `-noop` run that found a change (in colour on a terminal)."""
     if record.diff:
+        from confpy.pipeline.diff import colorize  # difflib: a run without -noop has no diff
+
         sys.stdout.write(colorize(record.diff) if _colour_terminal() else record.diff)
         sys.stdout.flush()

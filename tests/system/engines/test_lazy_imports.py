@@ -1,7 +1,9 @@
-"""Start-up time: a run imports only the engines its resources use (confpy.engines.select).
+"""Start-up time: a run imports only what it uses.
 
 Jinja2 costs ~40 ms to import and the Go engine ~30 ms; a confdir with only Go templates (confd's
-own) must not pay for Jinja2, nor one with only Jinja2 templates for the Go engine.
+own) must not pay for Jinja2, nor one with only Jinja2 templates for the Go engine (the engine is
+chosen in confpy.engines.select). Nor does a plain `-onetime` pay for what only rarer runs use
+(check_cmd, `-noop`, `each`, ...): those modules are imported by the functions that need them.
 """
 
 from __future__ import annotations
@@ -18,23 +20,31 @@ RESOURCE = '[template]\nsrc = "{src}"\ndest = "{dest}"\nkeys = ["/app"]\n'
 TEMPLATES = {"app.conf.tmpl": '{{getv "/app/name"}}\n', "app.conf.j2": "{{ getv('/app/name') }}\n"}
 
 
-def _imported(tmp_path: Path, src: str) -> set[str]:
-    """The modules a `confpy -onetime` of one resource with template `src` imports."""
+# The run path below the command (what it calls once its flags are parsed), so that what the
+# command's own parser imports does not hide what the run imports.
+RUN_PATH = (
+    "import sys; from confpy.runtime.launch import run_from_flags; "
+    "sys.exit(run_from_flags({'onetime': True, 'backend': 'env', 'confdir': sys.argv[1]}))"
+)
+COMMAND = ("-m", "confpy", "-onetime", "-backend", "env", "-confdir")
+
+# What only rarer runs use, and which: a plain -onetime run imports none of it.
+ONLY_FOR = {
+    "confpy.pipeline.commands": "check_cmd and reload_cmd",
+    "subprocess": "check_cmd and reload_cmd",
+    "confpy.pipeline.diff": "-noop's diff",
+    "difflib": "-noop's diff",
+    "confpy.pipeline.each": "each",
+}
+
+
+def _imported(tmp_path: Path, src: str, entry: tuple[str, ...] = COMMAND) -> set[str]:
+    """The modules a `confpy -onetime` of one resource with template `src` imports (`entry`: how
+    Python is told to run it, the confdir last)."""
     dest = tmp_path / "app.conf"
     confdir = make_confdir(tmp_path, {"app.toml": RESOURCE.format(src=src, dest=dest)}, {src: TEMPLATES[src]})
     result = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-m",
-            "confpy",
-            "-onetime",
-            "-backend",
-            "env",
-            "-confdir",
-            str(confdir),
-        ],
+        [sys.executable, "-X", "importtime", *entry, str(confdir)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -63,3 +73,10 @@ def test_a_run_imports_only_the_engine_it_uses(
     imported = _imported(tmp_path, src)
     assert used in imported
     assert not {m for m in imported if m.startswith(unused)}
+
+
+@pytest.mark.parametrize("src", TEMPLATES)
+def test_a_plain_run_imports_nothing_only_rarer_runs_use(tmp_path: Path, src: str) -> None:
+    imported = _imported(tmp_path, src, ("-c", RUN_PATH))
+    assert "confpy.pipeline.writer" in imported  # it ran
+    assert {m: why for m, why in ONLY_FOR.items() if m in imported} == {}
