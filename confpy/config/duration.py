@@ -10,7 +10,7 @@ from confpy.errors import ConfigError
 __all__ = ["Wait", "format_duration", "parse_duration", "parse_wait"]
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)"  # compiled on first use: a duration with units
 
 
 def parse_duration(value: object, what: str) -> float:
@@ -28,7 +28,7 @@ def parse_duration(value: object, what: str) -> float:
             seconds = float(text)
         else:
             pos, seconds = 0, 0.0
-            for match in _PART.finditer(text):
+            for match in re.finditer(_PART, text):
                 if match.start() != pos:
                     break
                 seconds += float(match.group(1)) * _UNITS[match.group(2)]

@@ -7,13 +7,12 @@ commands run.
 from __future__ import annotations
 
 import re
-import shlex
 
 from confpy.errors import ConfigError
 
 __all__ = ["expand_command"]
 
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_PLACEHOLDER = r"(?s)\{\{(.*?)\}\}"  # compiled on first use: a resource without commands never needs it
 _NAMES = {"src", ".src", "dest", ".dest"}
 
 
@@ -23,6 +22,8 @@ def expand_command(template: str, *, src: str | None, dest: str | None) -> str:
     Only these two placeholders exist: anything else between `{{ }}` is refused, so a value from
     the key store can never end up in a shell command.
     """
+    import shlex  # only for a resource with commands
+
     values = {"src": src, "dest": dest}
 
     def replace(match: re.Match[str]) -> str:
@@ -37,4 +38,4 @@ def expand_command(template: str, *, src: str | None, dest: str | None) -> str:
             raise ConfigError(f"placeholder {match.group(0)!r} has no value in command {template!r}")
         return shlex.quote(value)
 
-    return _PLACEHOLDER.sub(replace, template)
+    return re.sub(_PLACEHOLDER, replace, template)

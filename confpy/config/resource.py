@@ -8,26 +8,25 @@ owner/group names.
 
 from __future__ import annotations
 
-import grp
 import logging
 import os
-import pwd
 import re
-import signal
 import tomllib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confpy._go.path import BadPattern, path_join, path_match, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import Settings, backend_settings
-from confpy.config.signals import parse_signal
 from confpy.config.size import parse_size
 from confpy.errors import ConfigError, closest, context, did_you_mean, invalid_toml
+
+if TYPE_CHECKING:
+    import signal
 
 __all__ = [
     "FIELDS",
@@ -153,7 +152,7 @@ def _static_dir(dest: str) -> str:
     return dest.partition("{{")[0].rpartition("/")[0]
 
 
-_GLOB = re.compile(r"[*?\[\\]")
+_GLOB = r"[*?\[\\]"  # compiled on first use (re's cache): only each needs it
 
 
 def _each(field: Field, table: Mapping[str, Any], where: str) -> str | None:
@@ -162,7 +161,7 @@ def _each(field: Field, table: Mapping[str, Any], where: str) -> str | None:
     if pattern is None:
         return None
     rooted = path_join("/", pattern)
-    if not _GLOB.search(rooted):
+    if not re.search(_GLOB, rooted):
         raise ConfigError(f'{where}: each must be a key pattern such as "/sites/*", got {pattern!r}')
     try:
         path_match(rooted, "/")
@@ -192,6 +191,8 @@ def _signal(field: Field, table: Mapping[str, Any], where: str) -> signal.Signal
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise ConfigError(f"{where}: {field.name} must be a signal name such as HUP, got {value!r}")
+    from confpy.config.signals import parse_signal  # signal: only a resource that names one
+
     try:
         signum = parse_signal(str(value))
     except ConfigError as exc:
@@ -220,7 +221,7 @@ def _each_keys(each: str) -> tuple[str, ...]:
     """What an each-resource reads when it names no keys: the pattern's segments before its first glob."""
     static = []
     for segment in each.split("/")[1:]:
-        if _GLOB.search(segment):
+        if re.search(_GLOB, segment):
             break
         static.append(segment)
     return ("/" + "/".join(static),)
@@ -357,11 +358,23 @@ def _mode(field: Field, table: Mapping[str, Any], where: str) -> int | None:
 
 
 def _uid(field: Field, table: Mapping[str, Any], where: str) -> int | None:
-    return _owner_id(table, where, "uid", "owner", "user", lambda n: pwd.getpwnam(n).pw_uid)
+    return _owner_id(table, where, "uid", "owner", "user", _user_id)
 
 
 def _gid(field: Field, table: Mapping[str, Any], where: str) -> int | None:
-    return _owner_id(table, where, "gid", "group", "group", lambda n: grp.getgrnam(n).gr_gid)
+    return _owner_id(table, where, "gid", "group", "group", _group_id)
+
+
+def _user_id(name: str) -> int:
+    import pwd  # only for a resource that names its owner
+
+    return pwd.getpwnam(name).pw_uid
+
+
+def _group_id(name: str) -> int:
+    import grp
+
+    return grp.getgrnam(name).gr_gid
 
 
 def _command(field: Field, table: Mapping[str, Any], where: str) -> str | None:

@@ -21,7 +21,7 @@ _UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
-_SIZE = re.compile(r"(\d+)\s*([a-z]*)")
+_SIZE = r"(\d+)\s*([a-z]*)"  # compiled on first use: most runs read no size
 
 
 def parse_size(value: object, what: str) -> int:
@@ -31,7 +31,11 @@ def parse_size(value: object, what: str) -> int:
     """
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
-    elif isinstance(value, str) and (match := _SIZE.fullmatch(value.strip().lower())) and match[2] in _UNITS:
+    elif (
+        isinstance(value, str)
+        and (match := re.fullmatch(_SIZE, value.strip().lower()))
+        and match[2] in _UNITS
+    ):
         size = int(match[1]) * _UNITS[match[2]]
     else:
         raise ConfigError(f'{what}: {value!r} is not a size (use e.g. "64MiB", "500MB" or a number of bytes)')

@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import shlex
 from collections.abc import Callable
 
 from confpy.engines.jsonnumber import JsonNumber
@@ -39,12 +38,13 @@ __all__ = [
 ]
 
 _SHOWN = 60
+# The patterns are compiled on first use (re's cache): a template that uses no filter needs none.
 # An IPv6 zone is an interface name or number; Python accepts any text after "%", so narrow it.
-_ZONE = re.compile(r"[0-9A-Za-z_.-]{1,64}\Z")
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
-_DIGITS = re.compile(r"[0-9]{1,5}\Z")
+_ZONE = r"[0-9A-Za-z_.-]{1,64}\Z"
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z"
+_DIGITS = r"[0-9]{1,5}\Z"
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 
 
 def _show(value: object) -> str:
@@ -72,7 +72,7 @@ def _ip_text(text: str) -> str | None:
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id is not None and not _ZONE.match(address.scope_id):
+        if address.scope_id is not None and not re.match(_ZONE, address.scope_id):
             return None
         mapped = address.ipv4_mapped
         if mapped is not None:  # keep the dotted quad readable: ::ffff:10.0.0.1
@@ -91,7 +91,7 @@ def _hostname_ok(text: str) -> bool:
     if not name or len(name) > 253 or not name.isascii():
         return False
     labels = name.split(".")
-    return all(_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+    return all(re.match(_LABEL, label) for label in labels) and not labels[-1].isdigit()
 
 
 def ip(value: object) -> str:
@@ -106,7 +106,7 @@ def ip(value: object) -> str:
 def port(value: object) -> str:
     """A TCP/UDP port, 1-65535, as plain decimal digits (no sign, spaces or underscores)."""
     text = _text("port", value)
-    if not _DIGITS.match(text) or not 1 <= int(text) <= 65535:
+    if not re.match(_DIGITS, text) or not 1 <= int(text) <= 65535:
         raise TemplateError(f"port: {_show(value)} is not a port number (1-65535)")
     return str(int(text))
 
@@ -123,7 +123,7 @@ def hostport(value: object) -> str:
     """`host:port` (host an IPv4 address or a host name) or `[v6]:port`, normalised."""
     text = _text("hostport", value)
     host, sep, port_text = text.rpartition(":")
-    valid_port = bool(_DIGITS.match(port_text)) and 1 <= int(port_text) <= 65535
+    valid_port = bool(re.match(_DIGITS, port_text)) and 1 <= int(port_text) <= 65535
     if sep and valid_port:
         if host.startswith("[") and host.endswith("]"):
             address = _ip_text(host[1:-1])
@@ -145,6 +145,8 @@ def shell_quote(value: object) -> str:
     text = _text("shell_quote", value)
     if "\x00" in text:
         raise TemplateError(f"shell_quote: {_show(value)} contains a NUL character")
+    import shlex
+
     return shlex.quote(text)
 
 
@@ -168,7 +170,7 @@ def nginx_str(value: object) -> str:
     text = _text("nginx_str", value)
     if "$" in text:
         raise TemplateError(f"nginx_str: {_show(value)} contains '$' (nginx would expand it as a variable)")
-    if _CONTROL.search(text):
+    if re.search(_CONTROL, text):
         raise TemplateError(f"nginx_str: {_show(value)} contains a newline or control character")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -35,6 +35,11 @@ ONLY_FOR = {
     "confpy.pipeline.diff": "-noop's diff",
     "difflib": "-noop's diff",
     "confpy.pipeline.each": "each",
+    "shlex": "check_cmd and reload_cmd",
+    "confpy.config.signals": "reload_signal and kill_signal",
+    "signal": "reload_signal and kill_signal",
+    "pwd": "owner",
+    "grp": "group",
 }
 
 
@@ -49,7 +54,8 @@ def _imported(tmp_path: Path, src: str, entry: tuple[str, ...] = COMMAND) -> set
         text=True,
         timeout=60,
         check=False,
-        env={"APP_NAME": "web", "PATH": "/usr/bin:/bin"},
+        # HOME set: without it site.py looks the user up in pwd
+        env={"APP_NAME": "web", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     assert dest.read_text() == "web\n"
