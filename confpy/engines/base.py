@@ -3,14 +3,14 @@
 An engine is chosen per resource by `confpy.engines.select` and made once per templates
 directory (`confpy.engines.render.Renderer` holds them). It loads a resource's template
 (compiled once), renders it with a key store piece by piece, analyses it without a backend for
-`confpy check`, and converts it to Jinja2. The implementations, confpy.engines.jinja and
-confpy.engines.go, are imported only when a resource needs them (start-up time).
+`confpy check` (what it finds: confpy.engines.analysis), and converts it to Jinja2. The
+implementations, confpy.engines.jinja and confpy.engines.go, are imported only when a resource
+needs them (start-up time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,75 +18,10 @@ from confpy.errors import TemplateError
 
 if TYPE_CHECKING:
     from confpy.config.resource import TemplateResource
+    from confpy.engines.analysis import Analysis, Conversion
     from confpy.store import KeyStore
 
-__all__ = [
-    "Analysis",
-    "Conversion",
-    "Engine",
-    "KeyRead",
-    "Problem",
-    "TemplateUse",
-    "failed_at",
-    "failure_reason",
-]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding: where it is and what is wrong."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class KeyRead:
-    """A store function called with a literal key in a template."""
-
-    function: str
-    literal: str
-    prefix_only: bool
-    """Only `literal`'s start is known: a pattern's part before `*?[`, or a concatenation's first part."""
-    line: int
-
-
-@dataclass
-class TemplateUse:
-    """What one template of a resource uses, and what is wrong in it."""
-
-    path: str
-    problems: list[Problem] = field(default_factory=list)
-    """Syntax errors, unknown functions, filters, tests and variables, in the order they are found."""
-    key_reads: list[KeyRead] = field(default_factory=list)
-    missing: list[Problem] = field(default_factory=list)
-    """The templates it names (include, import, extends) that do not exist."""
-
-
-@dataclass
-class Conversion:
-    """The Jinja2 text, and (line, message) for each construct that could not be translated."""
-
-    text: str
-    problems: list[tuple[int, str]] = field(default_factory=list)
-
-
-@dataclass
-class Analysis:
-    """A resource's templates, checked without a backend."""
-
-    renderable: bool
-    """They all parse and exist: rendering with sample data can be tried."""
-    missing_src: Path | None = None
-    """The resource's own template, when it does not exist."""
-    templates: list[str] = field(default_factory=list)
-    """The names of the templates analysed (each one the engine found)."""
-    uses: list[TemplateUse] = field(default_factory=list)
+__all__ = ["Engine", "failed_at", "failure_reason"]
 
 
 class Engine(Protocol):

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from confpy.engines.base import Conversion
+from confpy.engines.analysis import Conversion
 from confpy.engines.convert_expr import (
     ANY,
     BOOL,

@@ -9,19 +9,17 @@ results. `include` renders a template, so each engine has its own (go.py, jinja.
 include rules they share (depth, cycles, the templates directory) are here.
 
 Where the fork leaves a limit to Go's memory, confpy sets one (`repeat`: REPEAT_LIMIT bytes).
+Go's JSON and regexp rules (confpy._go), hashlib and unicodedata are imported by the functions
+that use them: a template that calls none of those does not pay for them.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import unicodedata
 from collections.abc import Callable, Mapping, Sized
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from confpy._go import encjson
-from confpy._go.regexp import RegexpError, compile_go, replace_all
 from confpy._go.strconv import byte_len, go_bytes, quote
 from confpy.engines.functions import _int, _list, _lower_char, _str, _upper_char, _valid_runes, create_map
 from confpy.engines.lookups import FORK_LOOKUPS
@@ -88,6 +86,8 @@ def _coalesce(*values: object) -> object:
 
 def _json_time(dt: datetime.datetime) -> str:
     """time.Time.MarshalJSON: RFC 3339 with the fraction's trailing zeros dropped, `Z` for UTC."""
+    from confpy._go import encjson
+
     if not 0 <= dt.year <= 9999:
         detail = "Time.MarshalJSON: year outside of range [0,9999]"
         raise encjson.UnsupportedValue(f"json: error calling MarshalJSON for type time.Time: {detail}")
@@ -105,6 +105,7 @@ def to_json(func: str, value: object, indent: bool, type_name: Callable[[Any], s
     """toJson (json.Marshal) and toPrettyJson (json.MarshalIndent, two spaces): map keys sorted,
     `<`, `>` and `&` escaped as \\u003c \\u003e \\u0026, a time as RFC 3339, as Go writes them;
     `type_name` names a type Go cannot encode as the engine names it."""
+    from confpy._go import encjson
 
     def other(v: Any) -> Any:
         if isinstance(v, datetime.datetime):
@@ -122,6 +123,8 @@ def to_json(func: str, value: object, indent: bool, type_name: Callable[[Any], s
 
 def from_json(text: object) -> Any:
     """fromJson: json.Unmarshal into interface{}: any JSON value, numbers as floats, null as nil."""
+    from confpy._go import encjson
+
     text = _str("fromJson", 1, text)
     shown = text if len(text) <= 60 else text[:57] + "..."
     try:
@@ -166,6 +169,8 @@ def _squote(s: object) -> str:
 
 
 def _regexp(func: str, pattern: object) -> Any:
+    from confpy._go.regexp import RegexpError, compile_go
+
     text = _str(func, 1, pattern)
     try:
         return compile_go(text)
@@ -186,6 +191,8 @@ def _regex_find(pattern: object, s: object) -> str:
 
 def _regex_replace_all(pattern: object, s: object, repl: object) -> str:
     """regexReplaceAll: Regexp.ReplaceAllString, `$1` and `${name}` in `repl` expanded."""
+    from confpy._go.regexp import replace_all
+
     regexp = _regexp("regexReplaceAll", pattern)
     return replace_all(regexp, _str("regexReplaceAll", 2, s), _str("regexReplaceAll", 3, repl))
 
@@ -220,17 +227,11 @@ def _nospace(s: object) -> str:
     return "".join(c for c in _valid_runes(_str("nospace", 1, s)) if c not in _GO_SPACE)
 
 
-def _is_upper(c: str) -> bool:
-    return unicodedata.category(c) == "Lu"  # unicode.IsUpper: the Lu category
-
-
-def _is_lower(c: str) -> bool:
-    return unicodedata.category(c) == "Ll"
-
-
 def _split_words(s: str) -> list[str]:
     """splitWords: words end at `_`, `-`, space, and before an upper-case letter that follows a
     lower-case one or starts a capitalised word ("HTTPServer" is "HTTP", "Server")."""
+    from unicodedata import category  # unicode.IsUpper and IsLower: the Lu and Ll categories
+
     runes = _valid_runes(s)
     words: list[str] = []
     current: list[str] = []
@@ -240,9 +241,9 @@ def _split_words(s: str) -> list[str]:
                 words.append("".join(current))
                 current = []
             continue
-        if _is_upper(r) and current:
-            next_lower = i + 1 < len(runes) and _is_lower(runes[i + 1])
-            if next_lower or not _is_upper(runes[i - 1]):
+        if category(r) == "Lu" and current:
+            next_lower = i + 1 < len(runes) and category(runes[i + 1]) == "Ll"
+            if next_lower or category(runes[i - 1]) != "Lu":
                 words.append("".join(current))
                 current = []
         current.append(r)
@@ -330,6 +331,8 @@ def _pluck(key: object, *maps: object) -> list[Any]:
 
 def _sha256sum(s: object) -> str:
     """sha256sum: the SHA-256 of the string's bytes, in lower-case hex."""
+    import hashlib
+
     return hashlib.sha256(go_bytes(_str("sha256sum", 1, s))).hexdigest()
 
 

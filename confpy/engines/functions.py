@@ -11,8 +11,9 @@ file. A string holds Go's bytes that are not UTF-8 as surrogate escapes (as Pyth
 "surrogateescape" does), so base64Decode of binary data writes those bytes, as confd's does.
 
 This module holds the pure functions and the map; the DNS and file-system ones are in
-confpy.engines.lookups, Go's JSON and strconv rules in confpy._go; the store functions (getv,
-gets, ls, ...) are the KeyStore's own methods.
+confpy.engines.lookups, Go's JSON and strconv rules in confpy._go (encjson imported by json and
+jsonArray, the only functions that use it); the store functions (getv, gets, ls, ...) are the
+KeyStore's own methods.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from confpy._go import encjson
 from confpy._go.path import path_base, path_dir
 from confpy._go.strconv import (
     INT64_MAX,
@@ -128,7 +128,7 @@ def _lower_char(c: str) -> str:
     return lower if len(lower) == 1 else lower[0]
 
 
-_INVALID_BYTE = re.compile("[\udc80-\udcff]")
+_INVALID_BYTE = "[\udc80-\udcff]"  # compiled on first use: most templates call no function that needs it
 
 
 def _to_upper(s: object) -> str:
@@ -143,7 +143,7 @@ def _to_lower(s: object) -> str:
 
 def _valid_runes(s: str) -> str:
     """strings.Map's input: a byte that is not UTF-8 (a Go template's, surrogate-escaped) is U+FFFD."""
-    return _INVALID_BYTE.sub("\ufffd", s)
+    return re.sub(_INVALID_BYTE, "\ufffd", s)
 
 
 def _contains(s: object, substr: object) -> bool:
@@ -172,6 +172,8 @@ _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", float: "a n
 
 def _decode_json(func: str, data: object, want: type) -> Any:
     """encoding/json into interface{}: numbers are floats; `null` is an empty (nil) object or array."""
+    from confpy._go import encjson
+
     text = _str(func, 1, data)
     shown = text if len(text) <= 60 else text[:57] + "..."
     try:

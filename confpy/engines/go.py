@@ -10,15 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confpy.config.resource import TemplateResource
-from confpy.engines.base import Analysis, Conversion, Problem, TemplateUse, failed_at, failure_reason
+from confpy.engines.base import failed_at, failure_reason
 from confpy.engines.forkfuncs import include_path
 from confpy.engines.gotemplate import GoTemplate, parse
 from confpy.engines.gotemplate.confd import SIGNATURES, go_functions
 from confpy.errors import FunctionError, TemplateError, reason
 from confpy.store import KeyStore
+
+if TYPE_CHECKING:
+    from confpy.engines.analysis import Analysis, Conversion
 
 __all__ = ["GoEngine"]
 
@@ -121,6 +124,8 @@ class GoEngine:
 
     def analyse(self, resource: TemplateResource) -> Analysis:
         """The template parsed by the engine that renders it (confd parses only `src` itself)."""
+        from confpy.engines.analysis import Analysis, Problem, TemplateUse
+
         path = self.templates_dir / resource.src
         if not path.is_file():
             return Analysis(renderable=False, missing_src=path)

@@ -18,27 +18,22 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import nodes
 
 from confpy.config.resource import TemplateResource
-from confpy.engines.base import (
-    Analysis,
-    Conversion,
-    KeyRead,
-    Problem,
-    TemplateUse,
-    failed_at,
-    failure_reason,
-)
+from confpy.engines.base import failed_at, failure_reason
 from confpy.engines.filters import VALIDATING_FILTERS
 from confpy.engines.forkfuncs import FORK_FILTER_NAMES, FORK_FUNCTIONS, include_path
 from confpy.engines.functions import FILTER_NAMES, make_functions
 from confpy.engines.jsonnumber import json_numbers
 from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError, closest, did_you_mean, reason
 from confpy.store import KeyStore, KVPair
+
+if TYPE_CHECKING:
+    from confpy.engines.analysis import Analysis, Conversion, KeyRead, Problem
 
 __all__ = ["KEY_FUNCTIONS", "JinjaEngine"]
 
@@ -47,13 +42,14 @@ _active: ContextVar[KeyStore] = ContextVar("confpy_active_store")
 _including: ContextVar[tuple[Path, ...]] = ContextVar("confpy_including", default=())
 _BATCH = 256  # pieces of Jinja output joined before they are written
 
+# The patterns of error messages, compiled on first use (re's cache): only a failing render needs them.
 # Jinja's wording for a name it does not know, at render time and at compile time.
-_UNDEFINED = re.compile(r"'([^']+)' is undefined")
-_NO_FILTER = re.compile(r"No (filter|test) named '([^']+)'\.?")
+_UNDEFINED = r"'([^']+)' is undefined"
+_NO_FILTER = r"No (filter|test) named '([^']+)'\.?"
 # Jinja names the type of an object by its Python path: 'jinja2.utils.Namespace object'.
-_MODULE_PATH = re.compile(r"'(?:\w+\.)+(\w+ object)'")
+_MODULE_PATH = r"'(?:\w+\.)+(\w+ object)'"
 # Python's wording for a call with the wrong arguments: `getv() missing 1 required ...`.
-_CALL = re.compile(r"([\w.]+)\(\) (.+)", re.S)
+_CALL = r"(?s)([\w.]+)\(\) (.+)"
 # The Python errors a template can cause, in the user's words (most specific first); Python's
 # message follows, except where it says all (`division by zero`).
 _KINDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -229,6 +225,8 @@ class JinjaEngine:
 
     def convert(self, text: str, name: str) -> Conversion:
         """A Jinja2 template is its own translation."""
+        from confpy.engines.analysis import Conversion
+
         return Conversion(text)
 
     def _include(self, name: object, data: object = None) -> str:
@@ -252,13 +250,13 @@ class JinjaEngine:
         """What went wrong in the user's words: Jinja's own error classes are not named."""
         if isinstance(exc, ConfpyError):
             return str(exc)
-        if isinstance(exc, jinja2.UndefinedError) and (match := _UNDEFINED.fullmatch(str(exc))):
+        if isinstance(exc, jinja2.UndefinedError) and (match := re.fullmatch(_UNDEFINED, str(exc))):
             name = match.group(1)
             return f"unknown function or variable {name!r}{did_you_mean(closest(name, self.env.globals))}"
         if isinstance(exc, jinja2.TemplateError):
-            return self._unknown_filter(str(exc)) or _MODULE_PATH.sub(r"'\1'", str(exc))
+            return self._unknown_filter(str(exc)) or re.sub(_MODULE_PATH, r"'\1'", str(exc))
         told = reason(exc)
-        if isinstance(exc, TypeError) and (match := _CALL.fullmatch(told)):
+        if isinstance(exc, TypeError) and (match := re.fullmatch(_CALL, told)):
             name, rest = match.groups()
             return f"wrong arguments to {self._callables.get(name, name)}: {rest}"
         if isinstance(exc, TypeError) and "argument" in told:  # a macro's: Jinja names it
@@ -275,7 +273,7 @@ class JinjaEngine:
     def _unknown_filter(self, message: str) -> str | None:
         """Jinja's `No filter named 'x'.` (at compile time, or at render time as map's argument)
         in the user's words, with the close name; None for any other message."""
-        if not (match := _NO_FILTER.fullmatch(message)):
+        if not (match := re.fullmatch(_NO_FILTER, message)):
             return None
         kind, name = match.groups()
         known = self.env.filters if kind == "filter" else self.env.tests
@@ -310,6 +308,8 @@ class JinjaEngine:
     def analyse(self, resource: TemplateResource) -> Analysis:
         """The resource's template and every template it reaches by a literal name in include,
         import or extends: syntax, names never defined, unknown filters and tests, key reads."""
+        from confpy.engines.analysis import Analysis, Problem, TemplateUse
+
         main = self._template(resource.src)
         if main is None:
             return Analysis(renderable=False, missing_src=self._path(resource.src))
@@ -351,6 +351,8 @@ class JinjaEngine:
             self.env.get_template(name)
             ast = self.env.parse(source, name, filename)
         except jinja2.TemplateSyntaxError as exc:
+            from confpy.engines.analysis import Problem
+
             info.problems.append(Problem(info.path, exc.lineno, f"template syntax error: {exc.message}"))
             return info
         info.parsed = True
@@ -425,6 +427,8 @@ def _referenced(ast: nodes.Template) -> list[tuple[str, int, bool]]:
 
 
 def _analyse(ast: nodes.Template, info: _TemplateInfo) -> None:
+    from confpy.engines.analysis import KeyRead
+
     info.declared = _declared_names(ast)
     info.references = _referenced(ast)
     called = {id(c.node) for c in ast.find_all(nodes.Call)}

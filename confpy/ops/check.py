@@ -29,7 +29,7 @@ from confpy.backends.file import load_file
 from confpy.config.duration import format_duration
 from confpy.config.resource import TemplateResource, load_resources
 from confpy.config.settings import Settings, load_settings
-from confpy.engines.base import KeyRead, Problem
+from confpy.engines.analysis import KeyRead, Problem
 from confpy.engines.render import Renderer
 from confpy.errors import ConfigError, ConfpyError, TemplateError
 from confpy.log import logger

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from confpy.config.resource import TemplateResource
 from confpy.engines import select
-from confpy.engines.base import Analysis, Conversion, KeyRead, Problem, TemplateUse
+from confpy.engines.analysis import Analysis, Conversion, KeyRead, Problem, TemplateUse
 from confpy.engines.convert import convert
 from confpy.engines.go import GoEngine
 from confpy.engines.jinja import JinjaEngine

@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from confpy.engines.base import Conversion
+from confpy.engines.analysis import Conversion
 from confpy.engines.convert import convert, convert_file
 from confpy.engines.gotemplate import parse
 from confpy.errors import TemplateError
