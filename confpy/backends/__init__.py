@@ -5,7 +5,8 @@ Each backend implements `base.Backend` (and `base.LeaseBackend` where keys can l
 etcd, memory); which one a run uses is the settings' choice (`confpy.config.backend.open_backend`).
 To write a backend, subclass `Backend` (a consistent `read` returning a `Snapshot`, and, if it
 can stream changes, `watch` delivering `Event` batches to an `EventCallback` and returning a
-`Watch`), and turn raw bytes into text with `decode_value`.
+`Watch`), and turn raw bytes into text with `decode_value`. The backends themselves are imported
+only by the runs that use them: `confpy.MemoryBackend` (or `confpy.testing`'s) is the memory one.
 
 Its layer: below `confpy.config`, above `confpy.store`.
 """
@@ -21,14 +22,12 @@ from confpy.backends.base import (
     Watch,
     decode_value,
 )
-from confpy.backends.memory import MemoryBackend
 
 __all__ = [
     "Backend",
     "Event",
     "EventCallback",
     "LeaseBackend",
-    "MemoryBackend",
     "Snapshot",
     "Watch",
     "decode_value",

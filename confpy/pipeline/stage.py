@@ -34,10 +34,12 @@ _FLUSH_AT = 1 << 16  # characters of output buffered before they go to the stage
 # This process's mark in its stage files' names. os.urandom is what secrets.token_hex reads;
 # importing secrets (random, hashlib, hmac, base64) cost ~4 ms of every -onetime.
 _RUN = os.urandom(4).hex()
-_STAGE_NAME = re.compile(r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}")  # dest's name, pid, run
+# A stage file's name: dest's name, pid, run. Like the one below, compiled on first use (re's
+# cache): only a directory with a file whose name starts with "." needs them.
+_STAGE_NAME = r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}"
 # The names earlier confpy versions gave their stage files: `.<dest>.<8 random hex digits>`. One of
 # the digits must be a letter, so that a user's `.app.conf.20261201` is never taken for one.
-_OLD_STAGE_NAME = re.compile(r"\.(.+)\.(?=[0-9]*[a-f])[0-9a-f]{8}")
+_OLD_STAGE_NAME = r"\.(.+)\.(?=[0-9]*[a-f])[0-9a-f]{8}"
 _PROC_FD = Path("/proc/self/fd")
 
 
@@ -120,10 +122,12 @@ def remove_stale_stages(dests: Mapping[Path, str]) -> None:
         except OSError:
             continue  # no directory yet, or not readable: writing will say so
         for entry in entries:
-            match = _STAGE_NAME.fullmatch(entry.name) or _OLD_STAGE_NAME.fullmatch(entry.name)
+            if not entry.name.startswith("."):
+                continue
+            match = re.fullmatch(_STAGE_NAME, entry.name) or re.fullmatch(_OLD_STAGE_NAME, entry.name)
             if match is None or match[1] not in names or not entry.is_file(follow_symlinks=False):
                 continue
-            if match.re is _STAGE_NAME:
+            if match.re.pattern == _STAGE_NAME:
                 pid, run = int(match[2]), match[3]
                 if (pid == os.getpid() and run == _RUN) or (pid != os.getpid() and _alive(pid)):
                     continue

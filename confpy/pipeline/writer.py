@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from confpy._go.strconv import go_bytes
 from confpy.config.placeholders import expand_command
@@ -100,8 +100,7 @@ class WriteResult:
     symlink: str | None = None
 
 
-@dataclass(frozen=True)
-class _Current:
+class _Current(NamedTuple):
     """The dest as found: open for the comparison, and its mode and owner."""
 
     fd: int

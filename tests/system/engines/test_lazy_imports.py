@@ -45,6 +45,7 @@ ONLY_FOR = {
     "confpy._go.regexp": "regexMatch, regexFind and regexReplaceAll",
     "hashlib": "sha256sum",
     "unicodedata": "snakecase, camelcase and kebabcase, and Go's regexp",
+    "confpy.backends.memory": "the library's and the tests' MemoryBackend",
 }
 JINJA2_IMPORTS = {"hashlib"}  # Jinja2's own (its bytecode cache), whatever the template calls
 
