@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from confpy._go.path import BadPattern, path_join, path_match, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
@@ -295,9 +295,9 @@ def _string(table: Mapping[str, Any], name: str, where: str, *, required: bool =
 # --- the schema: each field's reader takes (field, the [template] table, the file's path) ----------
 
 
-@dataclass(frozen=True)
-class Field:
-    """One field of a resource's `[template]` table."""
+class Field(NamedTuple):
+    """One field of a resource's `[template]` table: a row of FIELDS, a NamedTuple as settings'
+    Setting is (a frozen dataclass's class takes ~0.7 ms more to build at every start)."""
 
     name: str
     kind: str
