@@ -1,5 +1,5 @@
 """`python -m confpy` is the `confpy` command."""
 
-from confpy.cli.app import main
+from confpy.cli.main import main
 
 main()

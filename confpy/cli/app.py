@@ -1,32 +1,33 @@
-"""The `confpy` command: confd's flags, as confd users type them, over the library.
+"""The `confpy` command as a typer app: its subcommands, its help and shell completion, with
+confd's flags as confd users type them (confpy.cli.clickflags), over the library.
 
-Heavy imports (the etcd client, gRPC, Jinja2) happen inside the commands, so that `confpy --help`
-and `confpy -version` answer at once.
+A run (`confpy -onetime ...`) does not come here but is parsed by Go's rules alone
+(confpy.cli.main). Heavy imports (the etcd client, gRPC, Jinja2) happen inside the commands, so
+that `confpy --help` answers at once.
 """
 
 from __future__ import annotations
 
-import atexit
 import inspect
 import logging
-import os
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from confpy._version import __version__
-from confpy.cli.goflags import GoCommand, GoGroup, option
-from confpy.config.settings import SETTINGS, Setting, requested
+from confpy.cli.clickflags import GoCommand, GoGroup, option
+from confpy.cli.command import MAIN_FLAGS, VERSION
+from confpy.cli.command import run as run_main
+from confpy.cli.goflags import Spec
+from confpy.config.settings import SETTINGS, requested
 from confpy.errors import ConfigError, ConfpyError
 
 if TYPE_CHECKING:
     from confpy.config.settings import Settings
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 
 app = typer.Typer(
@@ -46,60 +47,58 @@ _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 def _setting_option(name: str) -> Any:
     """The flag of one setting, as the settings table spells and explains it."""
-    setting = _BY_NAME[name]
-    return option(setting.flag, setting.help, setting.metavar)
+    return _option(_BY_NAME[name])
 
 
-def _flag_parameter(setting: Setting) -> inspect.Parameter:
-    """A command's parameter for one setting: its flag, None when not given."""
-    kind: Any = bool if not setting.takes_value else list[str] if setting.repeatable else str
+def _option(spec: Spec) -> Any:
+    return option(spec.flag, spec.help, spec.metavar)
+
+
+def _flag_parameter(spec: Spec) -> inspect.Parameter:
+    """A command's parameter for one flag: None when not given."""
+    kind: Any = bool if not spec.takes_value else list[str] if spec.repeatable else str
     return inspect.Parameter(
-        setting.name, _KEYWORD, default=None, annotation=Annotated[kind | None, _setting_option(setting.name)]
+        spec.name, _KEYWORD, default=None, annotation=Annotated[kind | None, _option(spec)]
     )
 
 
 def _with_settings(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command the flags of these settings, as the settings table declares them.
+    """Give a command the flags of these settings, as the settings table declares them."""
+    return _with_flags(*(_BY_NAME[name] for name in names))
+
+
+def _with_flags(*flags: Spec) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command these flags.
 
     typer reads a command's options from its signature, so they are added to it, after the
     command's own parameters but before its keyword-only ones; the function receives them as
     keyword arguments (`**options`).
     """
 
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
         own = [
             p
-            for p in inspect.signature(command, eval_str=True).parameters.values()
+            for p in inspect.signature(function, eval_str=True).parameters.values()
             if p.kind is not p.VAR_KEYWORD
         ]
         params = [
             *(p for p in own if p.kind is not _KEYWORD),
-            *(_flag_parameter(_BY_NAME[name]) for name in names),
+            *(_flag_parameter(spec) for spec in flags),
             *(p for p in own if p.kind is _KEYWORD),
         ]
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return command
+        function.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        return function
 
     return decorate
 
 
 @app.callback(invoke_without_command=True)
-@_with_settings(*_BY_NAME)
-def run(
-    ctx: typer.Context,
-    *,
-    version: Annotated[bool, option("version", "print the version and exit")] = False,
-    **options: Any,
-) -> None:
-    """The main command: a flag for each setting (confpy.config.settings.SETTINGS), and -version."""
-    if version:
-        typer.echo(f"confpy {__version__}")
-        raise typer.Exit(0)
-    if ctx.invoked_subcommand is not None:
-        return
-    from confpy.runtime.launch import run_from_flags
-
-    raise typer.Exit(run_from_flags(_given(options)))
+@_with_flags(*MAIN_FLAGS)
+def run(ctx: typer.Context, **options: Any) -> None:
+    """The main command (confpy.cli.command), here for a command line that Go's rules refused
+    but click takes (`---onetime=true`), and for -version before a subcommand."""
+    if ctx.invoked_subcommand is None or options[VERSION.name]:
+        raise typer.Exit(run_main(_given(options)))
 
 
 def _given(flags: dict[str, Any]) -> dict[str, Any]:
@@ -259,41 +258,3 @@ def exec_command(
         )
 
     _run_with_settings(options, exec_)
-
-
-def main() -> NoReturn:
-    """Entry point of the `confpy` script and `python -m confpy`."""
-    # gRPC's C core prints its own lines for TLS and connection failures; confpy reports them itself.
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    try:
-        app(args=sys.argv[1:], prog_name="confpy")
-    except SystemExit as exc:
-        _exit(exc.code)
-    _exit(0)
-
-
-def _exit(code: str | int | None) -> NoReturn:
-    """End the process as `sys.exit(code)` would, without the interpreter's teardown.
-
-    Freeing every module and shutting gRPC's core down takes ~19 ms, a sixth of a `-onetime` run,
-    and does nothing for a process that is ending: the files are fsynced, the exit handlers (which
-    flush the log) are run here, and so are the standard streams. While a non-daemon thread still
-    runs, the interpreter would wait for it, so the normal exit is kept.
-    """
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
-        sys.exit(code)
-    if code is None:
-        status = 0
-    elif isinstance(code, int):
-        status = code
-    else:
-        print(code, file=sys.stderr)
-        status = 1
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
-            status = status or 1
-    os._exit(status)

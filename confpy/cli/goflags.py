@@ -1,134 +1,115 @@
-"""Go's flag package on click: confd's flags behave as confd users type them.
+"""Go's flag package, as confd's command line uses it: its rules and its words, in one place.
 
-Every place where click and Go's flag package differ is redone here, and only here:
-- a flag is `-name` or `--name`, and takes its value as `-name value` or `-name=value` (`option`);
-- a boolean flag is also spelt `-name=true` / `-name=false` (`normalize`);
-- an unknown flag is named whole, with one dash, as Go names it (`flag provided but not defined:
-  -nodes`), plus the closest known flag; click would read `-nodes` as the short options
-  `-n -o -d ...` and say "No such option: -n";
-- a flag without its value reads `flag needs an argument: -node`;
-- the help flags are listed in one order (click keeps them in a set, whose order changes from run
-  to run).
-The app (confpy.cli.app) builds its commands with `GoGroup`, `GoCommand` and `option`.
+confd parses its flags with Go's `flag` package (confd.go, `flag.Parse()` in main), so confpy's
+flags behave as confd users type them:
+- a flag is `-name` or `--name`, and takes its value as `-name value` or `-name=value`; the value
+  is the next argument, whatever it looks like (`-prefix -x`);
+- a boolean flag is `-name`, also `-name=true` / `-name=false` (or `1` / `0`);
+- a flag given again replaces its value, but a repeatable one (`-node`) collects them;
+- the flags end at the first argument that is not one, or after `--`;
+- an unknown flag is named whole, with one dash, however many were typed (`flag provided but not
+  defined: -nodes`), plus the closest known flag; a flag without its value reads `flag needs an
+  argument: -node`.
+
+`parse` reads a run's flags without click (confpy.cli.main); confpy.cli.clickflags makes click,
+which parses everything else, follow the same rules and say the same words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
-
-import typer
-from typer.core import TyperCommand, TyperGroup
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Protocol
 
 from confpy.errors import closest, did_you_mean
 
-__all__ = ["GoCommand", "GoGroup", "bool_flags", "normalize", "option"]
-
-_BOOL_VALUES = ("true", "false", "1", "0")
+__all__ = ["Spec", "bool_value", "needs_argument", "parse", "unknown_flag"]
 
 
-def option(flag: str, help: str, metavar: str = "VALUE") -> Any:
-    """A typer option spelt as confd spells it, `-flag`, and also `--flag`."""
-    return typer.Option(f"-{flag}", f"--{flag}", help=help, show_default=False, metavar=metavar)
+class Spec(Protocol):
+    """A flag as the parsers read it: the settings table's rows (confpy.config.settings.Setting)
+    and the flags that are no setting (confpy.cli.command.VERSION)."""
+
+    @property
+    def name(self) -> str:
+        """Where its value goes: the setting's field."""
+
+    @property
+    def flag(self) -> str:
+        """The flag without its dash."""
+
+    @property
+    def help(self) -> str: ...
+
+    @property
+    def metavar(self) -> str: ...
+
+    @property
+    def takes_value(self) -> bool:
+        """False for a boolean flag."""
+
+    @property
+    def repeatable(self) -> bool:
+        """Given once per item (`-node A -node B`)."""
 
 
-class _GoFlags:
-    """What GoGroup and GoCommand add to typer's classes."""
-
-    def get_help_option_names(self, ctx: Any) -> list[str]:
-        names: list[str] = super().get_help_option_names(ctx)  # type: ignore[misc]
-        return sorted(names, key=ctx.help_option_names.index)
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        args = normalize(args, bool_flags(ctx))
-        given = list(args)  # click's parser consumes the list it is given
-        try:
-            return super().parse_args(ctx, args)  # type: ignore[misc, no-any-return]
-        except Exception as exc:
-            better = _unknown_flag_error(exc, ctx, given)
-            if better is None:
-                raise
-            raise better from None
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
 
 
-class GoGroup(_GoFlags, TyperGroup):
-    """A typer group (the main command) with Go's flag spellings and messages."""
+def bool_value(text: str) -> bool | None:
+    """A boolean flag's `=value` as confpy takes it (`true`, `false`, `1`, `0`, in any case);
+    None for any other."""
+    value = text.lower()
+    return True if value in _TRUE else False if value in _FALSE else None
 
 
-class GoCommand(_GoFlags, TyperCommand):
-    """A typer subcommand with Go's flag spellings and messages."""
+def parse(argv: Sequence[str], flags: Iterable[Spec]) -> tuple[dict[str, Any], list[str]] | None:
+    """The flags at the start of `argv`, by each flag's `name` (True for a boolean flag given, a
+    list for a repeatable one; `-flag=false` counts as not given), and the arguments after them.
 
-
-def bool_flags(ctx: Any) -> frozenset[str]:
-    """The names (without dash) of the command's boolean flags: those that take no value and
-    reach the command (not the help and completion options, which click handles itself)."""
-    return frozenset(
-        opt[1:]
-        for param in ctx.command.get_params(ctx)
-        if getattr(param, "is_flag", False) and param.expose_value
-        for opt in param.opts
-        if not opt.startswith("--")
-    )
-
-
-def normalize(argv: list[str], bools: Collection[str]) -> list[str]:
-    """Go's `-flag=true` / `-flag=false` (also `1` / `0`, and with two dashes) of the boolean
-    flags `bools`, as click takes them: `-flag`, or nothing."""
-    out: list[str] = []
-    for index, arg in enumerate(argv):
-        if arg == "--":  # what follows is a command's own arguments (`confpy exec -- ...`)
-            return out + argv[index:]
-        name, sep, value = arg.lstrip("-").partition("=")
-        if arg.startswith("-") and sep and name in bools and value.lower() in _BOOL_VALUES:
-            if value.lower() in ("true", "1"):
-                out.append(f"-{name}")
-            continue
-        out.append(arg)
-    return out
-
-
-def _unknown_flag_error(exc: Exception, ctx: Any, args: list[str]) -> Exception | None:
-    """click's NoSuchOption or missing value, redone in the words of Go's flag package.
-
-    Go names the unknown flag whole and with one dash, however many were typed (`-v`, `-nodes`,
-    `--foo` all read `flag provided but not defined: -NAME`); confpy adds the closest known flag.
+    None where Go's flag package would fail (an unknown flag, `---x`, a missing value, a boolean
+    flag given another value): the caller hands the command line to click, which says what is
+    wrong in click's usage format and in these words (confpy.cli.clickflags).
     """
-    option: str = getattr(exc, "option_name", "") or ""
-    # Matched by name: recent typer vendors click (typer._click), older ones that confpy also
-    # allows use click itself, so the class lives in one module or the other.
-    kind = type(exc).__name__
-    if kind == "BadOptionUsage" and "requires an argument" in str(getattr(exc, "message", "")):
-        return type(exc)(option, f"flag needs an argument: -{option.lstrip('-')}", ctx=ctx)  # type: ignore[call-arg]
-    if kind != "NoSuchOption" or not option:
-        return None
-    takes_no_value: dict[str, bool] = {}
-    for param in ctx.command.get_params(ctx):
-        for opt in (*param.opts, *param.secondary_opts):
-            takes_no_value[opt] = bool(getattr(param, "is_flag", False) or getattr(param, "count", False))
-    name = option if option.startswith("--") else _short_option_arg(option, args, takes_no_value)
-    if name is None:
-        return None
-    flag = "-" + name.lstrip("-")
-    known = [opt for opt in takes_no_value if not opt.startswith("--")]
-    # `-v` is too short to be near any flag by spelling, but begins only one.
-    starting = [k for k in known if k.startswith(flag)]
-    close = closest(flag, known) or (starting[0] if len(starting) == 1 else None)
-    message = f"flag provided but not defined: {flag}{did_you_mean(close)}"
-    return type(exc)(flag, message=message, ctx=ctx)  # type: ignore[call-arg]
-
-
-def _short_option_arg(short: str, args: list[str], takes_no_value: dict[str, bool]) -> str | None:
-    """The argument that click split into the short options of which `short` is unknown."""
-    value_next = False
-    for arg in args:
+    by_flag = {spec.flag: spec for spec in flags}
+    values: dict[str, Any] = {}
+    rest = list(argv)
+    while rest and rest[0].startswith("-") and len(rest[0]) > 1:
+        arg = rest.pop(0)
         if arg == "--":
             break
-        if value_next:  # the value of the option before it, even if it starts with a dash
-            value_next = False
+        name, has_value, value = arg[2 if arg.startswith("--") else 1 :].partition("=")
+        spec = by_flag.get(name)
+        if spec is None:
+            return None
+        if not spec.takes_value:
+            given = bool_value(value) if has_value else True
+            if given is None:
+                return None
+            if given:
+                values[spec.name] = True
             continue
-        name, sep, _ = arg.partition("=")
-        if name in takes_no_value:
-            value_next = not takes_no_value[name] and not sep
-        elif arg.startswith(short) and not arg.startswith("--"):
-            return name
-    return None
+        if not has_value:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if spec.repeatable:
+            values.setdefault(spec.name, []).append(value)
+        else:
+            values[spec.name] = value
+    return values, rest
+
+
+def unknown_flag(typed: str, known: Collection[str]) -> str:
+    """Go's words for a flag that is not defined (`typed` with its dashes), and the closest of
+    `known` (flags with their dash); `-v` is too short to be near any flag by spelling, but begins
+    only one."""
+    flag = "-" + typed.lstrip("-")
+    starting = [k for k in known if k.startswith(flag)]
+    close = closest(flag, known) or (starting[0] if len(starting) == 1 else None)
+    return f"flag provided but not defined: {flag}{did_you_mean(close)}"
+
+
+def needs_argument(typed: str) -> str:
+    """Go's words for a flag given without its value."""
+    return f"flag needs an argument: -{typed.lstrip('-')}"

@@ -12,6 +12,7 @@ import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import typer
@@ -19,6 +20,8 @@ from typer.testing import CliRunner
 
 import confpy
 from confpy.cli.app import app
+from confpy.cli.command import MAIN_FLAGS
+from confpy.cli.goflags import parse
 from confpy.config.resource import FIELDS, load_resource, load_resources
 from confpy.config.settings import BACKENDS, CONNECTION, SETTINGS
 from confpy.engines.filters import VALIDATING_FILTERS
@@ -170,7 +173,8 @@ _EAGER = {"--install-completion", "--show-completion", "-version", "-h", "-help"
 
 
 def test_the_docs_command_lines_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every flag and argument of the docs' example command lines is one confpy accepts."""
+    """Every flag and argument of the docs' example command lines is one confpy accepts; a run's,
+    by Go's rules alone too (confpy.cli.main: the run path, without typer)."""
     monkeypatch.setenv("HOME", str(tmp_path))  # should an eager option ever run, not in the real one
     root = typer.main.get_command(app)
     lines = _command_lines()
@@ -183,6 +187,9 @@ def test_the_docs_command_lines_parse(tmp_path: Path, monkeypatch: pytest.Monkey
             root.commands[args[0]].make_context(args[0], args[1:], parent=parent)
         else:
             root.make_context("confpy", args)
+            assert parse(args, MAIN_FLAGS) == (ANY, []), (
+                f"{where}: confpy {' '.join(args)} is no run by Go's rules"
+            )
 
 
 def test_the_template_examples_render(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -66,6 +67,53 @@ def test_help_imports_only_the_settings_table() -> None:
     }
     assert "typer" in loaded
     assert not loaded & {"tomllib", "contextvars", "jinja2", "pyetcd", "grpc", "yaml", "prometheus_client"}
+
+
+_MODULES_AT_EXIT = (
+    "import atexit, sys; atexit.register(lambda: print(sorted(sys.modules), file=sys.stderr)); "
+    "import runpy; runpy.run_module('confpy', run_name='__main__', alter_sys=True)"
+)
+
+
+def test_a_run_parses_its_flags_without_typer_or_click(tmp_path: Path) -> None:
+    """confd's command line is parsed by Go's rules alone (confpy.cli.main): typer and click are
+    ~30 ms of a `-onetime` over the http transport. The subcommands and help still go through them.
+    (inspect, which typer also needs, stays: the standard library's dataclasses import it.)"""
+    dest = tmp_path / "out.conf"
+    resource = f'[template]\nsrc = "app.tmpl"\ndest = "{dest}"\nkeys = ["/app"]\n'
+    confdir = str(make_confdir(tmp_path, {"app.toml": resource}, {"app.tmpl": '{{getv "/app/name"}}\n'}))
+    for args, through_typer in (
+        (["-onetime", "-backend", "env", "-confdir", confdir, "-node=x", "--noop=false"], False),
+        (["-version"], False),
+        (["-onetime", "-backend", "env", "-confdir", confdir, "-h"], True),
+        (["check", "-confdir", confdir], True),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", _MODULES_AT_EXIT, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={"APP_NAME": "web", "PATH": "/usr/bin:/bin"},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        modules = {name.split(".")[0] for name in ast.literal_eval(done.stderr.strip().splitlines()[-1])}
+        assert bool(modules & {"typer", "click"}) is through_typer, args
+    assert dest.read_text() == "web\n"
+
+
+def test_a_reader_gone_is_exit_1_without_a_traceback() -> None:
+    """As click says it (the run path, without click, printed BrokenPipeError's traceback)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "confpy", "-version"],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")
 
 
 def test_installed_script_and_module_agree() -> None:

@@ -1,69 +1,104 @@
-"""Go's flag spellings and messages on click, in-process: confpy.cli.goflags on a small app."""
+"""Go's flag rules without click (confpy.cli.goflags.parse), the run path's parser, and that it
+reads every command line it takes as the typer app reads it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import random
+from typing import Any
 
-import typer
+import pytest
 from typer.testing import CliRunner
 
-from confpy.cli.app import app
-from confpy.cli.goflags import GoCommand, GoGroup, bool_flags, normalize, option
+import confpy.cli.app
+from confpy.cli.command import MAIN_FLAGS
+from confpy.cli.goflags import bool_value, needs_argument, parse, unknown_flag
+from confpy.config.settings import SETTINGS
 
 
-def test_go_boolean_spellings_are_accepted() -> None:
-    root = typer.main.get_command(app)
-    bools = bool_flags(root.make_context("confpy", [], resilient_parsing=True))
-    assert bools == {"onetime", "watch", "noop", "sync-only", "keep-stage-file", "basic-auth", "version"}
-    assert normalize(["-onetime=true", "--noop=false", "-node=http://x", "-watch=1"], bools) == [
-        "-onetime",
-        "-node=http://x",
-        "-watch",
-    ]
-
-
-def test_a_command_s_own_arguments_after_the_double_dash_are_left_alone() -> None:
-    assert normalize(["-noop=TRUE", "--", "-noop=true"], {"noop"}) == ["-noop", "--", "-noop=true"]
-    assert normalize(["-noop=maybe", "-other=true"], {"noop"}) == ["-noop=maybe", "-other=true"]
-
-
-def _tiny() -> typer.Typer:
-    tiny = typer.Typer(
-        cls=GoGroup, add_completion=False, context_settings={"help_option_names": ["-h", "--help"]}
+def test_go_spellings_of_values_bools_and_repeated_flags() -> None:
+    argv = ["-node=a", "--node", "b", "-onetime=TRUE", "--noop", "-prefix", "-x", "-prefix=/p=q", "-watch=0"]
+    assert parse(argv, MAIN_FLAGS) == (
+        {"nodes": ["a", "b"], "onetime": True, "noop": True, "prefix": "/p=q"},
+        [],
     )
-
-    @tiny.callback(invoke_without_command=True)
-    def main(
-        node: Annotated[list[str] | None, option("node", "a node", "URL")] = None,
-        dry: Annotated[bool, option("dry", "change nothing")] = False,
-    ) -> None:
-        typer.echo(f"node={node} dry={dry}")
-
-    @tiny.command(cls=GoCommand)
-    def sub(confdir: Annotated[str, option("confdir", "a dir", "DIR")] = "/etc") -> None:
-        typer.echo(f"confdir={confdir}")
-
-    return tiny
+    assert parse(["-node="], MAIN_FLAGS) == ({"nodes": [""]}, [])
 
 
-def test_go_spellings_of_values_and_bools_reach_the_command() -> None:
-    runner = CliRunner()
-    result = runner.invoke(_tiny(), ["-node=a", "--node", "b", "-dry=true"])
-    assert result.exit_code == 0, result.output
-    assert result.output == "node=['a', 'b'] dry=True\n"
-    assert runner.invoke(_tiny(), ["-dry=false"]).output == "node=None dry=False\n"
+def test_the_flags_end_at_the_first_argument_that_is_not_one_or_after_the_double_dash() -> None:
+    assert parse(["-onetime", "check", "-confdir", "/x"], MAIN_FLAGS) == (
+        {"onetime": True},
+        ["check", "-confdir", "/x"],
+    )
+    assert parse(["-onetime", "--", "-noop"], MAIN_FLAGS) == ({"onetime": True}, ["-noop"])
+    assert parse(["-", "-noop"], MAIN_FLAGS) == ({}, ["-", "-noop"])
+    assert parse([], MAIN_FLAGS) == ({}, [])
 
 
-def test_unknown_and_valueless_flags_read_as_go_says_them() -> None:
-    runner = CliRunner()
-    cases = [
-        (["-nodes", "x"], "flag provided but not defined: -nodes (did you mean -node?)"),
-        (["--dryy"], "flag provided but not defined: -dryy (did you mean -dry?)"),
-        (["-n"], "flag provided but not defined: -n (did you mean -node?)"),
-        (["sub", "-confdirr", "/x"], "flag provided but not defined: -confdirr (did you mean -confdir?)"),
-        (["-node"], "flag needs an argument: -node"),
-    ]
-    for args, message in cases:
-        result = runner.invoke(_tiny(), args)
-        assert result.exit_code == 2, (args, result.output)
-        assert message in result.output, (args, result.output)
+@pytest.mark.parametrize(
+    "argv",
+    [["-nodes", "x"], ["-node"], ["-onetime=yes"], ["---onetime"], ["-=x"], ["-h"], ["--help"], ["-v"],
+     ["--install-completion"], ["-onetime", "-bogus", "check"]],
+)  # fmt: skip
+def test_what_go_s_flag_package_refuses_is_left_to_click(argv: list[str]) -> None:
+    assert parse(argv, MAIN_FLAGS) is None
+
+
+def test_every_setting_is_a_flag_and_so_is_version() -> None:
+    argv = [f"-{s.flag}" + ("=v" if s.takes_value else "") for s in SETTINGS]
+    parsed = parse([*argv, "-version"], MAIN_FLAGS)
+    assert parsed is not None and parsed[1] == []
+    assert set(parsed[0]) == {s.name for s in SETTINGS} | {"version"}
+
+
+def test_go_s_words() -> None:
+    known = ["-node", "-noop", "-version", "-h"]
+    assert unknown_flag("--nodes", known) == "flag provided but not defined: -nodes (did you mean -node?)"
+    assert unknown_flag("-v", known) == "flag provided but not defined: -v (did you mean -version?)"
+    assert unknown_flag("-bogus", known) == "flag provided but not defined: -bogus"
+    assert needs_argument("--node") == "flag needs an argument: -node"
+    assert [bool_value(v) for v in ("True", "1", "FALSE", "0")] == [True, True, False, False]
+    assert bool_value("yes") is bool_value("") is None
+
+
+def _by_click(args: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any] | None:
+    """The flags the typer app hands to the main command for `args`; None if it runs none."""
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(confpy.cli.app, "run_main", lambda flags: seen.append(flags) or 0)
+    CliRunner().invoke(confpy.cli.app.app, args)
+    if not seen:
+        return None
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in seen[0].items() if v is not None}
+
+
+def _by_go(args: list[str]) -> dict[str, Any] | None:
+    parsed = parse(args, MAIN_FLAGS)
+    return parsed[0] if parsed is not None and not parsed[1] else None
+
+
+_TYPED = [
+    ["-onetime", "-backend", "etcdv3", "-node", "http://127.0.0.1:2379", "-confdir", "/etc/confd"],
+    ["--watch", "--node=a", "-node", "b", "-log-level=debug", "-interval", "60", "-wait", "2s:10s"],
+    ["-onetime=true", "-noop=1", "-sync-only=false", "-prefix", "-x", "-file", "a.yaml", "-file=b.yaml"],
+    ["-prefix", "-noop=true", "-onetime"],
+    ["-version"],
+    ["-version=false", "-onetime", "--"],
+    [],
+]
+_WORDS = ["-onetime", "--onetime", "-onetime=true", "-onetime=FALSE", "-onetime=yes", "-node", "-node=a",
+          "--node=b", "a", "-prefix", "-x", "--", "-", "-h", "check", "-version", "-interval", "5s",
+          "-backend=env", "-basic-auth=1", "-keep-stage-file", "=", "-=x", "---noop", "-log-level", "",
+          "-nodes", "-prefix=-noop=true", "-noop=1", "-watch=0"]  # fmt: skip
+
+
+def test_a_run_s_flags_read_as_the_typer_app_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run path must not change what a command line means: what it takes, click takes alike
+    (what it refuses goes to click, so only the first half can differ)."""
+    for args in _TYPED:
+        assert _by_go(args) is not None, args
+        assert _by_go(args) == _by_click(args, monkeypatch), args
+    chance = random.Random(16)
+    for _ in range(400):
+        args = chance.choices(_WORDS, k=chance.randrange(7))
+        taken = _by_go(args)
+        if taken is not None:
+            assert taken == _by_click(args, monkeypatch), args
