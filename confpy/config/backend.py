@@ -44,7 +44,7 @@ def open_backend(settings: Settings) -> Backend:
 
         return ZookeeperBackend(settings.backend_nodes, connect_timeout=settings.connect_timeout)
     etcd: Callable[..., Backend]
-    if settings.etcd_transport == "http":  # etcd's JSON gateway: no gRPC imported
+    if settings.etcd_api == "http":  # etcd's JSON gateway: no gRPC imported
         from confpy.backends.etcd.gateway_backend import GatewayBackend as etcd
     else:
         from confpy.backends.etcd.backend import EtcdBackend as etcd

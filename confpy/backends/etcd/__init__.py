@@ -7,9 +7,10 @@
 - `lease`: grant, put on a lease, keep alive, revoke (for `confpy register`);
 - `watch`: every watch of a backend on one multiplexed gRPC Watch stream;
 - `backend`: `EtcdBackend`, the face the rest of confpy sees: reads, writes, and the above;
-- over etcd's JSON gateway (`-etcd-transport http`), with the standard library and no gRPC:
-  `gateway` (`HttpConnection`: the requests, as `channel` is gRPC's), `gateway_lease` (as
-  `lease`, and the writes), `gateway_backend` (`GatewayBackend`, as `backend`; no watch yet).
+- over etcd's JSON gateway (`-etcd-transport http`, and `auto`'s choice), with the standard
+  library and no gRPC: `gateway` (`HttpConnection`: the requests, as `channel` is gRPC's),
+  `gateway_lease` (as `lease`, and the writes), `gateway_watch` (a streaming request per watch,
+  and a status check of their endpoints), `gateway_backend` (`GatewayBackend`, as `backend`).
 
 The only package that imports the etcd client (`pyetcd`) and gRPC, when a backend is made.
 

@@ -5,9 +5,10 @@ library only: `HttpConnection`, what gateway_backend.GatewayBackend's requests g
 (`keys.read_pinned`), with the same endpoints, failover, retries, auth token and error meanings
 (`channel.Endpoints`), but over HTTP/1.1 with `http.client`: no gRPC in the process, whose import
 alone is ~30 MiB of RSS and whose core threads wake 12+ times a second while idle (issue 16,
-benchmarks/RESULTS.md). Leases and the sidecar's writes are `gateway_lease`'s. What it lacks
-against gRPC: HTTP/2 keepalive pings (a request is bounded by `timeout` instead) and, as yet,
-watches.
+benchmarks/RESULTS.md). Leases and the sidecar's writes are `gateway_lease`'s, watches
+`gateway_watch`'s (a stream each, on a connection of its own from `connect`). What it lacks against
+gRPC, HTTP/2's keepalive pings, is made up for by a bound on each request (`timeout`) and, while
+watches stream, a status request to their endpoint every few seconds (`gateway_watch.KEEPALIVE`).
 """
 
 from __future__ import annotations
@@ -119,19 +120,22 @@ class HttpConnection(Endpoints):
                 ) from None
         return context
 
+    def connect(self, index: int, timeout: float | None) -> http.client.HTTPConnection:
+        """A new connection to endpoint `index` (not yet connected): requests keep one per endpoint
+        (`post`), each watch stream has its own."""
+        node = self.nodes[index]
+        host, _, port = node.target.rpartition(":")
+        host = host.strip("[]")
+        if node.secure:
+            return http.client.HTTPSConnection(host, int(port), timeout=timeout, context=self._ssl)
+        return http.client.HTTPConnection(host, int(port), timeout=timeout)
+
     def _connection(self, index: int) -> tuple[http.client.HTTPConnection, bool]:
         """The endpoint's kept-alive connection (True: reused), or a new one."""
         conn = self._open.get(index)
         if conn is not None:
             return conn, True
-        node = self.nodes[index]
-        host, _, port = node.target.rpartition(":")
-        host = host.strip("[]")
-        if node.secure:
-            conn = http.client.HTTPSConnection(host, int(port), timeout=self.timeout, context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
-        self._open[index] = conn
+        conn = self._open[index] = self.connect(index, self.timeout)
         return conn, False
 
     def _drop(self, index: int) -> None:
@@ -152,10 +156,10 @@ class HttpConnection(Endpoints):
             for index in list(self._open):
                 self._drop(index)
 
-    def headers(self, index: int) -> dict[str, str]:
-        """The request's headers, logging in first when a user is configured."""
+    def headers(self, index: int, login: bool = True) -> dict[str, str]:
+        """The request's headers, logging in first when a user is configured (and `login`)."""
         headers = {"Content-Type": "application/json", HAS_LEADER_HEADER[0]: HAS_LEADER_HEADER[1]}
-        if self.username is not None:
+        if self.username is not None and login:
             token = self._token
             if token is None:
                 log.debug("logging in to etcd as user %r", self.username)
@@ -187,10 +191,14 @@ class HttpConnection(Endpoints):
                 except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                     self._drop(index)
                     if not reused:  # a kept-alive connection etcd closed meanwhile: once more
-                        raise self._failed(index, exc, handshake) from None
+                        raise self.failed(index, exc, handshake) from None
                 except (OSError, http.client.HTTPException) as exc:
                     self._drop(index)
-                    raise self._failed(index, exc, handshake) from None
+                    raise self.failed(index, exc, handshake) from None
+        return self.answer(index, status, data, what)
+
+    def answer(self, index: int, status: int, data: bytes, what: str) -> Any:
+        """etcd's JSON answer (a request's body, or one line of a stream), or the error it says."""
         try:
             answer = json.loads(data)
         except ValueError:
@@ -205,7 +213,7 @@ class HttpConnection(Endpoints):
                 )
             raise self.not_etcd(index)
         error = answer.get("error")
-        if isinstance(error, dict):  # a stream's error (keep-alive): {"error": {"grpc_code", "message"}}
+        if isinstance(error, dict):  # a stream's (keep-alive, watch): {"error": {"grpc_code", "message"}}
             answer = {"code": error.get("grpc_code", 2), "message": error.get("message")}
         if status != 200 or "code" in answer:
             code = answer.get("code", 2)
@@ -215,7 +223,7 @@ class HttpConnection(Endpoints):
             )
         return answer
 
-    def _failed(self, index: int, exc: Exception, handshake: bool = False) -> Exception:
+    def failed(self, index: int, exc: Exception, handshake: bool = False) -> Exception:
         """A failure below HTTP: TLS (a configuration error), or the connection (try the next node).
         `handshake`: it came before the TLS handshake completed."""
         if isinstance(exc, ssl.SSLError):

@@ -1,6 +1,7 @@
 """The etcd backend over etcd's JSON gateway (`-etcd-transport http`): what the rest of confpy sees
 of that transport, through `Backend` and `LeaseBackend`; its requests go through
-`gateway.HttpConnection`, its leases and writes through `gateway_lease.GatewayLeases`."""
+`gateway.HttpConnection`, its leases and writes through `gateway_lease.GatewayLeases`, its
+watches through `gateway_watch.GatewayWatches`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import base64
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from confpy.backends.base import LeaseBackend, Snapshot
+from confpy.backends.base import EventCallback, LeaseBackend, Snapshot, Watch
 from confpy.backends.etcd.gateway import HttpConnection, b64
 from confpy.backends.etcd.gateway_lease import GatewayLeases
+from confpy.backends.etcd.gateway_watch import GatewayWatches
 from confpy.backends.etcd.keys import describe, prefix_end, read_pinned
 from confpy.backends.etcd.nodes import check_options
 
@@ -18,12 +20,10 @@ __all__ = ["GatewayBackend"]
 
 
 class GatewayBackend(LeaseBackend):
-    """Reads keys from etcd v3 through its JSON gateway: the same snapshot as `EtcdBackend`'s;
-    leases and writes as `EtcdBackend`'s too."""
+    """Reads and watches keys in etcd v3 through its JSON gateway: the same snapshot and events as
+    `EtcdBackend`'s; leases and writes as `EtcdBackend`'s too."""
 
     name = "etcd"
-    #: No watch over the gateway yet: `confpy exec` re-reads it every -interval, `confpy wait` every second.
-    supports_watch = False
 
     def __init__(
         self,
@@ -50,6 +50,7 @@ class GatewayBackend(LeaseBackend):
             connect_timeout=connect_timeout,
         )
         self._leases = GatewayLeases(self._connection)
+        self._watches = GatewayWatches(self._connection)
 
     @property
     def urls(self) -> str:
@@ -59,6 +60,7 @@ class GatewayBackend(LeaseBackend):
         self._connection.reconnect()
 
     def close(self) -> None:
+        self._watches.close()
         self._connection.close()
 
     def read(self, prefixes: Sequence[str], revision: int | None = None) -> Snapshot:
@@ -110,3 +112,9 @@ class GatewayBackend(LeaseBackend):
 
     def revoke_lease(self, lease: int) -> bool:
         return self._leases.revoke(lease)
+
+    # --- watch ---------------------------------------------------------------------------------
+
+    def watch(self, prefix: str, start_revision: int, callback: EventCallback) -> Watch:
+        """Stream changes under `prefix` from `start_revision` on (see `GatewayWatches.watch`)."""
+        return self._watches.watch(prefix, start_revision, callback)

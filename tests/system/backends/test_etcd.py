@@ -37,6 +37,23 @@ def reader(request: pytest.FixtureRequest, etcd: EtcdServer) -> Iterator[Backend
         yield b
 
 
+@pytest.fixture(params=sorted(TRANSPORTS))
+def watcher(request: pytest.FixtureRequest, etcd: EtcdServer) -> Iterator[EtcdBackend | GatewayBackend]:
+    """A backend over one transport, for watches (and the writes they see)."""
+    with TRANSPORTS[request.param]([etcd.url]) as b:
+        yield b
+
+
+def over(transport: str, url: str, **options: Any) -> EtcdBackend | GatewayBackend:
+    return TRANSPORTS[transport]([url], **options)
+
+
+def watch_threads(others: set[threading.Thread]) -> list[threading.Thread]:
+    """The threads that read watch streams, but for `others` (other tests' streams may still be
+    ending): gRPC's one per stream, the gateway's one per watch (`confpy-etcd-watch-PREFIX`)."""
+    return [t for t in set(threading.enumerate()) - others if t.name.startswith("confpy-etcd-watch")]
+
+
 class Inbox:
     """Collects what a watch delivers, from the backend's thread, for the test to wait on."""
 
@@ -227,15 +244,17 @@ def test_put_delete_and_put_if_absent(
 # --- watches ----------------------------------------------------------------------------------------
 
 
-def test_watch_streams_puts_and_deletes_in_order(backend: EtcdBackend, etcd_prefix: str) -> None:
+def test_watch_streams_puts_and_deletes_in_order(
+    watcher: EtcdBackend | GatewayBackend, etcd_prefix: str
+) -> None:
     p = etcd_prefix
-    start = backend.put(f"{p}/before", "x")
+    start = watcher.put(f"{p}/before", "x")
     inbox = Inbox()
-    watch = backend.watch(f"{p}/w/", start + 1, inbox)
-    r1 = backend.put(f"{p}/w/a", "1")
-    r2 = backend.put(f"{p}/elsewhere", "no")
-    r3 = backend.put(f"{p}/w/b", "2")
-    r4 = backend.delete(f"{p}/w/a")
+    watch = watcher.watch(f"{p}/w/", start + 1, inbox)
+    r1 = watcher.put(f"{p}/w/a", "1")
+    r2 = watcher.put(f"{p}/elsewhere", "no")
+    r3 = watcher.put(f"{p}/w/b", "2")
+    r4 = watcher.delete(f"{p}/w/a")
     assert inbox.events(3) == [
         Event(f"{p}/w/a", "1", r1),
         Event(f"{p}/w/b", "2", r3),
@@ -246,29 +265,29 @@ def test_watch_streams_puts_and_deletes_in_order(backend: EtcdBackend, etcd_pref
     watch.cancel()
 
 
-def test_watch_start_revision_is_inclusive(backend: EtcdBackend, etcd_prefix: str) -> None:
-    r1 = backend.put(f"{etcd_prefix}/a", "1")
-    r2 = backend.put(f"{etcd_prefix}/a", "2")
+def test_watch_start_revision_is_inclusive(watcher: EtcdBackend | GatewayBackend, etcd_prefix: str) -> None:
+    r1 = watcher.put(f"{etcd_prefix}/a", "1")
+    r2 = watcher.put(f"{etcd_prefix}/a", "2")
     inbox = Inbox()
-    backend.watch(etcd_prefix, r1, inbox)
+    watcher.watch(etcd_prefix, r1, inbox)
     assert inbox.events(2) == [Event(f"{etcd_prefix}/a", "1", r1), Event(f"{etcd_prefix}/a", "2", r2)]
 
 
-def test_no_callback_after_cancel(backend: EtcdBackend, etcd_prefix: str) -> None:
-    start = backend.put(f"{etcd_prefix}/a", "1")
+def test_no_callback_after_cancel(watcher: EtcdBackend | GatewayBackend, etcd_prefix: str) -> None:
+    start = watcher.put(f"{etcd_prefix}/a", "1")
     inbox = Inbox()
-    watch = backend.watch(etcd_prefix, start, inbox)
+    watch = watcher.watch(etcd_prefix, start, inbox)
     inbox.events(1)
     watch.cancel()
     calls = inbox.calls
     for i in range(5):
-        backend.put(f"{etcd_prefix}/a", str(i))
+        watcher.put(f"{etcd_prefix}/a", str(i))
     time.sleep(0.3)
     assert inbox.calls == calls
 
 
-def test_a_callback_may_cancel_its_own_watch(backend: EtcdBackend, etcd_prefix: str) -> None:
-    start = backend.put(f"{etcd_prefix}/a", "1")
+def test_a_callback_may_cancel_its_own_watch(watcher: EtcdBackend | GatewayBackend, etcd_prefix: str) -> None:
+    start = watcher.put(f"{etcd_prefix}/a", "1")
     seen: list[Item] = []
     holder: dict[str, Any] = {}
     ready = threading.Event()
@@ -278,19 +297,22 @@ def test_a_callback_may_cancel_its_own_watch(backend: EtcdBackend, etcd_prefix: 
         ready.wait(5)
         holder["watch"].cancel()
 
-    holder["watch"] = backend.watch(etcd_prefix, start, callback)
+    holder["watch"] = watcher.watch(etcd_prefix, start, callback)
     ready.set()
     wait_for(lambda: len(seen) == 1)
-    backend.put(f"{etcd_prefix}/a", "2")
+    watcher.put(f"{etcd_prefix}/a", "2")
     time.sleep(0.3)
     assert len(seen) == 1
 
 
-def test_many_watches_share_one_stream_and_a_bounded_number_of_threads(
-    backend: EtcdBackend, etcd_prefix: str
+def test_many_watches_each_get_their_own_events(
+    watcher: EtcdBackend | GatewayBackend, etcd_prefix: str
 ) -> None:
     """100 watches, set up from ten threads at once, each get exactly their own events;
-    cancelling one leaves the others running; the thread count does not grow with them."""
+    cancelling one leaves the others running. Over gRPC they share one stream: the thread count
+    does not grow with them (the gateway's HTTP/1.1 has a stream, and a thread, per watch)."""
+    backend = watcher
+    shared = isinstance(backend, EtcdBackend)
     backend.put(f"{etcd_prefix}/warm", "1")
     before = threading.active_count()
     prefixes = [f"{etcd_prefix}/w{i:03}/" for i in range(100)]
@@ -307,7 +329,7 @@ def test_many_watches_share_one_stream_and_a_bounded_number_of_threads(
     for opener in openers:
         opener.join(30)
     assert len(watches) == 100
-    assert threading.active_count() - before <= 4
+    assert threading.active_count() - before <= (4 if shared else 102)
     revisions = {prefix: backend.put(f"{prefix}k", prefix) for prefix in prefixes}
     for prefix in prefixes:
         assert inboxes[prefix].events(1) == [Event(f"{prefix}k", prefix, revisions[prefix])]
@@ -322,15 +344,15 @@ def test_many_watches_share_one_stream_and_a_bounded_number_of_threads(
     time.sleep(0.2)
     assert inboxes[cancelled].calls == calls
     assert all(inbox.items.empty() for inbox in inboxes.values())
-    assert threading.active_count() - before <= 4
+    assert threading.active_count() - before <= (4 if shared else 101)
 
 
 def test_a_non_utf8_value_ends_the_watch_with_its_key(
-    backend: EtcdBackend, etcd_client: Any, etcd_prefix: str
+    watcher: EtcdBackend | GatewayBackend, etcd_client: Any, etcd_prefix: str
 ) -> None:
-    start = backend.put(f"{etcd_prefix}/ok", "1")
+    start = watcher.put(f"{etcd_prefix}/ok", "1")
     inbox = Inbox()
-    backend.watch(etcd_prefix, start, inbox)
+    watcher.watch(etcd_prefix, start, inbox)
     inbox.events(1)
     etcd_client.put(f"{etcd_prefix}/bad", b"\xff")
     error = inbox.error()
@@ -338,10 +360,11 @@ def test_a_non_utf8_value_ends_the_watch_with_its_key(
     assert error.key == f"{etcd_prefix}/bad"
 
 
-def test_a_watch_that_cannot_be_set_up_raises_in_bounded_time() -> None:
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_a_watch_that_cannot_be_set_up_raises_in_bounded_time(transport: str) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     inbox = Inbox()
-    with EtcdBackend([url], connect_timeout=0.5) as backend:
+    with over(transport, url, connect_timeout=0.5) as backend:
         started = time.monotonic()
         with pytest.raises(BackendError) as info:
             backend.watch("/", 1, inbox)
@@ -350,17 +373,20 @@ def test_a_watch_that_cannot_be_set_up_raises_in_bounded_time() -> None:
     assert inbox.calls == 0
 
 
-def test_a_returned_watch_is_already_established(backend: EtcdBackend, etcd_prefix: str) -> None:
+def test_a_returned_watch_is_already_established(
+    watcher: EtcdBackend | GatewayBackend, etcd_prefix: str
+) -> None:
     """Once watch() returns, etcd has the watch: a put right after it is seen even from
     revision 0 ("from now on")."""
     inbox = Inbox()
-    backend.watch(etcd_prefix, 0, inbox)
-    revision = backend.put(f"{etcd_prefix}/a", "1")
+    watcher.watch(etcd_prefix, 0, inbox)
+    revision = watcher.put(f"{etcd_prefix}/a", "1")
     assert inbox.events(1) == [Event(f"{etcd_prefix}/a", "1", revision)]
 
 
-def test_close_ends_watches_without_callbacks(etcd: EtcdServer, etcd_prefix: str) -> None:
-    backend = EtcdBackend([etcd.url])
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_close_ends_watches_without_callbacks(etcd: EtcdServer, etcd_prefix: str, transport: str) -> None:
+    backend = over(transport, etcd.url)
     start = backend.put(f"{etcd_prefix}/a", "1")
     inbox = Inbox()
     backend.watch(etcd_prefix, start, inbox)
@@ -375,8 +401,9 @@ def test_close_ends_watches_without_callbacks(etcd: EtcdServer, etcd_prefix: str
         backend.read([etcd_prefix])
 
 
-def test_compacted_start_revision(fresh_etcd: EtcdServer) -> None:
-    with EtcdBackend([fresh_etcd.url]) as backend:
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_compacted_start_revision(fresh_etcd: EtcdServer, transport: str) -> None:
+    with over(transport, fresh_etcd.url) as backend:
         first = backend.put("/c/a", "1")
         backend.put("/c/a", "2")
         last = backend.put("/c/a", "3")
@@ -393,7 +420,10 @@ def test_compacted_start_revision(fresh_etcd: EtcdServer) -> None:
         assert backend.read(["/c/"]).values == {"/c/a": "3"}
 
 
-def test_sigkill_mid_watch_is_reported_and_a_resumed_watch_loses_nothing(fresh_etcd: EtcdServer) -> None:
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_sigkill_mid_watch_is_reported_and_a_resumed_watch_loses_nothing(
+    fresh_etcd: EtcdServer, transport: str
+) -> None:
     """Writes go on until etcd dies; more come after the restart. The events seen before the
     crash plus those of a watch resumed from the last one + 1 are exactly etcd's history."""
     prefix = "/kill/"
@@ -407,7 +437,7 @@ def test_sigkill_mid_watch_is_reported_and_a_resumed_watch_loses_nothing(fresh_e
             except Exception:
                 return
 
-    with EtcdBackend([fresh_etcd.url], connect_timeout=2.0) as backend:
+    with over(transport, fresh_etcd.url, connect_timeout=2.0) as backend:
         start = backend.put(f"{prefix}start", "0")
         inbox = Inbox()
         backend.watch(prefix, start, inbox)
@@ -443,8 +473,11 @@ def test_sigkill_mid_watch_is_reported_and_a_resumed_watch_loses_nothing(fresh_e
     assert set(acked) <= {e.revision for e in combined}
 
 
-def test_a_frozen_etcd_ends_the_watch_with_an_error(fresh_etcd: EtcdServer) -> None:
-    with EtcdBackend([fresh_etcd.url]) as backend:
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_a_frozen_etcd_ends_the_watch_with_an_error(fresh_etcd: EtcdServer, transport: str) -> None:
+    """gRPC's keepalive pings notice a frozen (SIGSTOPped) member; over the gateway, the status
+    request every KEEPALIVE s does."""
+    with over(transport, fresh_etcd.url) as backend:
         start = backend.put("/frozen/a", "1")
         inbox = Inbox()
         backend.watch("/frozen/", start, inbox)
@@ -480,7 +513,9 @@ def _voluntary_switches(thread: threading.Thread) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
 
 
-def test_an_idle_watch_stream_reader_sleeps_until_a_response(backend: EtcdBackend, etcd_prefix: str) -> None:
+def test_an_idle_watch_stream_reader_sleeps_until_a_response(
+    watcher: EtcdBackend | GatewayBackend, etcd_prefix: str
+) -> None:
     """Idle means asleep: the thread reading the watch stream wakes for responses, not on a clock.
 
     gRPC's blocking waits woke it every 0.1 s (grpc._common.MAXIMUM_WAIT_TIMEOUT): 10 of an idle
@@ -489,14 +524,14 @@ def test_an_idle_watch_stream_reader_sleeps_until_a_response(backend: EtcdBacken
     wake-ups, and a 0.1 s clock would add 15.
     """
     inbox = Inbox()
-    others = set(threading.enumerate())  # other tests' streams may still be ending
-    watch = backend.watch(etcd_prefix, backend.put(f"{etcd_prefix}/a", "1") + 1, inbox)
+    others = set(threading.enumerate())
+    watch = watcher.watch(etcd_prefix, watcher.put(f"{etcd_prefix}/a", "1") + 1, inbox)
     try:
-        (reader,) = [t for t in set(threading.enumerate()) - others if t.name == "confpy-etcd-watch"]
+        (reader,) = watch_threads(others)
         before = _voluntary_switches(reader)
         time.sleep(1.5)
         assert _voluntary_switches(reader) - before <= 3
-        backend.put(f"{etcd_prefix}/b", "2")
+        watcher.put(f"{etcd_prefix}/b", "2")
         assert [e.key for e in inbox.events(1)] == [f"{etcd_prefix}/b"]
     finally:
         watch.cancel()
@@ -521,3 +556,22 @@ def test_the_http_transport_asks_for_a_leader(tmp_path: Any) -> None:
             # still etcd's words, retried as UNAVAILABLE, not a lease lost (0) nor an unknown error.
             with pytest.raises(BackendError, match=r"^cannot reach etcd at .*: etcdserver: no leader after"):
                 reader.keep_alive(lease)
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORTS))
+def test_a_watch_on_a_member_that_lost_its_leader_ends(tmp_path: Any, transport: str) -> None:
+    """A member cut off from the rest of its cluster never delivers again: its watch ends with an
+    error (watch mode then resumes on the next endpoint) instead of looking alive. etcd ends a gRPC
+    stream that asked for a leader; over the gateway, the status check's "no leader" does."""
+    with EtcdCluster(3, tmp_path) as cluster:
+        cluster.start()
+        with over(transport, cluster.members[0].url, connect_timeout=1.0) as backend:
+            inbox = Inbox()
+            backend.watch("/lost/", backend.put("/lost/a", "1"), inbox)
+            inbox.events(1)
+            cut = time.monotonic()
+            for member in cluster.members[1:]:
+                member.stop()
+            error = inbox.error(timeout=40)
+    assert time.monotonic() - cut < 40
+    assert "broke" in str(error) or "leader" in str(error), error

@@ -98,7 +98,9 @@ def test_a_configuration_error_follows_the_log_format_asked_for(tmp_path: Path) 
     assert record["level"] == "error" and "interval" in record["msg"]
 
 
-def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(tmp_path: Path) -> None:
+def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(
+    tmp_path: Path, transport: list[str]
+) -> None:
     # gRPC said "Failed parsing HTTP/2 (Expected SETTINGS frame ...)", retried for -connect-timeout.
     # A configuration error: exit 2 (it was 1; issue 10, tests/system/runtime/test_start_errors.py).
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
@@ -109,7 +111,15 @@ def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(tmp_path: Path
     try:
         # A retry until -connect-timeout would outlast the subprocess's own bound of 30 s.
         result = run_confpy(
-            "-onetime", "-node", url, "-confdir", str(confdir), "-connect-timeout", "5m", timeout=30
+            "-onetime",
+            "-node",
+            url,
+            "-confdir",
+            str(confdir),
+            "-connect-timeout",
+            "5m",
+            *transport,
+            timeout=30,
         )
     finally:
         server.shutdown()
@@ -117,8 +127,9 @@ def test_a_port_that_answers_plain_http_fails_at_once_in_one_line(tmp_path: Path
     assert result.returncode == 2
     errors = [line for line in lines(result.stderr) if " ERROR " in line]
     assert len(errors) == 1, result.stderr
+    api = "gRPC" if "grpc" in transport else "HTTP (JSON gateway)"
     assert (
-        f"ERROR {url} is not an etcd gRPC endpoint: something answers there, but not etcd's v3 API"
+        f"ERROR {url} is not an etcd {api} endpoint: something answers there, but not etcd's v3 API"
         in errors[0]
     )
     assert "HTTP/2" not in result.stderr and "SETTINGS" not in result.stderr

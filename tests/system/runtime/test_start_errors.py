@@ -54,7 +54,9 @@ def test_a_port_that_answers_http1_exits_2_at_once_in_every_mode(
     )
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert errors == [line for line in errors if f"ERROR {http1_url} is not an etcd gRPC endpoint" in line]
+    assert errors == [
+        line for line in errors if f"ERROR {http1_url} is not an etcd HTTP (JSON gateway) endpoint" in line
+    ]
     assert len(errors) == 1, result.stderr
     assert not dest.exists()
 

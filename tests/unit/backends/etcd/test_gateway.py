@@ -18,7 +18,7 @@ def test_an_eof_in_the_handshake_is_no_tls_and_after_it_a_refused_client(error: 
     # HTTP (the fresh machine's make test); pyenv's 3.11.7 says UNEXPECTED_EOF_WHILE_READING.
     backend = GatewayBackend(["https://127.0.0.1:1"])
     try:
-        failed = backend._connection._failed
+        failed = backend._connection.failed
         in_handshake = failed(0, error, handshake=True)
         assert type(in_handshake) is EndpointError
         assert "no TLS answer (is the endpoint http://?)" in str(in_handshake)
