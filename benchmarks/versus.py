@@ -45,27 +45,23 @@ class Impl:
     name: str
     engine: str  # "go" (.tmpl) or "jinja" (.j2)
     binary: str | None = None  # confd's binary; None: confpy
-    http: bool = False  # confpy over etcd's JSON gateway (-etcd-transport http)
+    transport: str | None = None  # confpy's -etcd-transport; None: the default (auto: http)
 
     def command(self, mode: str, url: str, confdir: Path) -> list[str]:
-        if self.http:
-            # The http transport does not watch yet: its long-running form is -interval, which
-            # also renders everything at start and then idles (no re-read within the scenario).
-            return confpy_command(
-                "--interval=3600" if mode == "-watch" else mode, url, confdir, "-etcd-transport", "http"
-            )
         if self.binary is None:
-            return confpy_command(mode, url, confdir)
+            chosen = () if self.transport is None else ("-etcd-transport", self.transport)
+            return confpy_command(mode, url, confdir, *chosen)
         flags = ["-backend", "etcdv3", "-node", url, "-confdir", str(confdir), "-log-level", "error"]
         return [self.binary, mode, *flags]
 
 
-def _contenders(http: bool = False) -> tuple[list[Impl], str]:
-    """Who runs, confd first when there is one, and what the comparison is; with `http`, also
-    confpy (.tmpl) over etcd's JSON gateway (`confpy_http`, -interval 3600 where the others -watch)."""
+def _contenders(grpc: bool = False) -> tuple[list[Impl], str]:
+    """Who runs, confd first when there is one, and what the comparison is: confpy as it runs by
+    default (over etcd's JSON gateway), on .tmpl and on Jinja2; with `grpc`, also confpy (.tmpl)
+    over `-etcd-transport grpc` (`confpy_grpc`), where the transport's cost shows (start-up, idle)."""
     impls = [Impl("confpy", "go"), Impl("confpy_jinja", "jinja")]
-    if http:
-        impls.append(Impl("confpy_http", "go", http=True))
+    if grpc:
+        impls.append(Impl("confpy_grpc", "go", transport="grpc"))
     binary = confd_binary()
     if binary is None:
         return impls, "skipped: CONFD_BIN is not set"
@@ -107,7 +103,7 @@ def _layouts(bench: _Bench, impls: list[Impl], shape: tuple[int, int], name: str
 def versus_idle(sizes: Sizes, workdir: Path) -> Result:
     """Idle after the initial render: RSS, threads, CPU and voluntary context switches (each one
     a thread that blocked and was woken again), over all threads, for `wakeup_seconds`."""
-    impls, comparison = _contenders(http=True)
+    impls, comparison = _contenders(grpc=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.idle, "idle")
@@ -145,7 +141,7 @@ def versus_idle(sizes: Sizes, workdir: Path) -> Result:
 
 def versus_onetime(sizes: Sizes, workdir: Path) -> Result:
     """`-onetime` (dest files absent): wall time, CPU and peak RSS, the contenders taking turns."""
-    impls, comparison = _contenders(http=True)
+    impls, comparison = _contenders(grpc=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.onetime_small, "onetime")
@@ -175,7 +171,7 @@ def versus_onetime(sizes: Sizes, workdir: Path) -> Result:
 
 def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
     """`-watch` from the exec until every dest file exists, the contenders taking turns."""
-    impls, comparison = _contenders(http=True)
+    impls, comparison = _contenders(grpc=True)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.onetime_small, "first")

@@ -183,13 +183,13 @@ def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any
     assert result["comparison"] == report["machine"]["confd"]
     contenders = ["confpy", "confpy_jinja"]
     if name in ("versus_idle", "versus_onetime", "versus_first_render"):
-        contenders.append("confpy_http")  # over etcd's JSON gateway: start-up and idle only
+        contenders.append("confpy_grpc")  # over -etcd-transport grpc: start-up and idle only
     if result["comparison"].startswith("skipped"):
         assert "confd" not in result and "ratio" not in result
     else:
         assert sorted(result["ratio"]) == sorted(contenders)
         contenders.append("confd")
-        # 0 is a figure: confpy over http has no idle wake-ups at all.
+        # 0 is a figure: confpy over etcd's gateway may have no idle wake-ups at all.
         assert all(
             math.isfinite(v) and v >= 0 for ratios in result["ratio"].values() for v in ratios.values()
         )

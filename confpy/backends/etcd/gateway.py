@@ -3,7 +3,7 @@ library only: `HttpConnection`, what gateway_backend.GatewayBackend's requests g
 
 `-etcd-transport http` selects that backend. It reads the same consistent snapshot as the gRPC transport
 (`keys.read_pinned`), with the same endpoints, failover, retries, auth token and error meanings
-(`channel.Endpoints`), but over HTTP/1.1 with `http.client`: no gRPC in the process, whose import
+(`channel.Endpoints`), but over HTTP/1.1 (`http11`): no gRPC in the process, whose import
 alone is ~30 MiB of RSS and whose core threads wake 12+ times a second while idle (issue 16,
 benchmarks/RESULTS.md). Leases and the sidecar's writes are `gateway_lease`'s, watches
 `gateway_watch`'s (a stream each, on a connection of its own from `connect`). What it lacks against
@@ -14,19 +14,22 @@ watches stream, a status request to their endpoint every few seconds (`gateway_w
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import logging
 import socket
-import ssl
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confpy.backends.etcd.channel import Endpoints, Transient, read_file
+from confpy.backends.etcd.http11 import Closed, Connection, ProtocolError
 from confpy.backends.etcd.nodes import Node
 from confpy.errors import ConfigError, EndpointError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["HAS_LEADER_HEADER", "HttpConnection", "b64"]
 
@@ -101,12 +104,14 @@ class HttpConnection(Endpoints):
         self._ssl: ssl.SSLContext | None = None
         if any(n.secure for n in self.nodes):
             self._ssl = self._context(cert, key, ca)
-        self._open: dict[int, http.client.HTTPConnection] = {}
+        self._open: dict[int, Connection] = {}
         self._request_lock = threading.Lock()
 
     @staticmethod
     def _context(cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext:
         """TLS as the gRPC transport sets it up: the system's CAs unless -client-ca-keys is given."""
+        import ssl
+
         ca_pem = read_file(ca, "CA certificate")
         context = ssl.create_default_context(cadata=ca_pem.decode("ascii", "replace") if ca_pem else None)
         if cert is not None and key is not None:
@@ -120,17 +125,14 @@ class HttpConnection(Endpoints):
                 ) from None
         return context
 
-    def connect(self, index: int, timeout: float | None) -> http.client.HTTPConnection:
+    def connect(self, index: int, timeout: float | None) -> Connection:
         """A new connection to endpoint `index` (not yet connected): requests keep one per endpoint
         (`post`), each watch stream has its own."""
         node = self.nodes[index]
         host, _, port = node.target.rpartition(":")
-        host = host.strip("[]")
-        if node.secure:
-            return http.client.HTTPSConnection(host, int(port), timeout=timeout, context=self._ssl)
-        return http.client.HTTPConnection(host, int(port), timeout=timeout)
+        return Connection(host.strip("[]"), int(port), timeout, self._ssl if node.secure else None)
 
-    def _connection(self, index: int) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, index: int) -> tuple[Connection, bool]:
         """The endpoint's kept-alive connection (True: reused), or a new one."""
         conn = self._open.get(index)
         if conn is not None:
@@ -184,15 +186,17 @@ class HttpConnection(Endpoints):
                     if handshake:  # the TLS handshake on its own: an EOF in it means no TLS server
                         conn.connect()
                         handshake = False
-                    conn.request("POST", path, payload, dict(headers))
-                    response = conn.getresponse()
+                    conn.request(path, payload, headers)
+                    response = conn.response()
                     status, data = response.status, response.read()
+                    if not response.reusable:
+                        self._drop(index)
                     break
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                except (Closed, BrokenPipeError, ConnectionResetError) as exc:
                     self._drop(index)
                     if not reused:  # a kept-alive connection etcd closed meanwhile: once more
                         raise self.failed(index, exc, handshake) from None
-                except (OSError, http.client.HTTPException) as exc:
+                except (OSError, ProtocolError) as exc:
                     self._drop(index)
                     raise self.failed(index, exc, handshake) from None
         return self.answer(index, status, data, what)
@@ -226,12 +230,13 @@ class HttpConnection(Endpoints):
     def failed(self, index: int, exc: Exception, handshake: bool = False) -> Exception:
         """A failure below HTTP: TLS (a configuration error), or the connection (try the next node).
         `handshake`: it came before the TLS handshake completed."""
-        if isinstance(exc, ssl.SSLError):
+        tls: Any = sys.modules.get("ssl")  # imported for an https:// node (`_context`), and only then
+        if tls is not None and isinstance(exc, tls.SSLError):
             reason = str(getattr(exc, "reason", "") or "").lower()
             details = getattr(exc, "verify_message", None) or str(exc)
             ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
             hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in reason), "")
-            if not reason and isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            if not reason and isinstance(exc, tls.SSLEOFError | tls.SSLZeroReturnError):
                 # A plain-HTTP server closes the connection in the handshake (Debian's Python 3.11.2
                 # says ZeroReturn, without a reason); TLS 1.3's etcd checks the client certificate
                 # after it, and may close the connection without the alert that says so.
@@ -240,7 +245,7 @@ class HttpConnection(Endpoints):
                 hint += _CLIENT_CERT
             url = self.nodes[index].url
             return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
-        if isinstance(exc, http.client.HTTPException) and not isinstance(exc, http.client.RemoteDisconnected):
+        if isinstance(exc, ProtocolError):
             return self.not_etcd(index)
         self.failover(index)
         if isinstance(exc, socket.timeout | TimeoutError):

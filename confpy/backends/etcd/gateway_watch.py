@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
 import logging
 import socket
@@ -39,6 +38,7 @@ from typing import Any
 from confpy.backends.base import Event, EventCallback, Watch, decode_value
 from confpy.backends.etcd.channel import Transient
 from confpy.backends.etcd.gateway import HttpConnection, b64
+from confpy.backends.etcd.http11 import Connection, ProtocolError, Response
 from confpy.backends.etcd.keys import decode_key, prefix_end
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
 
@@ -163,7 +163,7 @@ class _Stream:
         self._reason: str | None = None
         # Set by cancel(): ends the set-up's retries and backoff sleeps.
         self.stop = threading.Event()
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self._socket: socket.socket | None = None
 
     def open(self) -> None:
@@ -185,10 +185,10 @@ class _Stream:
             http_conn.connect()
             handshake = False
             body = json.dumps({"create_request": create}).encode()
-            http_conn.request("POST", "/v3/watch", body, headers)
-            response = http_conn.getresponse()
-            first = response.readline() if response.status == 200 else response.read()
-        except (OSError, http.client.HTTPException) as exc:
+            http_conn.request("/v3/watch", body, headers)
+            response = http_conn.response()
+            first = response.readline() if response.status == 200 and response.chunked else response.read()
+        except (OSError, ProtocolError) as exc:
             http_conn.close()
             raise conn.failed(index, exc, handshake) from None
         try:
@@ -248,7 +248,7 @@ class _Stream:
             with contextlib.suppress(OSError):  # already shut, or never connected
                 sock.shutdown(socket.SHUT_RDWR)
 
-    def _run(self, response: http.client.HTTPResponse, first: dict[str, Any]) -> None:
+    def _run(self, response: Response, first: dict[str, Any]) -> None:
         what = f"watch on {self.prefix}"
         cut: str | None = None  # how the connection ended, if etcd or the network ended it
         try:
@@ -260,7 +260,7 @@ class _Stream:
                     break
                 if line.strip():
                     self._handle(self._result(self.connection.answer(self.index, 200, line, what)))
-        except (OSError, http.client.HTTPException) as exc:  # a reset, or a chunk cut short
+        except (OSError, ProtocolError) as exc:  # a reset, or a chunk cut short
             cut = str(exc) or type(exc).__name__
         except Transient as exc:  # etcd's error line, one a retry can cure (no leader)
             cut = exc.cause

@@ -11,9 +11,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.etcd_server import EtcdServer
 from tests.support.helpers import make_confdir
 
 RESOURCE = '[template]\nsrc = "{src}"\ndest = "{dest}"\nkeys = ["/app"]\n'
@@ -95,3 +97,45 @@ def test_a_plain_run_imports_nothing_only_rarer_runs_use(tmp_path: Path, src: st
     if src.endswith(".j2"):
         imported -= JINJA2_IMPORTS
     assert {m: why for m, why in ONLY_FOR.items() if m in imported} == {}
+
+
+def test_a_run_on_etcd_by_default_imports_neither_grpc_nor_http_client_nor_ssl(
+    tmp_path: Path, etcd: EtcdServer, etcd_client: Any, etcd_prefix: str
+) -> None:
+    """`-etcd-transport auto` over http://: etcd's JSON gateway through confpy's own HTTP/1.1
+    (backends/etcd/http11.py); gRPC (~30 MiB), http.client and its email parser, and ssl (for
+    https:// nodes only) stay out."""
+    etcd_client.put(f"{etcd_prefix}/app/name", "web")
+    dest = tmp_path / "app.conf"
+    toml = RESOURCE.format(src="app.conf.tmpl", dest=dest).replace('"/app"', f'"{etcd_prefix}/app/name"')
+    confdir = make_confdir(
+        tmp_path, {"app.toml": toml}, {"app.conf.tmpl": f'{{{{getv "{etcd_prefix}/app/name"}}}}\n'}
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "confpy",
+            "-onetime",
+            "-node",
+            etcd.url,
+            "-confdir",
+            str(confdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert dest.read_text() == "web\n"
+    imported = {
+        line.rpartition("|")[2].strip() for line in result.stderr.splitlines() if line.startswith("import")
+    }
+    assert "confpy.backends.etcd.http11" in imported
+    assert {
+        m for m in imported if m.split(".")[0] in ("grpc", "pyetcd", "ssl", "email") or m == "http.client"
+    } == set()
