@@ -46,7 +46,10 @@ class Connection:
         self._file: BufferedReader | None = None
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
+        # An ASCII host as bytes: getaddrinfo would encode a str with the idna codec, whose import
+        # is 1 ms of a -onetime.
+        host: str | bytes = self.host.encode("ascii") if self.host.isascii() else self.host
+        sock = socket.create_connection((host, self.port), self.timeout)  # type: ignore[arg-type]
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.context is not None:
