@@ -1,6 +1,7 @@
 """etcd's leases, for `confpy register` and `confpy exec -register`: the etcd side of
-`LeaseBackend` (grant, put on a lease, one keep-alive round trip, revoke), over the backend's
-`Connection`. Keeping a lease alive every TTL/3 is the registration's job (sidecar/register.py).
+`LeaseBackend` (grant, put on a lease, one keep-alive round trip, revoke), and the sidecar's
+writes, over the backend's `Connection`. Keeping a lease alive every TTL/3 is the registration's
+job (sidecar/register.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["Leases"]
 
 
 class Leases:
-    """The lease requests of one etcd backend."""
+    """The lease and write requests of one `EtcdBackend`."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -82,3 +83,40 @@ class Leases:
         except NotFound:
             return False
         return True
+
+    # --- writes, for the sidecar commands --------------------------------------------------
+
+    def put_key(self, key: str, value: str, lease: int = 0) -> int:
+        """Set `key` (on `lease`, unless 0); returns the revision."""
+        conn = self._connection
+        rpc = conn.rpc
+        request = rpc.PutRequest(key=key.encode(), value=value.encode(), lease=lease)
+        response = conn.call(
+            f"write of {key}", lambda channel, md: rpc.KVStub(channel).Put(request, conn.timeout, metadata=md)
+        )
+        return int(response.header.revision)
+
+    def delete(self, key: str) -> int:
+        """Delete `key` (no error when it is absent). Returns the revision."""
+        conn = self._connection
+        rpc = conn.rpc
+        request = rpc.DeleteRangeRequest(key=key.encode())
+        response = conn.call(
+            f"delete of {key}",
+            lambda channel, md: rpc.KVStub(channel).DeleteRange(request, conn.timeout, metadata=md),
+        )
+        return int(response.header.revision)
+
+    def put_if_absent(self, key: str, value: str) -> bool:
+        """Create `key` only if it does not exist, atomically. True when this call created it."""
+        conn = self._connection
+        rpc = conn.rpc
+        absent = rpc.Compare(
+            key=key.encode(), target=rpc.Compare.CREATE, result=rpc.Compare.EQUAL, create_revision=0
+        )
+        put = rpc.RequestOp(request_put=rpc.PutRequest(key=key.encode(), value=value.encode()))
+        txn = rpc.TxnRequest(compare=[absent], success=[put])
+        response = conn.call(
+            f"create of {key}", lambda channel, md: rpc.KVStub(channel).Txn(txn, conn.timeout, metadata=md)
+        )
+        return bool(response.succeeded)
