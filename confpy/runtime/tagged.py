@@ -10,8 +10,7 @@ items carry the generation it was opened in, and the consumer drops those of an 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from confpy.backends.base import Event, EventCallback
 from confpy.errors import BackendError
@@ -21,8 +20,9 @@ __all__ = ["Batch", "Failure", "deliver_to"]
 _K = TypeVar("_K", bound=Hashable)
 
 
-@dataclass(frozen=True)
-class Batch(Generic[_K]):
+# NamedTuples, not frozen dataclasses: watch mode builds these before its first render, and a
+# dataclass's generated methods are compiled at every start.
+class Batch(NamedTuple, Generic[_K]):
     """Events of the watch on `key` opened in `generation`."""
 
     key: _K
@@ -30,8 +30,7 @@ class Batch(Generic[_K]):
     events: list[Event]
 
 
-@dataclass(frozen=True)
-class Failure(Generic[_K]):
+class Failure(NamedTuple, Generic[_K]):
     """The end of the watch on `key` opened in `generation`."""
 
     key: _K

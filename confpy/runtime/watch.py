@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confpy.backends.backoff import Backoff
 from confpy.backends.base import Backend, Snapshot, Watch
@@ -55,9 +55,9 @@ HEALTHY_AFTER = 10.0
 _REACH_BACKOFF = Backoff(first=1.0, cap=5.0)
 
 
-@dataclass(frozen=True)
-class _Load:
-    """A snapshot of `prefixes` at `revision`, to replace what the source's mirror holds under them."""
+class _Load(NamedTuple):
+    """A snapshot of `prefixes` at `revision`, to replace what the source's mirror holds under them
+    (a NamedTuple, as tagged.py's items are)."""
 
     source: _Source
     prefixes: tuple[str, ...]
