@@ -1,21 +1,19 @@
 """Run settings from flags, `CONFPY_*` variables, confd.toml and defaults, in that order of precedence.
 
-Each setting is declared once, as a field of `Settings` whose metadata says how users spell it in
-each source (its `-flag`, its confd.toml keys, its variables), how its text is read and its help;
-`SETTINGS` lists them for the readers here, the command line (confpy.cli) and the docs.
+Each setting is declared once, as a field of `Settings` whose annotation's metadata says how users
+spell it in each source (its `-flag`, its confd.toml keys, its variables), how its text is read and
+its help; `SETTINGS` lists them for the readers here, the command line (confpy.cli) and the docs.
 
 confd let its config file override command-line flags; confpy does not copy that bug.
 """
 
-from __future__ import annotations
-
-import dataclasses
+# No `from __future__ import annotations`: SETTINGS is read from the `Annotated` metadata of the
+# fields of Settings, so the annotations must be objects at run time, not strings.
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.size import parse_size
@@ -150,13 +148,13 @@ def _meta(
     flag: str = "",
     toml: tuple[str, ...] | None = None,
     confd_env: str = "",
-) -> dict[str, dict[str, Any]]:
-    """A `Settings` field's metadata: its `Setting`, but for the name and default (the field's).
+) -> dict[str, Any]:
+    """A `Settings` field's `Annotated` metadata: its `Setting`, but for the name and default (the field's).
 
     Unless given: the flag is the name in kebab case, the confd.toml keys are the flag and the
     name, and the variable is `CONFPY_<NAME>`.
     """
-    spec = {
+    return {
         "flag": flag,
         "toml": toml,
         "env": (confd_env,) if confd_env else (),
@@ -164,116 +162,95 @@ def _meta(
         "help": help,
         "metavar": metavar,
     }
-    return {"setting": spec}
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything one confpy run needs to know, already validated. Each field is a setting."""
+class Settings(NamedTuple):
+    """Everything one confpy run needs to know, already validated. Each field is a setting: its
+    type, then its spellings and help (`_meta`), then its default.
 
-    backend: str = field(
-        default="etcdv3",
-        metadata=_meta(_text, "backend: " + _backend_names(" or "), "NAME"),
-    )
-    nodes: tuple[str, ...] = field(
-        default=(),
-        metadata=_meta(_list, "backend node URL (repeatable)", "URL", flag="node", toml=("nodes",)),
-    )
-    confdir: Path = field(
-        default=Path("/etc/confd"), metadata=_meta(_path, "confd conf directory [/etc/confd]", "DIR")
-    )
-    config_file: Path | None = field(
-        default=None, metadata=_meta(_path, "confd config file [<confdir>/confd.toml]", "FILE", toml=())
-    )
-    prefix: str = field(
-        default="", metadata=_meta(_text, "key prefix, joined in front of each resource prefix", "PREFIX")
-    )
-    onetime: bool = field(default=False, metadata=_meta(_bool, "run once and exit"))
-    watch: bool = field(default=False, metadata=_meta(_bool, "watch the backend for changes"))
-    interval: float | None = field(
-        default=None,
-        metadata=_meta(
-            parse_duration, "time between full re-reads: 60 (seconds), 500ms or 1m30s [600]", "DURATION"
-        ),
-    )
-    noop: bool = field(
-        default=False, metadata=_meta(_bool, "change nothing; print a diff of what would change")
-    )
-    sync_only: bool = field(default=False, metadata=_meta(_bool, "write files but run no check or reload"))
-    keep_stage_file: bool = field(default=False, metadata=_meta(_bool, "keep stage files not renamed"))
-    log_level: str = field(
-        default="info", metadata=_meta(_text, "trace, debug, info, warn or error [info]", "LEVEL")
-    )
-    client_cert: str | None = field(
-        default=None,
-        metadata=_meta(
+    A NamedTuple, not a dataclass: a run imports no `dataclasses` (~23 M instructions with its
+    `inspect`, `ast` and `dis`), and the class is built without compiling generated methods.
+    """
+
+    backend: Annotated[str, _meta(_text, "backend: " + _backend_names(" or "), "NAME")] = "etcdv3"
+    nodes: Annotated[
+        tuple[str, ...],
+        _meta(_list, "backend node URL (repeatable)", "URL", flag="node", toml=("nodes",)),
+    ] = ()
+    confdir: Annotated[Path, _meta(_path, "confd conf directory [/etc/confd]", "DIR")] = Path("/etc/confd")
+    config_file: Annotated[
+        Path | None, _meta(_path, "confd config file [<confdir>/confd.toml]", "FILE", toml=())
+    ] = None
+    prefix: Annotated[str, _meta(_text, "key prefix, joined in front of each resource prefix", "PREFIX")] = ""
+    onetime: Annotated[bool, _meta(_bool, "run once and exit")] = False
+    watch: Annotated[bool, _meta(_bool, "watch the backend for changes")] = False
+    interval: Annotated[
+        float | None,
+        _meta(parse_duration, "time between full re-reads: 60 (seconds), 500ms or 1m30s [600]", "DURATION"),
+    ] = None
+    noop: Annotated[bool, _meta(_bool, "change nothing; print a diff of what would change")] = False
+    sync_only: Annotated[bool, _meta(_bool, "write files but run no check or reload")] = False
+    keep_stage_file: Annotated[bool, _meta(_bool, "keep stage files not renamed")] = False
+    log_level: Annotated[str, _meta(_text, "trace, debug, info, warn or error [info]", "LEVEL")] = "info"
+    client_cert: Annotated[
+        str | None,
+        _meta(
             _text, "TLS client certificate file", "FILE", toml=("client_cert",), confd_env="CONFD_CLIENT_CERT"
         ),
-    )
-    client_key: str | None = field(
-        default=None,
-        metadata=_meta(
-            _text, "TLS client key file", "FILE", toml=("client_key",), confd_env="CONFD_CLIENT_KEY"
-        ),
-    )
-    client_ca_keys: str | None = field(
-        default=None,
-        metadata=_meta(
+    ] = None
+    client_key: Annotated[
+        str | None,
+        _meta(_text, "TLS client key file", "FILE", toml=("client_key",), confd_env="CONFD_CLIENT_KEY"),
+    ] = None
+    client_ca_keys: Annotated[
+        str | None,
+        _meta(
             _text, "TLS CA certificate file", "FILE", toml=("client_cakeys",), confd_env="CONFD_CLIENT_CAKEYS"
         ),
-    )
-    username: str | None = field(default=None, metadata=_meta(_text, "etcd user name", "USER"))
-    password: str | None = field(default=None, metadata=_meta(_secret, "etcd or redis password", "PASSWORD"))
-    basic_auth: bool = field(
-        default=False,
-        metadata=_meta(_bool, "use username/password (accepted for confd)", toml=("basic_auth",)),
-    )
-    files: tuple[str, ...] = field(
-        default=(),
-        metadata=_meta(
-            _list, "YAML/JSON file or folder for the file backend", "PATH", flag="file", toml=("file",)
-        ),
-    )
-    filter: str = field(
-        default="*", metadata=_meta(_text, "file name glob for folders given to -file [*]", "GLOB")
-    )
-    separator: str = field(
-        default="", metadata=_meta(_text, "redis: what replaces '/' in key names [/]", "SEP")
-    )
-    connect_timeout: float = field(
-        default=5.0,
-        metadata=_meta(
+    ] = None
+    username: Annotated[str | None, _meta(_text, "etcd user name", "USER")] = None
+    password: Annotated[str | None, _meta(_secret, "etcd or redis password", "PASSWORD")] = None
+    basic_auth: Annotated[
+        bool, _meta(_bool, "use username/password (accepted for confd)", toml=("basic_auth",))
+    ] = False
+    files: Annotated[
+        tuple[str, ...],
+        _meta(_list, "YAML/JSON file or folder for the file backend", "PATH", flag="file", toml=("file",)),
+    ] = ()
+    filter: Annotated[str, _meta(_text, "file name glob for folders given to -file [*]", "GLOB")] = "*"
+    separator: Annotated[str, _meta(_text, "redis: what replaces '/' in key names [/]", "SEP")] = ""
+    connect_timeout: Annotated[
+        float,
+        _meta(
             parse_duration,
             "how long to retry an unreachable backend [5s]",
             "DURATION",
             toml=("connect_timeout",),
         ),
-    )
-    etcd_transport: str = field(
-        default="auto",
-        metadata=_meta(
+    ] = 5.0
+    etcd_transport: Annotated[
+        str,
+        _meta(
             _text,
             "etcd API: auto (http, or grpc for -client-cert without -username), http or grpc [auto]",
             "NAME",
         ),
-    )
-    wait: Wait | None = field(
-        default=None, metadata=_meta(parse_wait, "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")
-    )
-    max_stale: float = field(
-        default=0.0,
-        metadata=_meta(parse_duration, "exit non-zero when the watch is lost for longer [off]", "DURATION"),
-    )
-    log_format: str = field(default="text", metadata=_meta(_text, "text (confd's) or json [text]", "FORMAT"))
-    metrics_addr: str | None = field(
-        default=None, metadata=_meta(_text, "serve /metrics, /health, /ready on HOST:PORT [off]", "ADDR")
-    )
-    render_timeout: float = field(
-        default=60.0, metadata=_meta(parse_duration, "stop a render that takes longer [60s]", "DURATION")
-    )
-    max_output_size: int = field(
-        default=DEFAULT_MAX_OUTPUT_SIZE,
-        metadata=_meta(parse_size, "fail a render that writes more [64MiB]", "SIZE"),
+    ] = "auto"
+    wait: Annotated[
+        Wait | None, _meta(parse_wait, "watch debounce MIN[:MAX], e.g. 2s:10s [off]", "MIN[:MAX]")
+    ] = None
+    max_stale: Annotated[
+        float, _meta(parse_duration, "exit non-zero when the watch is lost for longer [off]", "DURATION")
+    ] = 0.0
+    log_format: Annotated[str, _meta(_text, "text (confd's) or json [text]", "FORMAT")] = "text"
+    metrics_addr: Annotated[
+        str | None, _meta(_text, "serve /metrics, /health, /ready on HOST:PORT [off]", "ADDR")
+    ] = None
+    render_timeout: Annotated[
+        float, _meta(parse_duration, "stop a render that takes longer [60s]", "DURATION")
+    ] = 60.0
+    max_output_size: Annotated[int, _meta(parse_size, "fail a render that writes more [64MiB]", "SIZE")] = (
+        DEFAULT_MAX_OUTPUT_SIZE
     )
 
     @property
@@ -310,14 +287,15 @@ class Settings:
         )
 
 
-def _from_field(declared: dataclasses.Field[Any]) -> Setting:
-    spec = dict(declared.metadata["setting"])
-    flag = spec.pop("flag") or declared.name.replace("_", "-")
+def _from_field(name: str, annotation: Any) -> Setting:
+    """The row of the field `name` of Settings, from its annotation's metadata and its default."""
+    spec = dict(annotation.__metadata__[0])
+    flag = spec.pop("flag") or name.replace("_", "-")
     toml = spec.pop("toml")
     if toml is None:
-        toml = tuple(dict.fromkeys((flag, declared.name)))
-    env = ("CONFPY_" + declared.name.upper(), *spec.pop("env"))
-    return Setting(name=declared.name, flag=flag, toml=toml, env=env, default=declared.default, **spec)
+        toml = tuple(dict.fromkeys((flag, name)))
+    env = ("CONFPY_" + name.upper(), *spec.pop("env"))
+    return Setting(name=name, flag=flag, toml=toml, env=env, default=Settings._field_defaults[name], **spec)
 
 
 #: How the etcd backend talks to etcd: its gRPC API, or the JSON gateway over HTTP/1.1 (`auto`:
@@ -338,7 +316,7 @@ CONNECTION = (
     "separator",
     "connect_timeout",
 )
-SETTINGS: tuple[Setting, ...] = tuple(_from_field(f) for f in dataclasses.fields(Settings))
+SETTINGS: tuple[Setting, ...] = tuple(_from_field(*field) for field in Settings.__annotations__.items())
 """Every setting, in the order `--help` lists them."""
 _BY_NAME = {s.name: s for s in SETTINGS}
 # confd.toml's keys -> settings; where a setting has two, the second is the one suggested.
@@ -402,14 +380,14 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] | None = 
     """Merge the sources. `flags` holds only what was given on the command line (field names)."""
     env = _from_environ(os.environ if environ is None else environ)
     given = {name: _read(name, value, "command line") for name, value in flags.items() if value is not None}
-    confdir = Path(given.get("confdir") or env.get("confdir") or Settings.confdir)
+    confdir = Path(given.get("confdir") or env.get("confdir") or _BY_NAME["confdir"].default)
     explicit = given.get("config_file") or env.get("config_file")
     file_values = _from_file(Path(explicit) if explicit else confdir / "confd.toml", explicit=bool(explicit))
     merged = {**file_values, **env, **given}
     merged.setdefault("confdir", confdir)
     settings = Settings(**merged)
     _validate(settings)
-    return dataclasses.replace(settings, backend=BACKENDS[settings.backend])
+    return settings._replace(backend=BACKENDS[settings.backend])
 
 
 def backend_settings(table: Mapping[str, Any], where: str) -> Settings:
@@ -434,7 +412,7 @@ def backend_settings(table: Mapping[str, Any], where: str) -> Settings:
         _validate(settings)
     except ConfigError as exc:
         raise ConfigError(f"{where}: [backend]: {exc}", key=exc.key or "backend") from None
-    return dataclasses.replace(settings, backend=BACKENDS[settings.backend])
+    return settings._replace(backend=BACKENDS[settings.backend])
 
 
 def _validate(settings: Settings) -> None:

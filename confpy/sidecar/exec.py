@@ -12,7 +12,6 @@ render's files are in place by then, and a change that lands before the start is
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import queue
 import random
@@ -298,5 +297,5 @@ def run_exec(
     if not command:
         raise ConfigError("confpy exec needs a command to run, after --")
     child = Child(command)
-    watching = dataclasses.replace(settings, watch=True)
+    watching = settings._replace(watch=True)
     return ExecSupervisor(watching, child, list(wait_for), dict(register or {}), ttl, reload_signal).run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from confpy.config.backend import BackendPool, by_backend, describe_backend
@@ -26,7 +26,7 @@ def test_one_backend_per_distinct_connection_shared_by_whoever_names_it() -> Non
     with BackendPool() as pool:
         first = pool.get(file_a)
         # Equal connections share, whatever the timeouts; another file is another backend.
-        assert pool.get(replace(file_a, connect_timeout=9.0)) is first
+        assert pool.get(file_a._replace(connect_timeout=9.0)) is first
         assert pool.get(Settings(backend="file", files=("/b.yaml",))) is not first
         assert pool.get(env) is pool.get(Settings(backend="env"))
 
