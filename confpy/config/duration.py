@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confpy.errors import ConfigError
 
@@ -51,8 +51,7 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(NamedTuple):
     """consul-template's quiescence timer: run after `min` of quiet, at most `max` after the first change."""
 
     min: float

@@ -14,7 +14,7 @@ import re
 import tomllib
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,9 +41,8 @@ __all__ = [
 log = logging.getLogger("confpy")
 
 
-@dataclass(frozen=True)
-class TemplateResource:
-    """One template resource: which keys feed which template into which file, and how to apply it."""
+class _ResourceFields(NamedTuple):
+    """TemplateResource's fields: what a resource file says (or a library user's own resource)."""
 
     name: str
     """The resource file's path relative to conf.d, e.g. "nginx.toml": used in every message."""
@@ -92,12 +91,27 @@ class TemplateResource:
     commit_group: str | None = None
     """Resources whose files change together: rendered from one revision, every check before any
     rename, then all renames and one reload (see confpy.pipeline.processor.CommitGroup)."""
-    prefixed_keys: tuple[str, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prefixed_keys", tuple(path_join(self.prefix, k) for k in self.keys))
-        if not self.engine:
-            object.__setattr__(self, "engine", "go" if self.src.endswith(".tmpl") else "jinja")
+
+class TemplateResource(_ResourceFields):
+    """One template resource: which keys feed which template into which file, and how to apply it.
+
+    A NamedTuple (compared by value, `_replace` for a changed copy), not a dataclass: a run imports
+    no `dataclasses`. Its `__dict__` holds `prefixed_keys` once computed.
+    """
+
+    if not TYPE_CHECKING:  # mypy checks calls against the fields' own constructor, which this calls
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> TemplateResource:
+            resource = super().__new__(cls, *args, **kwargs)
+            if resource.engine:
+                return resource
+            return resource._replace(engine="go" if resource.src.endswith(".tmpl") else "jinja")
+
+    @cached_property
+    def prefixed_keys(self) -> tuple[str, ...]:
+        """`keys` under `prefix`: the backend's keys."""
+        return tuple(path_join(self.prefix, k) for k in self.keys)
 
     @property
     def each_dir(self) -> Path:
@@ -312,8 +326,7 @@ class Field(NamedTuple):
     @property
     def default(self) -> Any:
         """Its value when absent: the TemplateResource attribute's default (None if it has none)."""
-        declared = _ATTRIBUTES.get(self.name)
-        return None if declared is None or declared.default is MISSING else declared.default
+        return TemplateResource._field_defaults.get(self.name)
 
 
 def _required(field: Field, table: Mapping[str, Any], where: str) -> str:
@@ -421,7 +434,6 @@ def _engine(field: Field, table: Mapping[str, Any], where: str) -> str:
     return str(engine)
 
 
-_ATTRIBUTES = {declared.name: declared for declared in fields(TemplateResource)}
 FIELDS: tuple[Field, ...] = (
     Field("src", "template file under templates/", _required),
     Field("dest", "absolute path", _absolute_path),
