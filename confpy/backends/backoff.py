@@ -12,8 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = ["Backoff"]
 
@@ -23,8 +22,7 @@ T = TypeVar("T")
 _MAX_EXPONENT = 60
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(NamedTuple):
     """`first` seconds before the first retry, doubling per attempt up to `cap`, plus up to `jitter`."""
 
     first: float

@@ -12,8 +12,7 @@ import abc
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Self
+from typing import NamedTuple, Self
 
 from confpy.errors import BackendError, ValueDecodeError
 
@@ -29,16 +28,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """Every key under some prefixes, as of one revision (0 where the backend has none)."""
 
     values: dict[str, str]
     revision: int = 0
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One change: `value` None means the key was deleted; `revision` is the change's mod_revision."""
 
     key: str
@@ -59,11 +56,13 @@ notification; watch mode then re-reads every key, as confd's watch does after Wa
 """
 
 
-@dataclass
 class Watch:
     """A running watch; `cancel()` stops it (idempotent) and no callback follows."""
 
-    cancel: Callable[[], None] = field(default=lambda: None)
+    __slots__ = ("cancel",)
+
+    def __init__(self, cancel: Callable[[], None] = lambda: None) -> None:
+        self.cancel = cancel
 
 
 def decode_value(key: str, raw: bytes) -> str:

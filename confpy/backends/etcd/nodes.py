@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from confpy.errors import ConfigError
@@ -20,8 +20,7 @@ log = logging.getLogger("confpy")
 DEFAULT_PORT = 2379
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """One `-node` value, normalised: `url` for messages, `target` (host:port) for gRPC."""
 
     url: str
