@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confpy.errors import CommandError
 
@@ -35,8 +35,7 @@ MESSAGE_OUTPUT = 2000
 _POLL = 0.05
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     """A command that ran to completion with exit status 0 (failures raise CommandError)."""
 
     command: str

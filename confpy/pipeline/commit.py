@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,20 +27,29 @@ if TYPE_CHECKING:
 __all__ = ["FileSet", "commit_sets"]
 
 
-@dataclass
 class FileSet:
     """What one resource's run changes: staged files (to check and rename), files that need no
     rename (in sync, or noop's diff), and, for an each-resource, its manifest and the file names
     it lists (`known`), those of the current items (`names`) and those to remove (`gone`)."""
 
-    pending: list[Pending] = field(default_factory=list)
-    results: list[tuple[Path, WriteResult]] = field(default_factory=list)
-    manifest: Manifest | None = None
-    known: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
-    gone: set[str] = field(default_factory=set)
-    installed: list[tuple[Path, WriteResult]] = field(default_factory=list)
-    removed: list[Path] = field(default_factory=list)
+    __slots__ = ("gone", "installed", "known", "manifest", "names", "pending", "removed", "results")
+
+    def __init__(
+        self,
+        *,
+        manifest: Manifest | None = None,
+        known: set[str] | None = None,
+        names: set[str] | None = None,
+        gone: set[str] | None = None,
+    ) -> None:
+        self.pending: list[Pending] = []
+        self.results: list[tuple[Path, WriteResult]] = []
+        self.manifest = manifest
+        self.known = set() if known is None else known
+        self.names = set() if names is None else names
+        self.gone = set() if gone is None else gone
+        self.installed: list[tuple[Path, WriteResult]] = []
+        self.removed: list[Path] = []
 
 
 def commit_sets(sets: Sequence[FileSet], *, sync_only: bool = False) -> None:

@@ -7,14 +7,12 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from confpy.backends.base import Backend
 from confpy.config.duration import format_duration
@@ -36,20 +34,21 @@ log = logging.getLogger("confpy")
 _T = TypeVar("_T")
 
 
-@dataclass
 class RunReport:
     """What one pass over the resources did; `errors` holds one message per failed resource."""
 
-    updated: list[str]
-    errors: list[ConfpyError]
+    __slots__ = ("errors", "updated")
+
+    def __init__(self, updated: list[str], errors: list[ConfpyError]) -> None:
+        self.updated = updated
+        self.errors = errors
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(NamedTuple):
     """One run of a worker: which resource, from which mirror revision, and what came of it."""
 
     name: str
@@ -198,7 +197,7 @@ class ResourceProcessor:
                     f"(not in {manifest.path}): nothing written; remove it to let confpy manage it",
                     key=item,
                 )
-            self._stage_file(dataclasses.replace(self.target, dest=dest), store, item, files, stack)
+            self._stage_file(self.target._replace(dest=dest), store, item, files, stack)
         return files
 
     def report(self, files: FileSet) -> WriteResult:

@@ -15,9 +15,8 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from confpy._go.strconv import go_bytes
 from confpy.config.placeholders import expand_command
@@ -45,9 +44,8 @@ Producer: TypeAlias = Callable[[Callable[[str], None]], None]
 """Renders by calling its argument with each piece of the output, in order."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where and how one resource's rendered content is written."""
+class _TargetFields(NamedTuple):
+    """Target's fields, checked by Target."""
 
     dest: Path
     mode: int | None = None  # None: keep an existing dest's mode; a new file gets 0644
@@ -60,12 +58,26 @@ class Target:
     name: str = ""  # the resource's name, for messages
     max_size: int = DEFAULT_MAX_OUTPUT_SIZE  # bytes of output; a render past it fails
 
+
+class Target(_TargetFields):
+    """Where and how one resource's rendered content is written; refused (ConfigError) when made
+    with a value no file can have."""
+
+    __slots__ = ()
+
+    if not TYPE_CHECKING:  # mypy checks calls against the fields' own constructor, which this calls
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Target:
+            target = super().__new__(cls, *args, **kwargs)
+            target._check()
+            return target
+
     @property
     def label(self) -> str:
         """How messages name the target: the resource, or else the dest."""
         return self.name or str(self.dest)
 
-    def __post_init__(self) -> None:
+    def _check(self) -> None:
         label = self.label
         if self.mode is not None and not 0 <= self.mode <= 0o7777:
             raise ConfigError(f"{label}: mode {self.mode:#o} is not a file mode (0000 to 7777 octal)")
@@ -86,8 +98,7 @@ class Outcome(enum.Enum):
     WOULD_UPDATE = "would update"  # noop found a change
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     """The outcome, the noop diff, and why the file differs ("content", "mode 0644 -> 0600", ...).
 
     `symlink`: dest was a symlink to this path, and the update replaced (noop: would replace)

@@ -21,7 +21,6 @@ fails to render is not retried: the same keys render the same way, so it waits f
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -298,7 +297,7 @@ class CommitWorker(ResourceWorker):
         def each_member(record: RunRecord) -> None:
             for member in commit.members:
                 if on_run:
-                    on_run(dataclasses.replace(record, name=member.resource.name))
+                    on_run(record._replace(name=member.resource.name))
 
         super().__init__(commit.reloader, mirror, wait=commit.wait or wait, group=group, on_run=each_member)
         self.commit = commit
