@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 __all__ = ["RegexpError", "compile_go", "replace_all"]
 
@@ -71,12 +71,11 @@ class RegexpError(ValueError):
         super().__init__(f"error parsing regexp: {code}: `{expr}`")
 
 
-@dataclass(frozen=True)
-class GoRegexp:
+class GoRegexp(NamedTuple):
     """A translated pattern: the compiled Python one, and Go's group names (index: name)."""
 
     pattern: re.Pattern[str]
-    names: tuple[str, ...] = field(default=())
+    names: tuple[str, ...] = ()
 
 
 @cache

@@ -12,7 +12,6 @@ and `GoTemplate.execute` formats it as Go does, with the template's line and byt
 
 from __future__ import annotations
 
-import inspect
 import types
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -721,6 +720,8 @@ def _has_loop_control(node: n.Node) -> bool:
 def _call_error(name: str, fn: Callable[..., Any], args: list[Any], err: Exception) -> str:
     """Go's message for a failed call: a wrong argument count, or `error calling NAME: ...`."""
     if isinstance(err, TypeError):
+        import inspect  # here: a run whose calls all succeed never imports it (nor its ast, dis)
+
         try:
             sig: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):  # nothing to inspect

@@ -8,7 +8,6 @@ fmt.Stringer.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import functools
 from collections.abc import Callable, Sequence
@@ -33,7 +32,7 @@ __all__ = [
 def is_struct(v: Any) -> bool:
     """A NamedTuple or a dataclass instance: printed and accessed as a Go struct."""
     return (isinstance(v, tuple) and hasattr(v, "_fields")) or (
-        dataclasses.is_dataclass(v) and not isinstance(v, type)
+        hasattr(type(v), "__dataclass_fields__")  # dataclasses.is_dataclass, without importing it
     )
 
 
@@ -41,6 +40,8 @@ def struct_fields(v: Any) -> list[tuple[str, Any]]:
     """A struct's (name, value) pairs in declaration order."""
     if isinstance(v, tuple):
         return list(zip(v._fields, v, strict=True))  # type: ignore[attr-defined]
+    import dataclasses  # imported already: `v` is a dataclass instance
+
     return [(f.name, getattr(v, f.name)) for f in dataclasses.fields(v)]
 
 
