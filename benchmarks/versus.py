@@ -58,7 +58,8 @@ class Impl:
 def _contenders(grpc: bool = False) -> tuple[list[Impl], str]:
     """Who runs, confd first when there is one, and what the comparison is: confpy as it runs by
     default (over etcd's JSON gateway), on .tmpl and on Jinja2; with `grpc`, also confpy (.tmpl)
-    over `-etcd-transport grpc` (`confpy_grpc`), where the transport's cost shows (start-up, idle)."""
+    over `-etcd-transport grpc` (`confpy_grpc`), where the transport's cost shows (start-up, idle,
+    reaction)."""
     impls = [Impl("confpy", "go"), Impl("confpy_jinja", "jinja")]
     if grpc:
         impls.append(Impl("confpy_grpc", "go", transport="grpc"))
@@ -198,7 +199,7 @@ def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
 def versus_reaction(sizes: Sizes, workdir: Path) -> Result:
     """Put returns -> dest holds the value: all contenders watch at once, each its own keys (its own
     root), and the puts alternate between them, so that the machine's load hits them alike."""
-    impls, comparison = _contenders()
+    impls, comparison = _contenders(grpc=True)
 
     def body(bench: _Bench) -> Result:
         reactors: list[_Reactor] = []

@@ -182,8 +182,8 @@ def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any
     result = report["results"][name]
     assert result["comparison"] == report["machine"]["confd"]
     contenders = ["confpy", "confpy_jinja"]
-    if name in ("versus_idle", "versus_onetime", "versus_first_render"):
-        contenders.append("confpy_grpc")  # over -etcd-transport grpc: start-up and idle only
+    if name != "versus_fanout":
+        contenders.append("confpy_grpc")  # over -etcd-transport grpc: all but the fan-out
     if result["comparison"].startswith("skipped"):
         assert "confd" not in result and "ratio" not in result
     else:
