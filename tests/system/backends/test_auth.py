@@ -181,10 +181,13 @@ def logins() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-def test_the_backend_logs_in_again_when_its_token_expired(auth_etcd: EtcdServer) -> None:
+@pytest.mark.parametrize("backend_class", [EtcdBackend, GatewayBackend])
+def test_the_backend_logs_in_again_when_its_token_expired(
+    auth_etcd: EtcdServer, backend_class: type[EtcdBackend | GatewayBackend]
+) -> None:
     inbox: queue.Queue[list[Event] | BackendError] = queue.Queue()
     threads = threading.active_count()
-    with logins() as lines, EtcdBackend([auth_etcd.url], username="app", password=PASSWORD) as backend:
+    with logins() as lines, backend_class([auth_etcd.url], username="app", password=PASSWORD) as backend:
         revision = backend.read(["/app/"]).revision
         time.sleep(EXPIRED)
         # etcd would answer this watch "created" and "cancelled" at once: it must not look alive.

@@ -149,11 +149,11 @@ def test_tls_files_with_an_http_node_warn_that_they_are_unused(
 
 
 def test_watch_over_tls_follows_puts(
-    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str
+    tmp_path: Path, tls_etcd: EtcdServer, pki: CertSet, etcd_prefix: str, transport: list[str]
 ) -> None:
     tls_etcd.etcdctl("put", f"{etcd_prefix}/db/host", "10.0.0.1", flags=ctl_flags(pki))
     confdir, dest = confdir_for(tmp_path, etcd_prefix)
-    args = ["-watch", "-confdir", str(confdir), "-node", tls_etcd.url, *tls_args(pki)]
+    args = ["-watch", *transport, "-confdir", str(confdir), "-node", tls_etcd.url, *tls_args(pki)]
     with ConfpyProcess(*args, log_path=tmp_path / "confpy.log") as proc:
         wait_until(lambda: dest.exists() and dest.read_text() == "host = 10.0.0.1\n", what="first render")
         tls_etcd.etcdctl("put", f"{etcd_prefix}/db/host", "10.0.0.2", flags=ctl_flags(pki))
