@@ -4,6 +4,7 @@ Jinja2 costs ~40 ms to import and the Go engine ~30 ms; a confdir with only Go t
 own) must not pay for Jinja2, nor one with only Jinja2 templates for the Go engine (the engine is
 chosen in confpy.engines.select). Nor does a plain `-onetime` pay for what only rarer runs use
 (check_cmd, `-noop`, `each`, ...): those modules are imported by the functions that need them.
+A plain `-watch` renders before it imports what it needs only afterwards (the confdir watcher).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.etcd_server import EtcdServer
-from tests.support.helpers import make_confdir
+from tests.support.helpers import make_confdir, wait_until
 
 RESOURCE = '[template]\nsrc = "{src}"\ndest = "{dest}"\nkeys = ["/app"]\n'
 TEMPLATES = {"app.conf.tmpl": '{{getv "/app/name"}}\n', "app.conf.j2": "{{ getv('/app/name') }}\n"}
@@ -29,6 +30,7 @@ RUN_PATH = (
     "sys.exit(run_from_flags({'onetime': True, 'backend': 'env', 'confdir': sys.argv[1]}))"
 )
 COMMAND = ("-m", "confpy", "-onetime", "-backend", "env", "-confdir")
+WATCH = ("-m", "confpy", "-watch", "-backend", "env", "-log-level", "info", "-confdir")
 
 # What only rarer runs use, and which: a plain -onetime run imports none of it.
 ONLY_FOR = {
@@ -52,6 +54,12 @@ ONLY_FOR = {
     "hashlib": "sha256sum",
     "unicodedata": "snakecase, camelcase and kebabcase, and Go's regexp",
     "confpy.backends.memory": "the library's and the tests' MemoryBackend",
+}
+# What a plain `-watch` run imports only after its first render, or only for a flag it lacks.
+WATCH_AFTER_THE_FIRST_RENDER = {
+    "watchdog": "the confdir watcher, started once every resource has rendered",
+    "confpy.ops.metrics": "-metrics-addr",
+    "prometheus_client": "-metrics-addr",
 }
 JINJA2_IMPORTS = {"hashlib", "inspect"}  # Jinja2's own (bytecode cache, nodes), whatever the template calls
 
@@ -145,3 +153,35 @@ def test_a_run_on_etcd_by_default_imports_neither_grpc_nor_http_client_nor_ssl(
     } == set()
     # Nor does the etcd backend import what only rarer runs use (dataclasses, inspect, ...).
     assert {m: why for m, why in ONLY_FOR.items() if m in imported} == {}
+
+
+@pytest.mark.parametrize("src", TEMPLATES)
+def test_a_plain_watch_run_renders_before_it_imports_the_confdir_watcher(tmp_path: Path, src: str) -> None:
+    dest = tmp_path / "app.conf"
+    confdir = make_confdir(tmp_path, {"app.toml": RESOURCE.format(src=src, dest=dest)}, {src: TEMPLATES[src]})
+    log = tmp_path / "stderr"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "importtime", *WATCH, str(confdir)],
+            stderr=stderr,
+            env={"APP_NAME": "web", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+        try:  # until the watcher runs: it must start after the first render, but start
+            wait_until(lambda: "| watchdog.observers\n" in log.read_text(), what="the confdir watcher")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    assert dest.read_text() == "web\n"
+    # Both the imports (-X importtime) and the log go to stderr, in the order they happen.
+    before = log.read_text().partition("has been updated")[0]
+    imported = {
+        line.rpartition("|")[2].strip() for line in before.splitlines() if line.startswith("import time:")
+    }
+    assert "confpy.pipeline.writer" in imported  # it rendered
+    only_for = {**ONLY_FOR, **WATCH_AFTER_THE_FIRST_RENDER}
+    del only_for["signal"]  # the service's own: SIGHUP and SIGTERM
+    if src.endswith(".j2"):
+        imported -= JINJA2_IMPORTS
+    assert {
+        m: why for m, why in only_for.items() if m in imported or any(i.startswith(f"{m}.") for i in imported)
+    } == {}

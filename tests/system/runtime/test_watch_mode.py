@@ -282,6 +282,25 @@ def test_sighup_and_hot_reload_pick_up_new_resources(
         assert proc.wait() == 0
 
 
+def test_a_confdir_change_made_before_its_watcher_starts_is_picked_up(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The confdir watcher starts after the first render: a change made before, here by the first
+    run's reload_cmd (which ends before that render counts as done), is picked up all the same."""
+    etcd_client.put(f"{etcd_prefix}/a", "1")
+    marker, edited = tmp_path / "edited", tmp_path / "v2.j2"
+    edit = tmp_path / "edit.sh"
+    confdir, dest = confdir_for(tmp_path, etcd_prefix, f'reload_cmd = "sh {edit}"\n')
+    template = confdir / "templates" / "kv.j2"
+    edited.write_text("v2 " + TEMPLATE)
+    edit.write_text(f"[ -e {marker} ] && exit 0\ncp {edited} {template} && touch {marker}\n")
+    with watcher(tmp_path, confdir, etcd.url) as proc:
+        wait_until(lambda: read(dest) == "v2 /a=1\n", what="the template edited during the first render")
+        assert marker.exists()
+        proc.signal(signal.SIGTERM)
+        assert proc.wait() == 0
+
+
 def test_graceful_stop_finishes_the_write_in_flight(
     tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
 ) -> None:

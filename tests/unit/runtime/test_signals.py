@@ -51,11 +51,15 @@ def test_run_service_restores_the_handlers_and_stops_watching_the_confdir_when_i
     confdir = make_confdir(tmp_path, {"a.toml": toml}, {"a.j2": "{{ getv('/app/a') }}\n"})
     settings = Settings(confdir=confdir, backend="env", watch=True)  # env cannot watch: it polls
     done = threading.Event()
+    watched: list[bool] = []
 
     def stop_once_written() -> None:
-        for _ in range(3000):  # a bound, so that a service that never writes fails instead of hanging
-            if dest.exists() or done.wait(0.01):
+        # Once written and the confdir watched (its watcher starts after the first render); a
+        # bound, so that a service that never gets there fails instead of hanging.
+        for _ in range(3000):
+            if (dest.exists() and _observers()) or done.wait(0.01):
                 break
+        watched.append(bool(_observers()))
         os.kill(os.getpid(), signal.SIGTERM)  # the service's relay has it by now: it stops
 
     with caller_handlers():
@@ -67,4 +71,9 @@ def test_run_service_restores_the_handlers_and_stops_watching_the_confdir_when_i
             done.set()
             killer.join()
     assert dest.read_text() == "1\n"
-    assert not [t for t in threading.enumerate() if isinstance(t, BaseObserver)]
+    assert watched == [True]
+    assert not _observers()
+
+
+def _observers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, BaseObserver)]

@@ -1,0 +1,68 @@
+"""The service's confdir watcher, which starts only after the first render: a folder that goes away
+while it starts neither stops the service nor goes unnoticed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from watchdog.observers.api import BaseObserver
+
+from confpy.config.resource import resource_dir
+from confpy.config.settings import Settings
+from confpy.runtime.service import run_service
+from tests.support.helpers import make_confdir
+from tests.support.signals import caller_handlers
+
+
+def test_conf_d_renamed_while_the_confdir_watcher_starts_is_a_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_A", "1")
+    dest = tmp_path / "a.conf"
+    toml = f'[template]\nsrc = "a.j2"\ndest = "{dest}"\nkeys = ["/app/a"]\n'
+    confdir = make_confdir(tmp_path, {"a.toml": toml}, {"a.j2": "{{ getv('/app/a') }}\n"})
+    settings = Settings(confdir=confdir, backend="env", watch=True)
+    conf_d = confdir / "conf.d"
+    schedule = BaseObserver.schedule
+    renamed: list[str] = []
+
+    def schedule_then_rename(observer: BaseObserver, handler: Any, path: str, **options: Any) -> Any:
+        """Between the watcher's look at its folders and its start: conf.d goes away."""
+        watch = schedule(observer, handler, path, **options)
+        if path == str(conf_d) and not renamed:
+            conf_d.rename(confdir / "conf.d.old")
+            renamed.append(path)
+        return watch
+
+    monkeypatch.setattr(BaseObserver, "schedule", schedule_then_rename)
+    reloaded, returned = threading.Event(), threading.Event()
+    reloads: list[bool] = []
+
+    def reload() -> Settings:
+        reloads.append(True)
+        reloaded.set()
+        resource_dir(confdir)  # conf.d is gone: the reload is refused, the running config kept
+        return settings
+
+    def stop_once_reloaded() -> None:
+        reloaded.wait(30)  # a bound, so that a reload that never comes fails instead of hanging
+        if not returned.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with caller_handlers():
+        killer = threading.Thread(target=stop_once_reloaded, daemon=True)
+        killer.start()
+        try:
+            assert run_service(settings, reload) == 0
+        finally:
+            returned.set()
+            reloaded.set()
+            killer.join()
+    assert renamed == [str(conf_d)]
+    assert reloads  # the watcher's start found conf.d gone
+    assert dest.read_text() == "1\n"
