@@ -16,7 +16,6 @@ from typing import Any
 from confpy._go.strconv import byte_len
 from confpy.engines.forkfuncs import FORK_FUNCTIONS, to_json
 from confpy.engines.functions import make_functions
-from confpy.engines.gotemplate import gosort, gotime
 from confpy.engines.gotemplate.gotypes import (
     ANY,
     BOOL,
@@ -142,15 +141,27 @@ def _reverse(values: Any) -> Any:
     return values
 
 
+def _now() -> Any:
+    """time.Now(). time.Time's methods and layouts (gotime) are imported by the first template
+    that asks for the time: a time value comes from no other function."""
+    from confpy.engines.gotemplate import gotime
+
+    return gotime.now()
+
+
 def _sort_by_length(values: StringSlice) -> StringSlice:
     """confd's SortByLength: sorts the []string it is given in place and returns it, with Go's
     sort.Sort, so strings of equal length end in the order confd's end in."""
+    from confpy.engines.gotemplate import gosort  # as the templates that sort need it
+
     gosort.sort(values, lambda a, b: byte_len(a) < byte_len(b))
     return values
 
 
 def _sort_kv_by_length(values: list[KVPair]) -> list[KVPair]:
     """confd's SortKVByLength: sorts the pairs in place by the byte length of their keys (sort.Sort)."""
+    from confpy.engines.gotemplate import gosort
+
     gosort.sort(values, lambda a, b: byte_len(a.Key) < byte_len(b.Key))
     return values
 
@@ -229,7 +240,7 @@ def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     """confd's function map for a Go template reading `store`, with the fork's functions (but
     include, which the engine adds: it reads the templates directory)."""
     functions = {**_FORK_GO, **make_functions(store)}  # the fork's first: confd's override them
-    functions["datetime"] = gotime.now
+    functions["datetime"] = _now
     functions["reverse"] = _reverse
     functions["sortByLength"] = _sort_by_length
     functions["sortKVByLength"] = _sort_kv_by_length

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from confpy._go.strconv import UINT64_MAX, can_backquote, format_float, go_bytes, go_string, quote, quote_rune
-from confpy.engines.gotemplate import gotime
 from confpy.engines.gotemplate.gotypes import ByteSlice, GoSlice, NilMap, type_of
 
 __all__ = [
@@ -61,7 +60,9 @@ def sort_keys(d: dict[Any, Any]) -> list[Any]:
 
 def _stringer(v: Any) -> Callable[[], Any] | None:
     """The String() method of a fmt.Stringer, if v is one."""
-    if isinstance(v, datetime.datetime):
+    if isinstance(v, datetime.datetime):  # from confd's datetime, which imported gotime
+        from confpy.engines.gotemplate import gotime
+
         return lambda: gotime.time_string(v)
     method = getattr(type(v), "String", None)
     if method is not None and callable(method):
@@ -320,6 +321,8 @@ class _Printer:
     def handle_methods(self, arg: Any, verb: str) -> bool:
         if self.sharp_v:  # a fmt.GoStringer: of confd's values, time.Time
             if isinstance(arg, datetime.datetime):
+                from confpy.engines.gotemplate import gotime
+
                 self.fmt_s(gotime.go_string(arg))
                 return True
             return False

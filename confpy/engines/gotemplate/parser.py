@@ -84,7 +84,7 @@ def _set_float(num: n.NumberNode, f: float) -> None:
         num.is_uint = True
 
 
-def new_number(pos: int, text: str, typ: ItemType) -> n.NumberNode:
+def new_number(pos: int, text: str, typ: int) -> n.NumberNode:
     """Go's newNumber: a number constant under every type that can represent it."""
     num = n.NumberNode(pos, text)
     if typ == ItemType.CHAR_CONSTANT:
@@ -189,7 +189,7 @@ class _Tree:
         line = self.p.token[0].line
         return ParseError(f"template: {self.p.parse_name}:{line}: {message}", line)
 
-    def expect(self, expected: ItemType, context: str) -> Item:
+    def expect(self, expected: int, context: str) -> Item:
         token = self.next_non_space()
         if token.typ != expected:
             raise self.unexpected(token, context)
@@ -297,7 +297,7 @@ class _Tree:
             raise self.errorf("{{" + word + "}} outside {{range}}")
         return n.BreakNode(keyword.pos) if word == "break" else n.ContinueNode(keyword.pos)
 
-    def pipeline(self, context: str, end: ItemType) -> n.PipeNode:
+    def pipeline(self, context: str, end: int) -> n.PipeNode:
         token = self.peek_non_space()
         pipe = n.PipeNode(token.pos, token.line)
         while True:  # declarations; loops only for a range's second variable

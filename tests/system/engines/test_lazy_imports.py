@@ -54,6 +54,8 @@ ONLY_FOR = {
     "hashlib": "sha256sum",
     "unicodedata": "snakecase, camelcase and kebabcase, and Go's regexp",
     "confpy.backends.memory": "the library's and the tests' MemoryBackend",
+    "confpy.engines.gotemplate.gotime": "datetime (Go's time.Time)",
+    "confpy.engines.gotemplate.gosort": "sortByLength and sortKVByLength",
 }
 # What a plain `-watch` run imports only after its first render, or only for a flag it lacks.
 WATCH_AFTER_THE_FIRST_RENDER = {

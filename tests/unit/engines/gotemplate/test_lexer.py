@@ -9,7 +9,7 @@ from confpy.engines.gotemplate.lexer import ItemType, format_rune, lex
 T = ItemType
 
 
-def kinds(text: str) -> list[tuple[ItemType, str]]:
+def kinds(text: str) -> list[tuple[int, str]]:
     return [(i.typ, i.val) for i in lex(text)]
 
 
