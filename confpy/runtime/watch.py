@@ -26,7 +26,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from confpy.backends.backoff import Backoff
 from confpy.backends.base import Backend, Snapshot, Watch
@@ -55,17 +54,25 @@ HEALTHY_AFTER = 10.0
 _REACH_BACKOFF = Backoff(first=1.0, cap=5.0)
 
 
-class _Load(NamedTuple):
+class _Load:
     """A snapshot of `prefixes` at `revision`, to replace what the source's mirror holds under them
-    (a NamedTuple, as tagged.py's items are)."""
+    (a plain class, as tagged.py's items are)."""
 
-    source: _Source
-    prefixes: tuple[str, ...]
-    values: dict[str, str]
-    revision: int
-    done: threading.Event | None = None
-    everyone: bool = False
-    """Re-sync every resource, changed or not (restores dest files edited by hand)."""
+    __slots__ = ("done", "everyone", "prefixes", "revision", "source", "values")
+
+    def __init__(
+        self,
+        source: _Source,
+        prefixes: tuple[str, ...],
+        values: dict[str, str],
+        revision: int,
+        done: threading.Event | None = None,
+        everyone: bool = False,
+    ) -> None:
+        self.source, self.prefixes, self.values, self.revision = source, prefixes, values, revision
+        self.done = done
+        self.everyone = everyone
+        """Re-sync every resource, changed or not (restores dest files edited by hand)."""
 
 
 _Item = Batch[tuple[int, str]] | Failure[tuple[int, str]] | _Load | None
