@@ -30,6 +30,7 @@ __all__ = [
     "Endpoints",
     "Metadata",
     "NotFound",
+    "Stopped",
     "Transient",
 ]
 
@@ -90,6 +91,10 @@ class Transient(Exception):
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
         self.cause = cause
+
+
+class Stopped(Exception):
+    """A watch was cancelled while it was still being set up."""
 
 
 class NotFound(BackendError):
@@ -238,6 +243,22 @@ class Endpoints:
         return _RETRY.retry(
             call, transient=Transient, within=self.connect_timeout, attempts=len(self.nodes), sleep=sleep
         )
+
+    def set_up(self, attempt: Callable[[], None], stop: threading.Event, cancel: Callable[[], None]) -> None:
+        """A watch's set-up: `attempt()` retried as `retry` does (`stop` ends its backoff sleeps);
+        on any failure the watch is `cancel`led and the error is the user's."""
+        started = time.monotonic()
+        try:
+            self.retry(attempt, sleep=stop.wait)
+        except Transient as exc:
+            cancel()
+            raise self.unreachable(exc, started) from None
+        except Stopped:
+            cancel()
+            raise BackendError("the etcd backend was closed while a watch was set up") from None
+        except BaseException:
+            cancel()
+            raise
 
     def unreachable(self, exc: Transient, started: float) -> BackendError:
         return BackendError(

@@ -31,12 +31,11 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from confpy.backends.base import Event, EventCallback, Watch, decode_value
-from confpy.backends.etcd.channel import Transient
+from confpy.backends.etcd.channel import Stopped, Transient
 from confpy.backends.etcd.gateway import HttpConnection, b64
 from confpy.backends.etcd.http11 import Connection, ProtocolError, Response
 from confpy.backends.etcd.keys import decode_key, prefix_end
@@ -51,10 +50,6 @@ KEEPALIVE = 10.0
 #: TCP keepalive of a stream's socket: probes after this many idle seconds, then every second
 #: third, ending the stream after three unanswered (a cut that no status request sees).
 _TCP_KEEPALIVE = (KEEPALIVE, KEEPALIVE / 2, 3)
-
-
-class _Stopped(Exception):
-    """A watch was cancelled while it was still being set up."""
 
 
 class GatewayWatches:
@@ -76,18 +71,7 @@ class GatewayWatches:
         `callback(BackendError)`; a start revision etcd has compacted as `RevisionCompactedError`.
         """
         stream = _Stream(self, prefix, start_revision, callback)
-        started = time.monotonic()
-        try:
-            self.connection.retry(stream.open, sleep=stream.stop.wait)
-        except Transient as exc:
-            stream.cancel()
-            raise self.connection.unreachable(exc, started) from None
-        except _Stopped:
-            stream.cancel()
-            raise BackendError("the etcd backend was closed while a watch was set up") from None
-        except BaseException:
-            stream.cancel()
-            raise
+        self.connection.set_up(stream.open, stream.stop, stream.cancel)
         return Watch(stream.cancel)
 
     def started(self, stream: _Stream) -> bool:
@@ -171,7 +155,7 @@ class _Stream:
         confirmation (each within `timeout`); then the reader thread takes the stream over."""
         conn = self.connection
         if self.stop.is_set():
-            raise _Stopped
+            raise Stopped
         index = self.index = conn.current()
         what = f"watch on {self.prefix}"
         headers = conn.headers(index)
@@ -213,11 +197,11 @@ class _Stream:
         with self._lock:
             if self._cancelled:
                 http_conn.close()
-                raise _Stopped
+                raise Stopped
             self._conn, self._socket = http_conn, sock
         if not self.hub.started(self):
             self.cancel()
-            raise _Stopped
+            raise Stopped
         name = f"confpy-etcd-watch-{self.prefix}"
         threading.Thread(target=self._run, args=(response, result), name=name, daemon=True).start()
 

@@ -12,22 +12,17 @@ import collections
 import logging
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from confpy.backends.base import Event, EventCallback, Watch
-from confpy.backends.etcd.channel import Connection, Transient
+from confpy.backends.etcd.channel import Connection, Stopped, Transient
 from confpy.backends.etcd.keys import prefix_end, to_event
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
 
 __all__ = ["WatchHub"]
 
 log = logging.getLogger("confpy")
-
-
-class _Stopped(Exception):
-    """A watch was cancelled while it was still being set up."""
 
 
 class WatchHub:
@@ -56,18 +51,7 @@ class WatchHub:
             if self._closed:
                 raise BackendError("the etcd backend is closed")
             self._watches.add(watch)
-        started = time.monotonic()
-        try:
-            self.connection.retry(lambda: self._establish(watch), sleep=watch.stop.wait)
-        except Transient as exc:
-            watch.cancel()
-            raise self.connection.unreachable(exc, started) from None
-        except _Stopped:
-            watch.cancel()
-            raise BackendError("the etcd backend was closed while a watch was set up") from None
-        except BaseException:
-            watch.cancel()
-            raise
+        self.connection.set_up(lambda: self._establish(watch), watch.stop, watch.cancel)
         return Watch(watch.cancel)
 
     def _establish(self, watch: _EtcdWatch) -> None:
@@ -75,7 +59,7 @@ class WatchHub:
         timeout = self.connection.timeout
         watch.settled.clear()
         if watch.stop.is_set():
-            raise _Stopped
+            raise Stopped
         stream = self._watch_stream(watch.prefix)
         stream.add(watch)
         if not watch.settled.wait(timeout) and stream.abandon(watch):
@@ -108,7 +92,7 @@ class WatchHub:
             stream.start()
             if closed:
                 stream.end("the etcd backend was closed")
-                raise _Stopped
+                raise Stopped
             return stream
 
     def stream_ended(self, stream: _WatchStream) -> None:
@@ -167,7 +151,7 @@ class _EtcdWatch:
         with self._lock:
             self._cancelled = True
         self.stop.set()
-        self.settle(_Stopped())
+        self.settle(Stopped())
         stream = self.stream
         if stream is not None:
             stream.remove(self)
