@@ -15,18 +15,14 @@ from watchdog.observers.api import BaseObserver
 from confpy.config.resource import resource_dir
 from confpy.config.settings import Settings
 from confpy.runtime.service import run_service
-from tests.support.helpers import make_confdir
 from tests.support.signals import caller_handlers
 
 
 def test_conf_d_renamed_while_the_confdir_watcher_starts_is_a_reload(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env_service: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("APP_A", "1")
-    dest = tmp_path / "a.conf"
-    toml = f'[template]\nsrc = "a.j2"\ndest = "{dest}"\nkeys = ["/app/a"]\n'
-    confdir = make_confdir(tmp_path, {"a.toml": toml}, {"a.j2": "{{ getv('/app/a') }}\n"})
-    settings = Settings(confdir=confdir, backend="env", watch=True)
+    settings, dest = env_service
+    confdir = settings.confdir
     conf_d = confdir / "conf.d"
     schedule = BaseObserver.schedule
     renamed: list[str] = []

@@ -14,7 +14,6 @@ from watchdog.observers.api import BaseObserver
 from confpy.config.settings import Settings
 from confpy.runtime.service import run_service
 from confpy.runtime.signals import SignalRelay
-from tests.support.helpers import make_confdir
 from tests.support.signals import SIGNALS, caller_handlers
 
 
@@ -43,13 +42,9 @@ def test_the_relay_entered_off_the_main_thread_fails_and_changes_nothing() -> No
 
 
 def test_run_service_restores_the_handlers_and_stops_watching_the_confdir_when_it_returns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    env_service: tuple[Settings, Path],
 ) -> None:
-    monkeypatch.setenv("APP_A", "1")
-    dest = tmp_path / "a.conf"
-    toml = f'[template]\nsrc = "a.j2"\ndest = "{dest}"\nkeys = ["/app/a"]\n'
-    confdir = make_confdir(tmp_path, {"a.toml": toml}, {"a.j2": "{{ getv('/app/a') }}\n"})
-    settings = Settings(confdir=confdir, backend="env", watch=True)  # env cannot watch: it polls
+    settings, dest = env_service  # env cannot watch: it polls
     done = threading.Event()
     watched: list[bool] = []
 
