@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 __all__ = ["Service", "run_service"]
 
 log = logging.getLogger("confpy")
+# watchdog has no handler of its own, so Python printed its one expected complaint, an emitter
+# stopped while it starts ("queue_events() called when the thread is inactive", seen when confpy
+# stops right after its first render), as a bare line on stderr; its real failures raise in
+# `_watch_confdir`. A library's NullHandler: its records reach only handlers a user configured.
+logging.getLogger("watchdog").addHandler(logging.NullHandler())
 
 _Command = Literal["reload", "stop", "reconcile", "ready"]
 _HOT_RELOAD_DELAY = 0.3

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,3 +64,16 @@ def test_conf_d_renamed_while_the_confdir_watcher_starts_is_a_reload(
     assert renamed == [str(conf_d)]
     assert reloads  # the watcher's start found conf.d gone
     assert dest.read_text() == "1\n"
+
+
+def test_watchdogs_own_log_lines_do_not_reach_stderr() -> None:
+    """Its emitter stopped while it starts logs an error; without a handler Python's last resort
+    printed it, unformatted, between confpy's lines (in JSON mode too)."""
+    code = (
+        "import logging, confpy.runtime.service; "
+        "logging.getLogger('watchdog.observers.inotify').error('called when the thread is inactive')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
