@@ -17,7 +17,6 @@ import base64
 import json
 import logging
 import socket
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -230,21 +229,11 @@ class HttpConnection(Endpoints):
     def failed(self, index: int, exc: Exception, handshake: bool = False) -> Exception:
         """A failure below HTTP: TLS (a configuration error), or the connection (try the next node).
         `handshake`: it came before the TLS handshake completed."""
-        tls: Any = sys.modules.get("ssl")  # imported for an https:// node (`_context`), and only then
-        if tls is not None and isinstance(exc, tls.SSLError):
-            reason = str(getattr(exc, "reason", "") or "").lower()
-            details = getattr(exc, "verify_message", None) or str(exc)
-            ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
-            hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in reason), "")
-            if not reason and isinstance(exc, tls.SSLEOFError | tls.SSLZeroReturnError):
-                # A plain-HTTP server closes the connection in the handshake (Debian's Python 3.11.2
-                # says ZeroReturn, without a reason); TLS 1.3's etcd checks the client certificate
-                # after it, and may close the connection without the alert that says so.
-                hint = _NO_TLS if handshake else "etcd refused the connection: it wants a client certificate"
-            if hint.endswith("client certificate"):
-                hint += _CLIENT_CERT
-            url = self.nodes[index].url
-            return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
+        if self._ssl is not None:
+            import ssl  # loaded by `_context`: TLS errors come only where TLS is used
+
+            if isinstance(exc, ssl.SSLError):
+                return self._tls_failed(index, exc, handshake)
         if isinstance(exc, ProtocolError):
             return self.not_etcd(index)
         self.failover(index)
@@ -253,6 +242,24 @@ class HttpConnection(Endpoints):
         if isinstance(exc, ConnectionRefusedError):
             return Transient("connection refused")
         return Transient(str(exc) or type(exc).__name__)
+
+    def _tls_failed(self, index: int, exc: ssl.SSLError, handshake: bool) -> EndpointError:
+        """What a TLS failure means for the user: a wrong CA, no TLS server, a refused certificate."""
+        import ssl
+
+        reason = str(getattr(exc, "reason", "") or "").lower()
+        details = getattr(exc, "verify_message", None) or str(exc)
+        ca = f"the CA in {self._ca}" if self._ca else "a CA the system trusts"
+        hint = next((h.format(ca=ca) for word, h in _TLS_HINTS if word in reason), "")
+        if not reason and isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # A plain-HTTP server closes the connection in the handshake (Debian's Python 3.11.2
+            # says ZeroReturn, without a reason); TLS 1.3's etcd checks the client certificate
+            # after it, and may close the connection without the alert that says so.
+            hint = _NO_TLS if handshake else "etcd refused the connection: it wants a client certificate"
+        if hint.endswith("client certificate"):
+            hint += _CLIENT_CERT
+        url = self.nodes[index].url
+        return EndpointError(f"TLS with etcd at {url} failed: {hint + ': ' if hint else ''}{details}")
 
     def call(self, what: str, path: str, body: Mapping[str, Any]) -> Any:
         """One request with failover, re-login and bounded retries."""

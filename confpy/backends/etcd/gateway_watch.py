@@ -47,9 +47,9 @@ log = logging.getLogger("confpy")
 
 #: Seconds between the status requests to an endpoint that has watch streams (gRPC pings every 10 s).
 KEEPALIVE = 10.0
-#: TCP keepalive of a stream's socket: probes after this many idle seconds, then every second
-#: third, ending the stream after three unanswered (a cut that no status request sees).
-_TCP_KEEPALIVE = (KEEPALIVE, KEEPALIVE / 2, 3)
+#: TCP keepalive of a stream's socket (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): probes after 10
+#: idle seconds, then every 5 s, ending the stream after 3 unanswered (a cut no status request sees).
+_TCP_KEEPALIVE = (10, 5, 3)
 
 
 class GatewayWatches:
@@ -190,8 +190,8 @@ class _Stream:
         assert sock is not None
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         idle, interval, count = _TCP_KEEPALIVE
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, int(idle))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, int(interval))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, count)
         sock.settimeout(None)  # the reader sleeps until a line comes; the hub's checks bound the wait
         with self._lock:
@@ -261,8 +261,8 @@ class _Stream:
         with self._lock:
             if self._cancelled or self._finished:
                 return
-            reason = self._reason or cut
-        if self._reason is None:  # not ended by the hub's check, which failed over already
+            checked, reason = self._reason is not None, self._reason or cut
+        if not checked:  # the hub's check, which ended it, failed over already
             self.connection.failover(self.index)
         url = self.connection.nodes[self.index].url
         self._deliver(BackendError(f"etcd watch on {self.prefix} at {url} broke: {reason}"))
