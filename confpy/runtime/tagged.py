@@ -1,10 +1,11 @@
-"""Watch callbacks turned into queue items, each tagged with its key and the watch's generation.
+"""Watch callbacks turned into items, each tagged with its key and the watch's generation.
 
 The key is the consumer's: a prefix (`confpy wait`), or a backend and a prefix (the watch engine).
 
-The watch engine and `confpy wait` both replace broken watches with new ones and consume
-every callback on one thread, from a queue. A watch that was replaced may still deliver: its
-items carry the generation it was opened in, and the consumer drops those of an older one.
+The watch engine and `confpy wait` both replace broken watches with new ones and consume the
+callbacks' items one at a time (`confpy wait` from a queue, the engine under its lock). A watch
+that was replaced may still deliver: its items carry the generation it was opened in, and the
+consumer drops those of an older one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Failure(Generic[_K]):
         self.key, self.generation, self.error = key, generation, error
 
 
-def deliver_to(put: Callable[[Batch[_K] | Failure[_K]], None], key: _K, generation: int) -> EventCallback:
+def deliver_to(put: Callable[[Batch[_K] | Failure[_K]], object], key: _K, generation: int) -> EventCallback:
     """The callback for a watch on `key` opened in `generation`: each delivery becomes an item."""
 
     def deliver(batch: list[Event] | BackendError) -> None:

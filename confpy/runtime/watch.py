@@ -4,8 +4,13 @@
   mirror, its snapshot and its streams, each with the guarantees below. A resource's own backend
   that cannot be read at start fails its resources only, and is retried with backoff meanwhile.
 
-- Events only enqueue (on the client's thread); one dispatcher applies them to the mirror in
-  order and marks the affected resources dirty; per-resource workers render and write.
+- Whatever reaches the engine (a watch's events or failure, a snapshot) is applied at once on the
+  thread that brings it (a watch's reader, a re-read), one at a time under the engine's lock, in
+  the order they come: the mirror is written by one thread at a time, and a change reaches its
+  worker without a hand-off through another thread. Per-resource workers render and write.
+- The watches open after the first render (or `FIRST_RENDER_WAIT`, whichever comes first): they
+  stream from the snapshot's revision, so nothing is missed meanwhile, and opening them while the
+  workers render would slow that render down (the GIL).
 - A broken stream is resumed from the last *applied* event's revision + 1 (never from a response
   header), with exponential backoff and jitter; nothing is lost, nothing applied twice. The
   backoff starts over once the resumed watch has proven healthy (it delivered an event, or stayed
@@ -44,12 +49,15 @@ from confpy.runtime.mirror import Mirror
 from confpy.runtime.tagged import Batch, Failure, deliver_to
 from confpy.runtime.worker import CommitWorker, ReloadGroup, ResourceWorker
 
-__all__ = ["HEALTHY_AFTER", "WatchEngine"]
+__all__ = ["FIRST_RENDER_WAIT", "HEALTHY_AFTER", "WatchEngine"]
 
 log = logging.getLogger("confpy")
 
 #: Seconds a resumed watch must stay up (if it delivers no event) before its backoff starts over.
 HEALTHY_AFTER = 10.0
+#: Seconds the start waits for the first render before it opens the watches regardless (a slow
+#: check_cmd): a change made meanwhile reaches the workers at most this late.
+FIRST_RENDER_WAIT = 1.0
 #: Between attempts to read a resource's own backend that failed at start (the service's for the global one).
 _REACH_BACKOFF = Backoff(first=1.0, cap=5.0)
 
@@ -58,7 +66,7 @@ class _Load:
     """A snapshot of `prefixes` at `revision`, to replace what the source's mirror holds under them
     (a plain class, as tagged.py's items are)."""
 
-    __slots__ = ("done", "everyone", "prefixes", "revision", "source", "values")
+    __slots__ = ("everyone", "prefixes", "revision", "source", "values")
 
     def __init__(
         self,
@@ -66,16 +74,14 @@ class _Load:
         prefixes: tuple[str, ...],
         values: dict[str, str],
         revision: int,
-        done: threading.Event | None = None,
         everyone: bool = False,
     ) -> None:
         self.source, self.prefixes, self.values, self.revision = source, prefixes, values, revision
-        self.done = done
         self.everyone = everyone
         """Re-sync every resource, changed or not (restores dest files edited by hand)."""
 
 
-_Item = Batch[tuple[int, str]] | Failure[tuple[int, str]] | _Load | None
+_Item = Batch[tuple[int, str]] | Failure[tuple[int, str]] | _Load
 
 
 class _Stream:
@@ -96,7 +102,7 @@ class _Stream:
         # a re-read after it opened (redis, zookeeper) proves nothing about its health.
         self.opened_at: float | None = None
         self.delivered = False
-        # The dispatcher hands failures over here once every event before them is applied.
+        # Failures are handed over here once every event before them is applied.
         self.inbox: queue.SimpleQueue[BackendError | None] = queue.SimpleQueue()
         # The thread that re-establishes the watch: it runs only while the watch is broken.
         self.supervisor: threading.Thread | None = None
@@ -185,7 +191,10 @@ class WatchEngine:
         self._polled_said: set[str] = set()
         self._polled_lock = threading.Lock()
         self.backoff = Backoff(first=0.1, cap=backoff_max, jitter=0.5)
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        # What is delivered is applied under this lock; until start() has opened every watch it
+        # is held back in `_held` (a failure must not be handled while the watches open).
+        self._lock = threading.Lock()
+        self._held: list[_Item] | None = []
         self._own_pool = pool is None
         self._pool = pool or BackendPool()
         # Without streams (interval mode, or a backend that cannot watch) only reconcile() updates.
@@ -196,6 +205,7 @@ class WatchEngine:
         self.reconnects = 0
         self._on_run = on_run
         self._not_yet_run = {p.resource.name for p in processors}
+        self._first_runs = threading.Condition()
         groups: dict[str, ReloadGroup] = {}
         for processor in processors:
             name = processor.resource.reload_group
@@ -282,15 +292,18 @@ class WatchEngine:
             group.start([w for w in self.workers.values() if w.group is group])
         for worker in self.workers.values():
             worker.start()
-        for source in self.sources:
-            if source.loaded:
-                self._notify({p.resource.name for p in source.processors})
-        # Open every watch before the dispatcher runs: no failure can be handled while we open.
-        failed = [pair for source in self.sources if source.loaded for pair in self._open_all(source)]
-        for source in self.sources:
-            if source.loaded:
-                self._say_polled(source)
-        self._spawn(self._dispatch, "confpy-dispatch")
+        loaded = [source for source in self.sources if source.loaded]
+        first = {p.resource.name for source in loaded for p in source.processors}
+        self._notify(first)
+        if any(source.streaming and source.streams for source in loaded):
+            self._first_rendered(first, FIRST_RENDER_WAIT)
+        failed = [pair for source in loaded for pair in self._open_all(source)]
+        for source in loaded:
+            self._say_polled(source)
+        with self._lock:  # what came while the watches opened, in the order it came
+            held, self._held = self._held or [], None
+            for item in held:
+                self._apply(item)
         for stream, error in failed:
             self._supervise_soon(stream, error)
         for source in own:
@@ -311,7 +324,7 @@ class WatchEngine:
             raise ValueDecodeError(exc.key, ", ".join(readers)) from None
 
     def _loaded(self, source: _Source, snapshot: Snapshot) -> None:
-        """A source's first snapshot, before the dispatcher runs."""
+        """A source's first snapshot, before its watches open."""
         source.mirror.load(snapshot.values, snapshot.revision)
         for stream in source.streams.values():
             stream.applied = snapshot.revision
@@ -363,7 +376,7 @@ class WatchEngine:
             break
         if attempt > 1:
             log.info("backend %s reached after %d attempts", source.label, attempt)
-        if not self._dispatched(source, tuple(source.streams), snapshot, everyone=True):
+        if not self._load_snapshot(source, tuple(source.streams), snapshot, everyone=True):
             return
         self._announce(source, snapshot)
         for stream, error in self._open_all(source):
@@ -401,21 +414,20 @@ class WatchEngine:
                 failed.append((stream, error))
         return failed
 
-    def _dispatched(
+    def _first_rendered(self, names: set[str], timeout: float) -> None:
+        """Until each of `names` has run once, or `timeout` seconds have passed."""
+        with self._first_runs:
+            self._first_runs.wait_for(lambda: self._not_yet_run.isdisjoint(names), timeout)
+
+    def _load_snapshot(
         self, source: _Source, prefixes: tuple[str, ...], snapshot: Snapshot, everyone: bool = False
     ) -> bool:
-        """Hand a snapshot to the dispatcher and wait until it is applied; False if stopped first."""
-        done = threading.Event()
-        self._queue.put(_Load(source, prefixes, dict(snapshot.values), snapshot.revision, done, everyone))
-        while not done.wait(0.1):
-            if self._stopping.is_set():
-                return False
-        return True
+        """Apply a snapshot (after what came before it); False if stopped first."""
+        return self._deliver(_Load(source, prefixes, dict(snapshot.values), snapshot.revision, everyone))
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop watching; let every write in flight finish; run pending group reloads."""
         self._stopping.set()
-        self._queue.put(None)
         for source in self.sources:
             source.reread.set()
         for stream in self._streams.values():
@@ -456,14 +468,8 @@ class WatchEngine:
                     names = ", ".join(p.resource.name for p in source.processors)
                     log.error("re-reading backend %s (for %s) failed: %s", source.label, names, exc)
                 continue
-            self._queue.put(
-                _Load(
-                    source,
-                    tuple(source.streams),
-                    dict(snapshot.values),
-                    snapshot.revision,
-                    everyone=True,
-                )
+            self._deliver(
+                _Load(source, tuple(source.streams), dict(snapshot.values), snapshot.revision, everyone=True)
             )
         if failure is not None:
             raise failure
@@ -474,7 +480,10 @@ class WatchEngine:
         return not self._not_yet_run
 
     def _ran(self, record: RunRecord) -> None:
-        self._not_yet_run.discard(record.name)
+        with self._first_runs:
+            if record.name in self._not_yet_run:
+                self._not_yet_run.discard(record.name)
+                self._first_runs.notify_all()
         if self._on_run:
             self._on_run(record)
 
@@ -493,35 +502,42 @@ class WatchEngine:
         self._threads.append(thread)
         thread.start()
 
-    # -- the dispatcher: the only writer of the mirror ------------------------------------------
+    # -- applying what is delivered: the mirror's one writer at a time ---------------------------
 
-    def _dispatch(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, Batch):
-                stream = self._streams[item.key]
-                if item.generation != stream.generation:
-                    continue
-                if not item.events:
-                    self._reread_soon(stream.source)
-                    continue
-                fresh = [e for e in item.events if e.revision > stream.applied]
-                if not fresh:
-                    continue
-                stream.applied = max(e.revision for e in fresh)
-                stream.delivered = True
-                self._notify(stream.source.mirror.apply(stream.prefix, fresh))
-            elif isinstance(item, Failure):
-                stream = self._streams[item.key]
-                if item.generation == stream.generation:
-                    stream.generation += 1  # drop anything the dead watch still delivers
-                    self._supervise_soon(stream, item.error)
+    def _deliver(self, item: _Item) -> bool:
+        """Apply `item` on the calling thread, after whatever came before it; held back until the
+        watches are open; dropped once stopping (False)."""
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            if self._held is not None:
+                self._held.append(item)
             else:
-                self._load(item)
-                if item.done:
-                    item.done.set()
+                self._apply(item)
+        return True
+
+    def _apply(self, item: _Item) -> None:
+        """One delivered item (called with the lock held)."""
+        if isinstance(item, Batch):
+            stream = self._streams[item.key]
+            if item.generation != stream.generation:
+                return
+            if not item.events:
+                self._reread_soon(stream.source)
+                return
+            fresh = [e for e in item.events if e.revision > stream.applied]
+            if not fresh:
+                return
+            stream.applied = max(e.revision for e in fresh)
+            stream.delivered = True
+            self._notify(stream.source.mirror.apply(stream.prefix, fresh))
+        elif isinstance(item, Failure):
+            stream = self._streams[item.key]
+            if item.generation == stream.generation:
+                stream.generation += 1  # drop anything the dead watch still delivers
+                self._supervise_soon(stream, item.error)
+        else:
+            self._load(item)
 
     def _load(self, item: _Load) -> None:
         source = item.source
@@ -536,7 +552,7 @@ class WatchEngine:
         self._notify({p.resource.name for p in source.processors} if item.everyone else changed)
 
     def _reread_soon(self, source: _Source) -> None:
-        """Ask the source's re-reader for a full read (only the dispatcher calls it: one re-reader)."""
+        """Ask the source's re-reader for a full read (called with the lock held: one re-reader)."""
         source.reread.set()
         if source.rereader is None:
             source.rereader = threading.Thread(
@@ -568,7 +584,7 @@ class WatchEngine:
                     return
                 continue
             failures = 0
-            self._queue.put(_Load(source, tuple(source.streams), dict(snapshot.values), snapshot.revision))
+            self._deliver(_Load(source, tuple(source.streams), dict(snapshot.values), snapshot.revision))
 
     def _notify(self, names: set[str]) -> None:
         for name in names:
@@ -635,7 +651,7 @@ class WatchEngine:
 
     def _open(self, stream: _Stream, generation: int) -> BackendError | None:
         """Start the watch from the last applied revision + 1; an error instead if that fails."""
-        deliver = deliver_to(self._queue.put, stream.key, generation)
+        deliver = deliver_to(self._deliver, stream.key, generation)
         # Read before the watch starts: its first events may be applied before watch() returns.
         after = stream.applied
         try:
@@ -667,4 +683,4 @@ class WatchEngine:
         except ConfpyError as exc:  # unreachable, or (file backend) a file that does not parse
             log.warning("re-reading %s failed: %s", stream.label, exc)
             return False
-        return self._dispatched(stream.source, (stream.prefix,), snapshot)
+        return self._load_snapshot(stream.source, (stream.prefix,), snapshot)

@@ -168,6 +168,38 @@ def test_a_hanging_reload_does_not_delay_others(
     assert h.file("slow.conf") == "/k=1\n"
 
 
+def test_a_change_during_the_first_render_is_not_missed(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """The watches open after the first render, from the snapshot's revision: a change made while
+    that render runs (here in a slow check_cmd) comes with their first events."""
+    slow = resource(tmp_path / "a.conf", "/a", 'check_cmd = "sleep 0.5"\n')
+    h = harness_factory({"a.toml": slow})
+    h.backend.put("/a/k", "1")
+    started = threading.Thread(target=h.engine.start)
+    started.start()
+    wait_until(lambda: any(p.name.startswith(".a.conf.") for p in tmp_path.iterdir()))  # checking
+    h.backend.put("/a/k", "2")
+    started.join(10)
+    wait_until(lambda: h.file("a.conf") == "/k=2\n")
+
+
+def test_a_first_render_that_hangs_holds_no_watch_back_for_long(
+    harness_factory: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """A check_cmd that hangs in the first render delays the watches FIRST_RENDER_WAIT at most."""
+    hung = resource(tmp_path / "hung.conf", "/h", 'check_cmd = "sleep 30"\ncheck_cmd_timeout = "40s"\n')
+    h = harness_factory({"hung.toml": hung, "fast.toml": resource(tmp_path / "fast.conf", "/f")})
+    h.backend.put("/h/k", "1")
+    started = threading.Thread(target=h.engine.start, daemon=True)
+    started.start()
+    started.join(10)
+    assert not started.is_alive(), "start() waited for the hung first render"
+    h.backend.put("/f/k", "2")
+    wait_until(lambda: h.file("fast.conf") == "/k=2\n", timeout=5)
+    assert h.file("hung.conf") == ""
+
+
 def test_reload_group_runs_once_for_several_resources(
     harness_factory: Callable[..., Harness], tmp_path: Path
 ) -> None:
