@@ -102,14 +102,20 @@ def cap_malloc_arenas() -> None:
     stays flat (benchmarks/RESULTS.md, soak). Set with mallopt, not in the environment that
     check_cmd and reload_cmd inherit; a MALLOC_ARENA_MAX the user set wins, and a C library
     without mallopt (musl) is left as it is.
+
+    It must come before the first render's threads: a thread's arena is made at its first malloc
+    and stays. `_ctypes` calls mallopt without `ctypes` itself, whose import is 1 ms of that
+    render; a Python whose `_ctypes` lacks `call_function` keeps glibc's default.
     """
     if "MALLOC_ARENA_MAX" in os.environ:
         return
+    import _ctypes
     import contextlib
-    import ctypes
 
     with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, 2)
+        itself = _ctypes.dlopen(None)  # type: ignore[arg-type]  # dlopen(NULL): the process's own symbols
+        mallopt = _ctypes.dlsym(itself, "mallopt")
+        _ctypes.call_function(mallopt, (_M_ARENA_MAX, 2))
 
 
 def run_from_flags(flags: Mapping[str, Any]) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import http.server
 import json
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,32 @@ def test_json_log_names_a_resource_the_same_way_when_it_loads_and_when_it_runs(t
     records = [json.loads(line) for line in lines(result.stderr)]
     about = [(r["level"], r.get("resource")) for r in records if "resource" in r]
     assert about == [("warning", "a.toml"), ("error", "sub/b.toml"), ("error", "a.toml")], records
+
+
+ARENAS = """
+import ctypes, sys, threading
+{cap}
+barrier = threading.Barrier(8)
+held = []
+def allocate():
+    barrier.wait()
+    held.append([bytearray(50_000) for _ in range(20)])  # below the mmap threshold: from an arena
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+sys.stderr.flush()
+ctypes.CDLL(None).malloc_stats()  # glibc: one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_a_watching_confpy_keeps_to_two_malloc_arenas(capped: bool) -> None:
+    """cap_malloc_arenas: eight threads that each malloc use two glibc arenas, not nine."""
+    cap = "from confpy.runtime.launch import cap_malloc_arenas; cap_malloc_arenas()" if capped else ""
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS.format(cap=cap)], capture_output=True, text=True, timeout=60, check=True
+    )
+    arenas = done.stderr.count("Arena ")
+    assert arenas == 2 if capped else arenas > 2, done.stderr
