@@ -58,6 +58,7 @@ ONLY_FOR = {
     "confpy.engines.gotemplate.gosort": "sortByLength and sortKVByLength",
     # watch mode's mallopt goes through _ctypes: ctypes's own import is 1 ms of the first render
     "ctypes": "a render that passes its render_timeout",
+    "random": "a retry's jitter",
 }
 # What a plain `-watch` run imports only after its first render, or only for a flag it lacks.
 WATCH_AFTER_THE_FIRST_RENDER = {
@@ -65,7 +66,8 @@ WATCH_AFTER_THE_FIRST_RENDER = {
     "confpy.ops.metrics": "-metrics-addr",
     "prometheus_client": "-metrics-addr",
 }
-JINJA2_IMPORTS = {"hashlib", "inspect"}  # Jinja2's own (bytecode cache, nodes), whatever the template calls
+# Jinja2's own (bytecode cache, nodes, lorem ipsum), whatever the template calls
+JINJA2_IMPORTS = {"hashlib", "inspect", "random"}
 
 
 def _imported(tmp_path: Path, src: str, entry: tuple[str, ...] = COMMAND) -> set[str]:
