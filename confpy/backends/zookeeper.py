@@ -16,7 +16,8 @@ and watch mode resumes it with a full re-read.
 Better than confd: a key that does not exist reads as no keys (confd's nodeWalk fails the whole
 run with "zk: node does not exist"), a znode deleted during the walk is skipped (confd
 dereferences a nil stat and crashes), and an unreachable ensemble is one error line after
-`-connect-timeout` (confd's zk.Connect returns at once and every read then hangs).
+`-connect-timeout` (confd's zk.Connect returns at once and every read then hangs), as is a call
+the connection drops under (`_answer`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,21 @@ def parse_zookeeper_node(node: str) -> str:
 def _znode(key: str) -> str:
     """confd's `strings.Replace(v, "/*", "", -1)`, and no trailing `/` (zookeeper refuses it)."""
     return key.replace("/*", "").rstrip("/") or "/"
+
+
+def _answer(call: Any, timeout: float) -> Any:
+    """The result of kazoo's asynchronous `call`, within `timeout` seconds (BackendError after).
+
+    kazoo's plain calls wait for ever: one made while the connection is down (it dropped between
+    `_connected()` and the call, say in the middle of setting a watch up) is queued until the
+    connection is back, so an outage hung the caller, and at start the whole service with it.
+    """
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    try:
+        return call.get(timeout=timeout)
+    except KazooTimeoutError:
+        raise BackendError(f"zookeeper did not answer within {timeout:g} s") from None
 
 
 def _kazoo_log() -> logging.Logger:
@@ -107,7 +123,7 @@ class ZookeeperBackend(Backend):
         found: dict[str, str] = {}
         try:
             with self._reads.next() as number:
-                client.sync("/")
+                _answer(client.sync_async("/"), self.connect_timeout)
                 for key in prefixes:
                     self._walk(client, _znode(key), found)
         except KazooException as exc:
@@ -118,10 +134,11 @@ class ZookeeperBackend(Backend):
         """confd's nodeWalk: leaves are keys; a missing or vanished znode is skipped."""
         from kazoo.exceptions import NoNodeError
 
+        timeout = self.connect_timeout
         try:
-            children = client.get_children(path)
+            children = _answer(client.get_children_async(path), timeout)
             if not children:
-                found[path] = decode_value(path, client.get(path)[0] or b"")
+                found[path] = decode_value(path, _answer(client.get_async(path), timeout)[0] or b"")
                 return
             for name in children:
                 self._walk(client, ("" if path == "/" else path) + "/" + name, found)
@@ -133,12 +150,15 @@ class ZookeeperBackend(Backend):
         from kazoo.exceptions import KazooException
 
         client = self._connected()
-        subtree = _Subtree(client, _znode(prefix), callback)
+        subtree = _Subtree(client, _znode(prefix), callback, self.connect_timeout)
         try:
             subtree.arm()
         except KazooException as exc:
             subtree.cancel()
             raise BackendError(f"watching zookeeper failed: {exc!r}") from None
+        except BackendError:
+            subtree.cancel()
+            raise
         callback([])  # armed: re-read once, so nothing changed before is missed
         subtree.start()
         return Watch(cancel=subtree.cancel)
@@ -154,8 +174,8 @@ class ZookeeperBackend(Backend):
 class _Subtree:
     """The watches of one prefix: re-armed on a thread of its own after each one fires."""
 
-    def __init__(self, client: Any, root: str, callback: EventCallback) -> None:
-        self.client, self.root, self.callback = client, root, callback
+    def __init__(self, client: Any, root: str, callback: EventCallback, timeout: float) -> None:
+        self.client, self.root, self.callback, self.timeout = client, root, callback, timeout
         self.fired: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self.stopped = threading.Event()
         client.add_listener(self._state)
@@ -175,10 +195,10 @@ class _Subtree:
         pending = [self.root]
         while pending:
             path = pending.pop()
-            if self.client.exists(path, watch=self._watcher) is None:
+            if _answer(self.client.exists_async(path, watch=self._watcher), self.timeout) is None:
                 continue
             try:
-                children = self.client.get_children(path, watch=self._watcher)
+                children = _answer(self.client.get_children_async(path, watch=self._watcher), self.timeout)
             except NoNodeError:  # deleted since: its existence watch fires
                 continue
             pending.extend(("" if path == "/" else path) + "/" + name for name in children)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from confpy.backends.zookeeper import ZookeeperBackend, parse_zookeeper_node
+from confpy.backends.zookeeper import ZookeeperBackend, _Subtree, parse_zookeeper_node
 from confpy.errors import BackendError, ConfigError
 from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
 from tests.support.history import check_history, check_key_history, history_extra, written_history
@@ -193,6 +193,42 @@ def test_watch_streams_creates_changes_and_deletes(
         zk.delete(f"{root}/kv/a", recursive=True)
         wait_until(lambda: text(dest) == "", what="delete")
         assert "re-reading every" not in proc.log
+
+
+def test_a_watch_set_up_while_the_connection_drops_fails_within_the_timeout(
+    zk: Any, zk_server: ZookeeperServer, root: str
+) -> None:
+    """kazoo queues a call made while it reconnects until the connection is back: through an
+    outage, for ever. A connection that dropped in the middle of setting a watch up (the next
+    call made after the drop) hung the start that set it up; now the call fails after
+    -connect-timeout, and watch mode retries it. `_Subtree` on a session that has just dropped
+    is that moment, made on purpose (the backend checks the connection before each watch)."""
+    zk.create(f"{root}/kv/a", b"1", makepath=True)
+    proxy = TcpProxy("127.0.0.1", zk_server.port)
+    backend = ZookeeperBackend([f"127.0.0.1:{proxy.port}"], connect_timeout=1.0)
+    try:
+        assert backend.read([f"{root}/kv"]).values == {f"{root}/kv/a": "1"}
+        client = backend._client
+        proxy.cut()
+        wait_until(lambda: not client.connected, what="kazoo noticing the cut")
+        subtree = _Subtree(client, f"{root}/kv", lambda batch: None, timeout=1.0)
+        errors: list[BackendError] = []
+
+        def arm() -> None:
+            try:
+                subtree.arm()
+            except BackendError as exc:
+                errors.append(exc)
+
+        arming = threading.Thread(target=arm, daemon=True)
+        arming.start()
+        arming.join(10)
+        assert not arming.is_alive(), "the call waits for the connection to come back"
+        assert [str(e) for e in errors] == ["zookeeper did not answer within 1 s"]
+        subtree.cancel()
+    finally:
+        backend.close()
+        proxy.close()
 
 
 def test_watch_picks_up_a_change_made_while_cut_off(
