@@ -68,7 +68,11 @@ class TcpProxy:
                 client.close()
                 continue
             upstream.settimeout(None)
-            with self._lock:
+            with self._lock:  # a cut() since the check above must close this one too
+                if not self._open.is_set():
+                    client.close()
+                    upstream.close()
+                    continue
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
