@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -569,6 +570,61 @@ def test_stage_file_is_closed_before_the_rename(
     closed = [i for i, (mask, _) in enumerate(events) if mask == _IN_CLOSE_WRITE]
     assert len(moved) == 1 and closed, events
     assert max(closed) < moved[0], events
+
+
+def _open_inodes() -> dict[int, int]:
+    """Inode of each file descriptor this process holds, by descriptor."""
+    inodes = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, gone by now
+            inodes[int(name)] = os.stat(f"/proc/self/fd/{name}").st_ino
+    return inodes
+
+
+def test_the_replaced_file_is_freed_after_the_rename_not_inside_it(
+    existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer holds the old dest open across the rename, so the rename only unlinks it and
+    the filesystem frees its blocks at the close after it: a reader waiting for the new file does
+    not wait for that (ext4: the rename 90 -> 14 us). The close must come, on every path."""
+    old = existing.stat().st_ino
+    held_at_rename: list[bool] = []
+    rename = os.rename
+
+    def watched(src: Any, dst: Any) -> None:
+        held_at_rename.append(old in _open_inodes().values())
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", watched)
+    assert write_config(_target(existing), "port = 81\n").outcome is Outcome.UPDATED
+    assert held_at_rename == [True]
+    assert old not in _open_inodes().values()
+
+
+def _failing_render(write: Any) -> None:
+    write("half")
+    raise TemplateError("app.toml: render failed")
+
+
+@pytest.mark.parametrize(
+    ("content", "options"),
+    [
+        ("port = 81\n", {}),  # updated
+        ("port = 80\n", {}),  # in sync
+        ("port = 81\n", {"noop": True}),
+        ("port = 81\n", {"check_cmd": "false"}),
+        (_failing_render, {}),
+    ],
+    ids=["updated", "in-sync", "noop", "check-fails", "render-fails"],
+)
+def test_no_descriptor_is_left_open_whatever_the_outcome(
+    existing: Path, content: Any, options: dict[str, Any]
+) -> None:
+    noop = options.pop("noop", False)
+    before = set(_open_inodes())
+    with contextlib.suppress(CommandError, TemplateError):
+        write_config(_target(existing, **options), content, noop=noop)
+    assert set(_open_inodes()) == before
 
 
 def _stale_name(pid: int, run: str = "0badc0de") -> str:
