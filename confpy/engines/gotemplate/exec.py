@@ -76,22 +76,42 @@ _PASS_THROUGH = (ExecFailure, _Break, _Continue)
 _UNSET: Any = type("_Unset", (), {"__slots__": (), "__repr__": lambda self: "<unset>"})()
 
 
-class _Ctx:
-    """One execution's state: the output, the functions, the templates, the depth."""
+#: Pieces of output held before they go to the caller's writer, checked after each range
+#: iteration and template call: the rest of a template's output is bounded by its text.
+SPILL_AT = 512
 
-    __slots__ = ("at", "depth", "funcs", "templates", "write")
+
+class _Ctx:
+    """One execution's state: the output, the functions, the templates, the depth.
+
+    Output pieces go to a list (`write` is its append, a C call) and reach the caller's writer
+    joined, a few hundred at a time (`spill`): a writer of the caller's own (the stage file's,
+    which counts against the size limit) called per piece cost 15 % of a render.
+    """
+
+    __slots__ = ("at", "depth", "funcs", "out", "sink", "templates", "write")
 
     def __init__(
         self,
         funcs: Mapping[str, Callable[..., Any]],
         templates: dict[str, _Compiled],
-        write: Callable[[str], Any],
+        sink: Callable[[str], Any],
     ) -> None:
         self.funcs = funcs
         self.templates = templates
         self.depth = 0
-        self.write = write
+        self.out: list[str] = []
+        self.write = self.out.append
+        self.sink = sink
         self.at: n.Node | None = None  # where Go's executor is after an and/or (see _short_circuit)
+
+    def spill(self) -> None:
+        """Hand what is held to the caller's writer."""
+        out = self.out
+        if out:
+            text = "".join(out)
+            out.clear()
+            self.sink(text)
 
 
 class _Compiled:
@@ -306,7 +326,10 @@ class _Compiler:
             else:
                 raise ExecFailure(error_node, tree, f"range can't iterate over {sprint(v)}")
             ran = False
+            out = ctx.out
             for key, elem in items:
+                if len(out) >= SPILL_AT:
+                    ctx.spill()
                 ran = True
                 if elem_slot is not None:
                     frame[elem_slot] = elem
@@ -350,6 +373,8 @@ class _Compiler:
             except RecursionError:
                 raise ExecFailure(node, tree, f"exceeded maximum template depth ({MAX_EXEC_DEPTH})") from None
             ctx.depth -= 1
+            if len(ctx.out) >= SPILL_AT:
+                ctx.spill()
 
         return run
 
@@ -507,8 +532,8 @@ class _Compiler:
         args = [self.compile_arg(a) for a in arg_nodes]
         tree = self.tree
         lead, last = names[:-1], names[-1]
-        if not lead and not args and prev is None and not keep:
-            return _simple_field(receiver, last, tree, node, error_node)
+        if not lead and not args and prev is None:
+            return _simple_field(receiver, last, tree, node, error_node, keep)
 
         def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
             final = prev(ctx, frame, dot) if prev is not None else _NO_FINAL
@@ -829,8 +854,24 @@ def _short_circuit(
     return call
 
 
-def _simple_field(receiver: Eval, name: str, tree: str, node: n.Node, error_node: n.Node | None) -> Eval:
-    """receiver.Name without arguments: the common case, with fast paths for maps and NamedTuples."""
+def _simple_field(
+    receiver: Eval, name: str, tree: str, node: n.Node, error_node: n.Node | None, keep: bool
+) -> Eval:
+    """receiver.Name without arguments: the common case, with fast paths for maps and NamedTuples.
+
+    With `keep` (a typed argument, `base .Key`) a map's element stays in its Iface, which `_field`
+    makes; a NamedTuple's field is the same either way.
+    """
+    if keep:
+
+        def ev_keep(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            v = receiver(ctx, frame, dot)
+            fields = getattr(type(v), "_fields", None)
+            if fields is not None and name in fields:
+                return getattr(v, name)
+            return _field(v, name, None, tree, node, error_node, ctx, frame, dot)
+
+        return ev_keep
 
     def ev(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
         v = receiver(ctx, frame, dot)
@@ -983,8 +1024,9 @@ class GoTemplate:
     def stream(
         self, write: Callable[[str], Any], funcs: Mapping[str, Callable[..., Any]], data: Any = None
     ) -> None:
-        """Render as `execute` does, handing each piece of output to `write` as it is made (as
-        Go's Execute writes to an io.Writer: confd renders straight into its stage file)."""
+        """Render as `execute` does, handing the output to `write` in order as it is made, a few
+        hundred pieces at a time (`_Ctx`), as Go's Execute writes to an io.Writer: confd renders
+        straight into its stage file. A failed execution hands on nothing more."""
         ctx = _Ctx(funcs, self._templates, write)
         try:
             self._templates[self.name].run(ctx, data)
@@ -992,6 +1034,7 @@ class GoTemplate:
             if failure.node is None:
                 failure.node = ctx.at
             raise self._error(failure) from (failure.__cause__ or None)
+        ctx.spill()
 
     def _error(self, failure: ExecFailure) -> TemplateError:
         """Go's `template: NAME:LINE:COL: executing "TREE" at <NODE>: MESSAGE`, and its line."""

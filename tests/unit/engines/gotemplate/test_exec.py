@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 import pytest
 
 from confpy.engines.gotemplate import GoTemplate, parse
+from confpy.engines.gotemplate.exec import SPILL_AT
+from confpy.engines.gotemplate.gotypes import STRING, Signature
 from confpy.errors import ConfpyError, KeyNotFoundError, TemplateError
 from confpy.store import KVPair
 
@@ -176,6 +178,10 @@ def test_recursion_is_stopped() -> None:
 
 
 def test_datetime_methods() -> None:
+    # time.Time's methods come with gotime, which confd's datetime imports before it makes a time
+    # (confpy.engines.gotemplate.confd._now): this test's own `now` must do the same.
+    from confpy.engines.gotemplate import gotime  # noqa: F401
+
     text = (
         '{{(now).Format "2006-01-02T15:04:05.000Z07:00"}} {{(now).Unix}} {{(now).Year}} '
         "{{(now).Month}} {{(now).Weekday}} {{now}}"
@@ -237,3 +243,41 @@ def test_argument_type_errors_of_printf_and_len() -> None:
         "error calling len: reflect: call of reflect.Value.Type on zero Value"
     )
     assert str(error("{{(1) 2}}")).endswith("at <(1) 2>: can't give argument to non-function 1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{range .}}<{{.}}>{{end}}",
+        '{{define "item"}}<{{.}}>{{end}}{{range .}}{{template "item" .}}{{end}}',
+    ],
+    ids=["range", "template-call"],
+)
+def test_output_reaches_the_writer_in_order_and_in_bounded_pieces(text: str) -> None:
+    """The writer (the stage file's, which counts against the size limit) gets a few hundred
+    pieces at a time while a long range runs, not one call per piece, nor all of it at the end."""
+    pieces: list[str] = []
+    parse(text, "t", []).stream(pieces.append, {}, list(range(5000)))
+    assert "".join(pieces) == "".join(f"<{i}>" for i in range(5000))
+    assert len(pieces) > 5, "held until the end: a long output must stream"
+    assert max(len(p) for p in pieces) < 3 * SPILL_AT * len("<4999>")
+
+
+def test_nothing_more_reaches_the_writer_after_a_failure() -> None:
+    pieces: list[str] = []
+    with pytest.raises(TemplateError):
+        parse("{{range .}}{{.}}{{end}}{{fail}}", "t", FUNCS).stream(pieces.append, FUNCS, [1, 2])
+    assert pieces == []
+
+
+def test_a_typed_argument_reads_a_struct_field_and_a_map_element_as_go_does() -> None:
+    """`base .Key`: a NamedTuple's field is read directly; a map's element (interface {}) is
+    checked against the parameter's type, and a missing one is Go's invalid value."""
+    funcs = {"upper": str.upper}
+    sigs = {"upper": Signature((STRING,), STRING)}
+    assert parse("{{upper .Key}}", "t", sigs).execute(funcs, KVPair("/a", "b")) == "/A"
+    assert parse("{{upper .k}}", "t", sigs).execute(funcs, {"k": "v"}) == "V"
+    with pytest.raises(TemplateError, match="invalid value; expected string"):
+        parse("{{upper .missing}}", "t", sigs).execute(funcs, {"k": "v"})
+    with pytest.raises(TemplateError, match="wrong type for value; expected string; got int"):
+        parse("{{upper .k}}", "t", sigs).execute(funcs, {"k": 1})
