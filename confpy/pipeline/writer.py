@@ -151,10 +151,11 @@ def stage_config(
     name = target.label
     dest = target.dest
     produce: Producer = (lambda write: write(content)) if isinstance(content, str) else content
-    if not _ensure_directory(dest.parent, target.create_dest_dir, name, noop):
+    current = _read_current(dest, name)
+    # A dest that is there has its directory; only a missing one needs the directory checked.
+    if current is None and not _ensure_directory(dest.parent, target.create_dest_dir, name, noop):
         text = _render_in_memory(produce, target, name)
         return _would_update(target, None, text, (f"new directory {dest.parent}", "new file"), None)
-    current = _read_current(dest, name)
     held = False
     try:
         staged = _stage(target, name, produce, current, noop, keep_stage_file)
@@ -371,13 +372,15 @@ def _is_directory(*, path: Path, directory: Path, name: str) -> bool:
 
 
 def _read_current(dest: Path, name: str) -> _Current | None:
-    """The current dest (through a symlink, as confd compares), open, or None if there is none.
-    O_NONBLOCK: a FIFO in its place must not hang us."""
+    """The current dest (through a symlink, as confd compares), open, or None if there is none
+    (nor, maybe, its directory: `_ensure_directory` tells). O_NONBLOCK: a FIFO in its place must
+    not hang us."""
     try:
         fd = os.open(dest, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
+        _is_directory(path=dest.parent, directory=dest.parent, name=name)  # its error, if it is the cause
         raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
