@@ -607,23 +607,22 @@ def _failing_render(write: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "options"),
+    ("content", "check_cmd", "noop"),
     [
-        ("port = 81\n", {}),  # updated
-        ("port = 80\n", {}),  # in sync
-        ("port = 81\n", {"noop": True}),
-        ("port = 81\n", {"check_cmd": "false"}),
-        (_failing_render, {}),
+        ("port = 81\n", None, False),  # updated
+        ("port = 80\n", None, False),  # in sync
+        ("port = 81\n", None, True),
+        ("port = 81\n", "false", False),
+        (_failing_render, None, False),
     ],
     ids=["updated", "in-sync", "noop", "check-fails", "render-fails"],
 )
 def test_no_descriptor_is_left_open_whatever_the_outcome(
-    existing: Path, content: Any, options: dict[str, Any]
+    existing: Path, content: Any, check_cmd: str | None, noop: bool
 ) -> None:
-    noop = options.pop("noop", False)
     before = set(_open_inodes())
     with contextlib.suppress(CommandError, TemplateError):
-        write_config(_target(existing, **options), content, noop=noop)
+        write_config(_target(existing, check_cmd=check_cmd), content, noop=noop)
     assert set(_open_inodes()) == before
 
 
