@@ -85,6 +85,21 @@ TARGETS = [
     Target("versus_first_render", "ratio.confpy.ms", 3, None, "-watch start to first render, x confd"),
     Target("versus_reaction", "ratio.confpy.latency_ms_p50", 0.73, None, "reaction p50, x confd (.tmpl)"),
     Target("versus_reaction", "ratio.confpy.latency_ms_p99", 0.53, None, "reaction p99, x confd (.tmpl)"),
+    Target(
+        "versus_reaction_large", "ratio.confpy.latency_ms_p50", 0.36, None, "reaction p50 20k keys, x confd"
+    ),
+    Target(
+        "versus_reaction_large", "ratio.confpy.latency_ms_p99", 0.28, None, "reaction p99 20k keys, x confd"
+    ),
+    Target(
+        "versus_reaction_large",
+        "ratio.confpy.cpu_ms_per_100_puts",
+        0.33,
+        None,
+        "CPU/100 puts 20k keys, x confd",
+    ),
+    Target("versus_burst", "ratio.confpy.final_after_last_put_ms", 0.2, None, "burst: final state, x confd"),
+    Target("versus_burst", "ratio.confpy.reloads", 0.3, None, "burst: reloads, x confd"),
     Target("versus_fanout", "ratio.confpy.latency_p50_ms", float("inf"), None, "fan-out p50, x confd"),
     Target("versus_fanout", "ratio.confpy.rss_mib_each", float("inf"), None, "fan-out RSS each, x confd"),
 ]

@@ -274,29 +274,48 @@ def watch_scale(sizes: Sizes, workdir: Path) -> Result:
 # -- bursts ---------------------------------------------------------------------------------------
 
 
+def burst_once(
+    bench: _Bench, sizes: Sizes, layout: Layout, reloads: Path, watcher: WatchProcess
+) -> tuple[float, float, int]:
+    """One burst on resource 0 of `layout`: (seconds the puts took, seconds from the last put's
+    return until the dest holds the final state, reloads meanwhile, counted as lines of `reloads`)."""
+    before = _lines(reloads)
+    probe = FileProbe(layout.dest_dir)
+    try:
+        last: dict[int, str] = {}
+        since = probe.mark()
+        started = time.perf_counter()
+        for n in range(sizes.burst_puts):
+            j = n % sizes.burst_keys
+            last[j] = bench.next_value(0, j)
+            bench.client.put(layout.key(0, j), last[j])
+        returned = time.perf_counter()
+        needles = [f"server {v};" for v in last.values()]
+        seen = probe.wait_for(layout.dest_name(0), _holding(needles), since=since, timeout=5.0)
+    finally:
+        probe.close()
+    if seen is None:
+        raise RuntimeError(f"the final state never reached the dest file: {watcher.errors()[-2000:]}")
+    time.sleep(1.0)  # let the last reloads finish
+    return returned - started, max(0.0, seen.time - returned), _lines(reloads) - before
+
+
+def burst_figures(sizes: Sizes, runs: list[tuple[float, float, int]]) -> Result:
+    """What `burst_once`'s runs add up to: medians, and the worst run."""
+    return {
+        "puts": sizes.burst_puts,
+        "keys": sizes.burst_keys,
+        "bursts": len(runs),
+        "burst_s": round(statistics.median(r[0] for r in runs), 3),
+        "final_after_last_put_ms": round(statistics.median(r[1] for r in runs) * 1000, 2),
+        "final_after_last_put_max_ms": round(max(r[1] for r in runs) * 1000, 2),
+        "reloads": int(statistics.median(r[2] for r in runs)),
+        "reloads_max": max(r[2] for r in runs),
+    }
+
+
 def _burst(sizes: Sizes, workdir: Path, wait_min: str | None) -> Result:
     """Puts as fast as one client can, round-robin over the keys of one resource, several times."""
-
-    def one(bench: _Bench, layout: Layout, reloads: Path, watcher: WatchProcess) -> tuple[float, float, int]:
-        before = _lines(reloads)
-        probe = FileProbe(layout.dest_dir)
-        try:
-            last: dict[int, str] = {}
-            since = probe.mark()
-            started = time.perf_counter()
-            for n in range(sizes.burst_puts):
-                j = n % sizes.burst_keys
-                last[j] = bench.next_value(0, j)
-                bench.client.put(layout.key(0, j), last[j])
-            returned = time.perf_counter()
-            needles = [f"server {v};" for v in last.values()]
-            seen = probe.wait_for(layout.dest_name(0), _holding(needles), since=since, timeout=5.0)
-        finally:
-            probe.close()
-        if seen is None:
-            raise RuntimeError(f"the final state never reached the dest file: {watcher.errors()[-2000:]}")
-        time.sleep(1.0)  # let the last reloads finish
-        return returned - started, max(0.0, seen.time - returned), _lines(reloads) - before
 
     def body(bench: _Bench) -> Result:
         reloads = workdir / "reloads.log"
@@ -310,18 +329,8 @@ def _burst(sizes: Sizes, workdir: Path, wait_min: str | None) -> Result:
         bench.load(layout)
         watcher = bench.watch(layout)
         time.sleep(SETTLE + (0.3 if wait_min else 0.0))
-        runs = [one(bench, layout, reloads, watcher) for _ in range(sizes.burst_repeats)]
-        return {
-            "puts": sizes.burst_puts,
-            "keys": sizes.burst_keys,
-            "bursts": len(runs),
-            "burst_s": round(statistics.median(r[0] for r in runs), 3),
-            "final_after_last_put_ms": round(statistics.median(r[1] for r in runs) * 1000, 2),
-            "final_after_last_put_max_ms": round(max(r[1] for r in runs) * 1000, 2),
-            "reloads": int(statistics.median(r[2] for r in runs)),
-            "reloads_max": max(r[2] for r in runs),
-            "wait_min": wait_min or "",
-        }
+        runs = [burst_once(bench, sizes, layout, reloads, watcher) for _ in range(sizes.burst_repeats)]
+        return {**burst_figures(sizes, runs), "wait_min": wait_min or ""}
 
     return _with_bench(workdir, body)
 

@@ -18,7 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from probe import cpu_seconds, rss_kib, thread_count
-from scenarios import _Bench, _context_switches, _mib, _paced, _Reactor, _wakeups, _with_bench, run_fanout
+from scenarios import (
+    SETTLE,
+    _Bench,
+    _context_switches,
+    _mib,
+    _paced,
+    _Reactor,
+    _wakeups,
+    _with_bench,
+    burst_figures,
+    burst_once,
+    run_fanout,
+)
 from sizes import Sizes
 from workload import ROOT, WatchProcess, clean_env, confpy_command, run_onetime
 
@@ -196,17 +208,17 @@ def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
 # -- the watch path -----------------------------------------------------------------------------------
 
 
-def versus_reaction(sizes: Sizes, workdir: Path) -> Result:
+def _versus_reaction(sizes: Sizes, workdir: Path, shape: tuple[int, int], grpc: bool) -> Result:
     """Put returns -> dest holds the value: all contenders watch at once, each its own keys (its own
     root), and the puts alternate between them, so that the machine's load hits them alike."""
-    impls, comparison = _contenders(grpc=True)
+    impls, comparison = _contenders(grpc=grpc)
 
     def body(bench: _Bench) -> Result:
         reactors: list[_Reactor] = []
         try:
             for impl in impls:
                 layout = bench.layout(
-                    f"react-{impl.name}", *sizes.watch_small, engine=impl.engine, root=f"{ROOT}-{impl.name}"
+                    f"react-{impl.name}", *shape, engine=impl.engine, root=f"{ROOT}-{impl.name}"
                 )
                 bench.load(layout)
                 command = impl.command("-watch", bench.etcd.url, layout.confdir)
@@ -217,6 +229,49 @@ def versus_reaction(sizes: Sizes, workdir: Path) -> Result:
             for reactor in reactors:
                 reactor.close()
         return _with_ratios(figures, comparison, ["latency_ms.p50", "latency_ms.p99", "cpu_ms_per_100_puts"])
+
+    return _with_bench(workdir, body)
+
+
+def versus_reaction(sizes: Sizes, workdir: Path) -> Result:
+    """200 keys / 5 resources, confpy over gRPC too (the transport's cost shows here)."""
+    return _versus_reaction(sizes, workdir, sizes.watch_small, grpc=True)
+
+
+def versus_reaction_large(sizes: Sizes, workdir: Path) -> Result:
+    """20,000 keys / 50 resources (watch_large's shape), where confd re-reads a resource's whole
+    prefix on every change and confpy renders from its mirror."""
+    return _versus_reaction(sizes, workdir, sizes.watch_large, grpc=False)
+
+
+def versus_burst(sizes: Sizes, workdir: Path) -> Result:
+    """`burst` for each contender, all watching at once on keys of their own: how late after the
+    last put of a burst the final state is on disk, and how many reloads the burst cost. The bursts
+    take turns, contender by contender, `burst_repeats` rounds."""
+    impls, comparison = _contenders()
+
+    def body(bench: _Bench) -> Result:
+        contenders = []
+        for impl in impls:
+            reloads = workdir / f"reloads-{impl.name}.log"
+            layout = bench.layout(
+                f"burst-{impl.name}",
+                1,
+                sizes.burst_keys,
+                engine=impl.engine,
+                root=f"{ROOT}-{impl.name}",
+                reload_cmd=f"echo x >> {reloads}",
+            )
+            bench.load(layout)
+            watcher = bench.watch(layout, impl.name, impl.command("-watch", bench.etcd.url, layout.confdir))
+            contenders.append((impl, layout, reloads, watcher))
+        time.sleep(SETTLE)
+        runs: dict[str, list[tuple[float, float, int]]] = {impl.name: [] for impl in impls}
+        for _ in range(sizes.burst_repeats):
+            for impl, layout, reloads, watcher in contenders:
+                runs[impl.name].append(burst_once(bench, sizes, layout, reloads, watcher))
+        figures = {name: burst_figures(sizes, own) for name, own in runs.items()}
+        return _with_ratios(figures, comparison, ["final_after_last_put_ms", "reloads"])
 
     return _with_bench(workdir, body)
 
@@ -241,5 +296,7 @@ VERSUS: dict[str, Callable[[Sizes, Path], Result]] = {
     "versus_onetime": versus_onetime,
     "versus_first_render": versus_first_render,
     "versus_reaction": versus_reaction,
+    "versus_reaction_large": versus_reaction_large,
+    "versus_burst": versus_burst,
     "versus_fanout": versus_fanout,
 }
