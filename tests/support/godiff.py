@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,7 @@ class Result:
     out: bytes = b""
     err: str = ""
     crash: bool = False
+    hung: bool = False  # Go gave no answer in time (GoJudge): no verdict either way
 
     def show(self) -> str:
         if self.ok:
@@ -108,6 +110,8 @@ class Comparison:
     @property
     def kind(self) -> str:
         go, py = self.go, self.confpy
+        if go.hung:
+            return "go-hangs"
         if py.crash:
             return "traceback"
         if not go.ok and (py.ok or py.err != go.err):
@@ -130,8 +134,9 @@ class Comparison:
 
     @property
     def excluded(self) -> bool:
-        """Newer Go or a deliberate change (docs/go-templates.md, docs/differences.md): not a difference."""
-        return self.kind.startswith(("newer-go", "deliberate"))
+        """Newer Go or a deliberate change (docs/go-templates.md, docs/differences.md), or Go
+        hanging (no verdict): not a difference."""
+        return self.kind.startswith(("newer-go", "deliberate", "go-hangs"))
 
     def describe(self) -> str:
         return (
@@ -140,13 +145,22 @@ class Comparison:
 
 
 class GoJudge:
-    """The Go program as a server: build once into a temp dir, then one request a line."""
+    """The Go program as a server: build once into a temp dir, then one request a line.
+
+    Go's text/template has no time limit, and some templates run (nearly) forever in it: a
+    template that calls itself in a range's else, say, recurses to Go's maxExecDepth with a
+    stack growing by copies. A case without an answer in `CASE_TIMEOUT` seconds is Go hanging: the
+    judge is killed and started again, the case is `Result(hung=True)` (excluded from the
+    comparison, as newer Go is), and the cases after it are sent again.
+    """
+
+    CASE_TIMEOUT = 10.0
 
     def __init__(self, workdir: Path) -> None:
         go = shutil.which("go")
         if go is None:
             raise FileNotFoundError("go (Debian's golang-go, installed by `make system-deps`)")
-        env = {
+        self._env = {
             **os.environ,
             "GOCACHE": str(workdir / "gocache"),
             "GOPATH": str(workdir / "gopath"),
@@ -156,26 +170,60 @@ class GoJudge:
             "GOFLAGS": "",
             "CGO_ENABLED": "0",
         }
-        binary = workdir / "gojudge"
+        self._binary = workdir / "gojudge"
         subprocess.run(
-            [go, "build", "-o", str(binary), "."], cwd=JUDGE_SOURCE, env=env, check=True, timeout=300
+            [go, "build", "-o", str(self._binary), "."],
+            cwd=JUDGE_SOURCE,
+            env=self._env,
+            check=True,
+            timeout=300,
         )
         self.version = subprocess.run(
-            [go, "env", "GOVERSION"], env=env, capture_output=True, text=True, check=True
+            [go, "env", "GOVERSION"], env=self._env, capture_output=True, text=True, check=True
         ).stdout.strip()
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
-            [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=1 << 20
+            [str(self._binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env, bufsize=1 << 20
         )
+        self._pending = bytearray()  # read from the judge's stdout, not yet a whole line
         self._store: tuple[tuple[str, str], ...] | None = None
+
+    def _kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+    def _answer(self) -> dict[str, Any] | None:
+        """The judge's next answer, None when it gives none within CASE_TIMEOUT."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()  # read raw: the deadline needs select, not a buffered read
+        deadline = time.monotonic() + self.CASE_TIMEOUT
+        while b"\n" not in self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise RuntimeError("gojudge exited")
+            self._pending += chunk
+        line, _, rest = bytes(self._pending).partition(b"\n")
+        self._pending = bytearray(rest)
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
     def render_many(self, cases: Iterable[Case]) -> list[Result]:
         """Go's results for `cases`, in order (requests are written ahead of the answers read)."""
-        cases = list(cases)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        todo = list(cases)
         results: list[Result] = []
         chunk = 200  # bounded, so neither pipe fills while the other side waits
-        for start in range(0, len(cases), chunk):
-            batch = cases[start : start + chunk]
+        while todo:
+            batch, todo = todo[:chunk], todo[chunk:]
+            assert self.proc.stdin is not None
             for case in batch:
                 request: dict[str, Any] = {"name": case.name, "text": case.text, "data": case.data}
                 if case.store != self._store:
@@ -183,23 +231,31 @@ class GoJudge:
                     self._store = case.store
                 self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
-            for _ in batch:
-                line = self.proc.stdout.readline()
-                if not line:
-                    raise RuntimeError("gojudge exited")
-                answer = json.loads(line)
-                if answer.get("panic"):
-                    results.append(Result(ok=False, err="panic: " + answer["panic"]))
-                    continue
-                out = base64.b64decode(answer["out"] or "")
-                err = base64.b64decode(answer["err"] or "").decode("utf-8", "surrogateescape")
-                results.append(Result(ok=answer["ok"], out=out, err=err))
+            for i in range(len(batch)):
+                answer = self._answer()
+                if answer is None:
+                    hung = f"gojudge: no answer in {self.CASE_TIMEOUT:g} s"
+                    results.append(Result(ok=False, err=hung, hung=True))
+                    self._kill()
+                    self.restarts += 1
+                    self._start()
+                    todo = batch[i + 1 :] + todo
+                    break
+                results.append(_result(answer))
         return results
 
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+
+
+def _result(answer: dict[str, Any]) -> Result:
+    if answer.get("panic"):
+        return Result(ok=False, err="panic: " + answer["panic"])
+    out = base64.b64decode(answer["out"] or "")
+    err = base64.b64decode(answer["err"] or "").decode("utf-8", "surrogateescape")
+    return Result(ok=answer["ok"], out=out, err=err)
 
 
 @contextmanager
@@ -299,7 +355,8 @@ def figures(comparisons: list[Comparison]) -> str:
     same_err = sum(c.kind == "same" for c in go_err)
     same = sum(c.kind == "same" for c in compared)
     return (
-        f"{len(comparisons)} cases ({len(comparisons) - len(compared)} newer Go or deliberate, excluded): "
+        f"{len(comparisons)} cases ({len(comparisons) - len(compared)} newer Go, deliberate or Go hanging, "
+        "excluded): "
         f"{same}/{len(compared)} identical ({100 * same / max(1, len(compared)):.2f} %); "
         f"Go succeeds on {len(go_ok)}, output identical {same_out} "
         f"({100 * same_out / max(1, len(go_ok)):.2f} %); "
@@ -332,7 +389,8 @@ def report(judge: GoJudge, comparisons: list[Comparison], shrink_each: int = 1) 
     for label, members in sorted(classes(comparisons).items(), key=lambda kv: -len(kv[1])):
         lines.append(f"[{len(members)}] {label}")
         for c in members[:shrink_each]:
-            lines.append("  " + shrink(judge, c).describe().replace("\n", "\n  "))
+            shrunk = c if c.go.hung else shrink(judge, c)  # each try of a hanging case costs CASE_TIMEOUT
+            lines.append("  " + shrunk.describe().replace("\n", "\n  "))
     return "\n".join(lines)
 
 

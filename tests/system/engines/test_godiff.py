@@ -155,6 +155,31 @@ def test_the_judge_is_real_go(judge: GoJudge) -> None:
     assert differs.kind == "same", differs.describe()
 
 
+#: Go recurses to maxExecDepth through a range's else with a stack that grows by copies: minutes
+#: (more than 150 s measured) where confpy stops at its depth limit in a millisecond.
+GO_HANGS = '{{define "T"}}{{- range .s -}}{{ else}}{{template "T" .s}}{{end}}{{end}}{{template "T" .}}'
+
+
+def test_a_case_go_hangs_on_is_no_verdict_and_the_judge_goes_on(
+    judge: GoJudge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case without an answer in CASE_TIMEOUT is Go hanging: the judge is restarted, the case is
+    excluded, and the cases after it (store included) are answered by the new judge."""
+    monkeypatch.setattr(judge, "CASE_TIMEOUT", 2.0)
+    restarts = judge.restarts
+    store = (("/k", "v"),)  # sent with the first case only: the new judge must be sent it again
+    hung, after, stored = compare(
+        judge,
+        [Case(GO_HANGS, None, store), Case("{{1}}{{.s}}", DATA, store), Case('{{getv "/k"}}', None, store)],
+    )
+    assert judge.restarts == restarts + 1
+    assert hung.go.hung and hung.kind == "go-hangs" and hung.excluded, hung.describe()
+    assert hung.confpy.err.endswith("exceeded maximum template depth (100000)")
+    assert after.kind == "same" and after.go.out == "1héllo".encode(), after.describe()
+    assert stored.kind == "same" and stored.go.out == b"v", stored.describe()
+    assert "1 newer Go, deliberate or Go hanging, excluded" in figures([hung, after])
+
+
 def test_known_differences_still_happen() -> None:
     """KNOWN only shrinks: an entry that no run matched is fixed, and must go."""
     if _runs != {"random", "rows", "confd"}:
