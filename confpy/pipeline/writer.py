@@ -22,6 +22,7 @@ from confpy._go.strconv import go_bytes
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import DEFAULT_MAX_OUTPUT_SIZE
 from confpy.errors import ConfigError, WriteError
+from confpy.pipeline.renames import data_before_rename
 from confpy.pipeline.stage import CHUNK, Abort, Stage, read_fd, too_large, write_all
 
 __all__ = [
@@ -112,12 +113,13 @@ class WriteResult(NamedTuple):
 
 
 class _Current(NamedTuple):
-    """The dest as found: open for the comparison, and its mode and owner."""
+    """The dest as found: open for the comparison, its mode and owner, and its filesystem."""
 
     fd: int
     mode: int
     uid: int
     gid: int
+    dev: int
 
 
 def write_config(
@@ -161,6 +163,8 @@ def stage_config(
         staged = _stage(target, name, produce, current, noop, keep_stage_file)
         if isinstance(staged, Pending) and current is not None:
             staged.replaced_fd, held = current.fd, True
+            # A symlink's target may sit on another filesystem than the link the rename replaces.
+            staged.sync_after_rename = staged.link is None and data_before_rename(current.dev)
         return staged
     finally:
         if current is not None and not held:
@@ -213,13 +217,18 @@ class Pending:
         # it: its blocks are freed by the close that follows, not inside the rename that readers
         # wait for (ext4: 90 -> 14 us measured).
         self.replaced_fd: int | None = None
+        # True: the filesystem writes this file's data before it commits the rename over the
+        # existing dest (renames.py), so the fsync comes after the rename, not before it.
+        self.sync_after_rename = False
 
     def check_command(self) -> str:
         assert self.target.check_cmd is not None
         return expand_command(self.target.check_cmd, src=str(self.stage.link()), dest=str(self.target.dest))
 
     def sync(self) -> None:
-        """fsync the stage file, before any file of the commit is renamed."""
+        """fsync the stage file, before any file of the commit is renamed (unless after it will do)."""
+        if self.sync_after_rename:
+            return
         try:
             os.fsync(self.stage.fd)
         except OSError as exc:
@@ -228,8 +237,18 @@ class Pending:
     def install(self) -> WriteResult:
         target = self.target
         path = self.stage.link()
-        self.stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find the file closed
-        self.renamed = _replace(path, target.dest, self.uid, self.gid, self.mode, target.label)
+        synced: int | None = None  # the file to fsync after the rename: open it while it is ours
+        if self.sync_after_rename:
+            try:
+                synced = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise self.stage.error(exc) from exc
+        try:
+            self.stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find it closed
+            self.renamed = _replace(path, target.dest, self.uid, self.gid, self.mode, target.label, synced)
+        finally:
+            if synced is not None:
+                os.close(synced)
         self._release_replaced()
         return WriteResult(Outcome.UPDATED, changes=self.changes, symlink=self.link)
 
@@ -386,7 +405,7 @@ def _read_current(dest: Path, name: str) -> _Current | None:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise WriteError(f"{name}: destination {dest} is not a regular file")
-    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid)
+    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_dev)
 
 
 def _symlink_target(dest: Path) -> str | None:
@@ -447,14 +466,22 @@ def _changes(current: _Current | None, same: bool, mode: int, uid: int, gid: int
     return tuple(changes)
 
 
-def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str) -> bool:
-    """Rename stage over dest (True); on EBUSY (a bind-mounted file) write in place (False)."""
+def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, synced: int | None) -> bool:
+    """Rename stage over dest (True); on EBUSY (a bind-mounted file) write in place (False).
+
+    `synced`: the stage file, open, to fsync after the rename (Pending.sync_after_rename).
+    """
     try:
         os.rename(stage, dest)
     except OSError as exc:
         if exc.errno != errno.EBUSY:
             raise WriteError(f"{name}: cannot replace {dest}: {exc.strerror}") from exc
     else:
+        if synced is not None:
+            try:
+                os.fsync(synced)
+            except OSError as exc:  # the new content is in place and read from memory: reload it
+                log.error("%s: cannot fsync %s after replacing it: %s", name, dest, exc.strerror)
         _fsync_directory(dest.parent, name)
         return True
     log.warning("%s: %s is busy (a bind-mounted file?): writing it in place, which is not atomic", name, dest)

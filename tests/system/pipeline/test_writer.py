@@ -723,3 +723,86 @@ def test_symlink_dest_is_replaced_by_a_file(tmp_path: Path) -> None:
     assert not dest.is_symlink() and dest.read_text() == "new\n"
     assert real.read_text() == "old\n"
     assert write_config(_target(dest), "newer\n").symlink is None
+
+
+# --- the fsync: before the rename, or after it where the filesystem orders the data first ------
+
+
+def _syncs_and_renames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the writer fsyncs ("dir", or a file by its inode) and renames, in order."""
+    events: list[str] = []
+    fsync, rename = os.fsync, os.rename
+
+    def watched_fsync(fd: int) -> None:
+        info = os.fstat(fd)
+        events.append("fsync dir" if stat.S_ISDIR(info.st_mode) else f"fsync {info.st_ino}")
+        fsync(fd)
+
+    def watched_rename(src: Any, dst: Any) -> None:
+        events.append("rename")
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    monkeypatch.setattr(os, "rename", watched_rename)
+    return events
+
+
+@pytest.mark.parametrize("ordered", [True, False], ids=["data-before-rename", "otherwise"])
+def test_the_new_file_is_fsynced_after_the_rename_only_where_the_filesystem_orders_it(
+    existing: Path, monkeypatch: pytest.MonkeyPatch, ordered: bool
+) -> None:
+    """ext4 (data=ordered, auto_da_alloc) commits a rename over a file after that file's data, so
+    the fsync can follow the rename and the new config is readable a disk flush sooner; anywhere
+    else it must come first. The directory's fsync comes last either way, before any reload."""
+    monkeypatch.setattr("confpy.pipeline.writer.data_before_rename", lambda dev: ordered)
+    events = _syncs_and_renames(monkeypatch)
+    assert write_config(_target(existing), "port = 81\n").outcome is Outcome.UPDATED
+    new = f"fsync {existing.stat().st_ino}"
+    assert events == (["rename", new, "fsync dir"] if ordered else [new, "rename", "fsync dir"])
+    assert existing.read_text() == "port = 81\n"
+    assert _stage_files(existing.parent) == []
+
+
+def test_a_new_file_or_a_symlinked_dest_is_fsynced_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ordering holds for a rename over a file: a new dest replaces nothing, and a symlink's
+    target may be on another filesystem than the link the rename replaces."""
+    monkeypatch.setattr("confpy.pipeline.writer.data_before_rename", lambda dev: True)
+    (tmp_path / "real.conf").write_text("port = 80\n")
+    (tmp_path / "link.conf").symlink_to(tmp_path / "real.conf")
+    events = _syncs_and_renames(monkeypatch)
+    for name in ("new.conf", "link.conf"):
+        events.clear()
+        assert write_config(_target(tmp_path / name), "port = 81\n").outcome is Outcome.UPDATED
+        assert events == [f"fsync {(tmp_path / name).stat().st_ino}", "rename", "fsync dir"], name
+
+
+def test_which_filesystems_order_the_data_first_agrees_with_findmnt(
+    existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's reading of /proc/self/mountinfo against util-linux's findmnt on the same
+    directory, and the writer following it: this machine's tmp dir and /dev/shm (tmpfs)."""
+    from confpy.pipeline.renames import data_before_rename
+
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm")) if os.path.isdir("/dev/shm") else None
+    try:
+        for directory in [existing.parent, *([shm] if shm else [])]:
+            found = subprocess.run(
+                ["findmnt", "-n", "-o", "FSTYPE,VFS-OPTIONS,FS-OPTIONS", "--target", str(directory)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            options = set(",".join(found[1:]).split(","))
+            expected = found[0] == "ext4" and not options & {"data=writeback", "noauto_da_alloc"}
+            assert data_before_rename(directory.stat().st_dev) is expected, (directory, found)
+            dest = directory / "app.conf"
+            dest.write_text("port = 80\n")
+            events = _syncs_and_renames(monkeypatch)
+            write_config(_target(dest), "port = 81\n")
+            assert (events.index("rename") < events.index(f"fsync {dest.stat().st_ino}")) is expected
+            monkeypatch.undo()
+    finally:
+        if shm:
+            shutil.rmtree(shm)
