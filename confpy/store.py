@@ -54,6 +54,24 @@ def _literal_prefix(pattern: str) -> str:
     return pattern[:end]
 
 
+def _prefix_end(keys: list[str], prefix: str, start: int) -> int:
+    """The end of the run of sorted `keys` from `start` that start with `prefix`: the first key not
+    below the least string above them all (the prefix with its last character incremented)."""
+    if not prefix:
+        return len(keys)
+    last = ord(prefix[-1])
+    if last == 0x10FFFF:  # no character above it: walk the run
+        end = start
+        while end < len(keys) and keys[end].startswith(prefix):
+            end += 1
+        return end
+    return bisect_left(keys, prefix[:-1] + chr(last + 1), start)
+
+
+#: A KVPair made without the Python-level __new__ a NamedTuple has (gets makes one per key).
+_pair = tuple.__new__
+
+
 class KeyStore:
     """Keys and values with the lookups confd's template functions need.
 
@@ -79,20 +97,16 @@ class KeyStore:
             self._sorted = sorted(self._data)
         return self._sorted
 
-    def _matching(self, pattern: str) -> Iterator[str]:
+    def _matching(self, pattern: str) -> list[str]:
         """The keys matching `pattern`, in key order."""
         try:
-            regex = pattern_regex(pattern)
+            match = pattern_regex(pattern).match
         except BadPattern as exc:
             raise FunctionError(f"{exc}: {pattern!r}", str(exc)) from None
         prefix = _literal_prefix(pattern)
         keys = self._keys()
-        for index in range(bisect_left(keys, prefix), len(keys)):
-            key = keys[index]
-            if not key.startswith(prefix):
-                break
-            if regex.match(key):
-                yield key
+        start = bisect_left(keys, prefix)
+        return [key for key in keys[start : _prefix_end(keys, prefix, start)] if match(key)]
 
     def __len__(self) -> int:
         return len(self._data)
@@ -146,7 +160,7 @@ class KeyStore:
         data = self._data
         if type(pattern) is not str:
             string_argument("gets", 1, pattern)
-        return [KVPair(k, data[k]) for k in self._matching(pattern)]
+        return [_pair(KVPair, (k, data[k])) for k in self._matching(pattern)]
 
     def getvs(self, pattern: str) -> list[str]:
         """Values whose key matches the pattern, sorted by value."""

@@ -94,7 +94,7 @@ def _wrap(value: int) -> int:
 
 
 def _base(path: object) -> str:
-    return path_base(_str("base", 1, path))
+    return path_base(path if type(path) is str else _str("base", 1, path))
 
 
 def _dir(path: object) -> str:

@@ -339,6 +339,33 @@ def test_gets_escaped_star_matches_a_literal_star() -> None:
     assert store.getvs("/a/*") == ["b", "star"]
 
 
+def test_gets_looks_only_at_the_keys_that_start_with_the_literal_part_and_at_all_of_them() -> None:
+    """gets takes the run of sorted keys with the pattern's literal prefix by bisection, its end
+    found as the prefix with its last character incremented (or walked, when that is U+10FFFF):
+    against every key matched one by one, over keys that sort right around the run's ends."""
+    import itertools
+
+    alphabet = ["/", "a", "b", "a\U0010ffff", "\U0010ffff", "é", "*"]
+    keys = {"/" + "".join(p): "v" for n in range(4) for p in itertools.product(alphabet, repeat=n)}
+    store = KeyStore(keys)
+    patterns = [
+        "/*",
+        "/a*",
+        "/a/*",
+        "/a\U0010ffff*",
+        "/\U0010ffff*",
+        "/\U0010ffff/*",
+        "/é*",
+        "/a?",
+        "*",
+        "/b",
+    ]
+    for pattern in patterns:
+        want = [k for k in sorted(keys) if path_match(pattern, k)]
+        assert [p.Key for p in store.gets(pattern)] == want, pattern
+        assert all(type(p) is KVPair for p in store.gets(pattern))
+
+
 def test_exists_is_true_for_keys_only() -> None:
     store = KeyStore({**APP, "/empty": ""})
     assert store.exists("/app/port")

@@ -206,11 +206,41 @@ class _Compiler:
     # -- statements --
 
     def compile_list(self, lst: n.ListNode) -> Run:
-        runs = [r for r in (self.compile_node(node) for node in lst.nodes) if r is not None]
-        texts = [getattr(r, "text", None) for r in runs]
-        if all(t is not None for t in texts):
-            text = "".join(t for t in texts if t is not None)
-            return self.text_run(text)
+        """The list's nodes in order; text next to a printing action is written by the action
+        (`    server {{.Value}};` is one step, not three), comments are dropped."""
+        items: list[str | n.Node] = []  # adjacent texts joined (a comment between them prints nothing)
+        for node in lst.nodes:
+            if isinstance(node, n.TextNode) and items and isinstance(items[-1], str):
+                items[-1] += node.text
+            elif isinstance(node, n.TextNode):
+                items.append(node.text)
+            elif not isinstance(node, n.CommentNode):
+                items.append(node)
+        runs: list[Run] = []
+        before = ""  # the text that came last, not yet written by a run
+        i = 0
+        while i < len(items):
+            item = items[i]
+            i += 1
+            if isinstance(item, str):
+                before = item
+                continue
+            if isinstance(item, n.ActionNode) and not item.pipe.decl:
+                following = items[i] if i < len(items) else None
+                after = following if isinstance(following, str) else ""
+                i += bool(after)
+                runs.append(self.compile_action(item, before, after))
+            else:
+                if before:
+                    runs.append(self.text_run(before))
+                compiled = self.compile_node(item)
+                if compiled is not None:
+                    runs.append(compiled)
+            before = ""
+        if before:
+            runs.append(self.text_run(before))
+        if not runs:
+            return self.text_run("")
         if len(runs) == 1:
             return runs[0]
         steps = tuple(runs)
@@ -248,7 +278,8 @@ class _Compiler:
             return _raise_continue
         return None  # comments
 
-    def compile_action(self, node: n.ActionNode) -> Run:
+    def compile_action(self, node: n.ActionNode, before: str = "", after: str = "") -> Run:
+        """An action; one that prints writes the texts `before` and `after` it as well."""
         ev = self.compile_pipeline(node.pipe)
         if node.pipe.decl:
 
@@ -257,15 +288,25 @@ class _Compiler:
 
             return run_decl
         tree = self.tree
+        field = getattr(ev, "dot_field", None)
 
         def run(ctx: _Ctx, frame: Frame, dot: Any) -> None:
-            v = ev(ctx, frame, dot)
+            write = ctx.write
+            if before:
+                write(before)
+            if field is None:
+                v = ev(ctx, frame, dot)
+            else:  # `.Name` on a struct, ev's fast path inlined: the commonest action there is
+                fields = getattr(type(dot), "_fields", None)
+                v = getattr(dot, field) if fields is not None and field in fields else ev(ctx, frame, dot)
             if type(v) is str:
-                ctx.write(v)
+                write(v)
             elif isinstance(v, _FUNCTION_TYPES):
                 raise ExecFailure(node, tree, f"can't print {node} of type {type_name(v)}")
             else:
-                ctx.write(print_value(v))
+                write(print_value(v))
+            if after:
+                write(after)
 
         return run
 
@@ -672,11 +713,18 @@ def _checker(typ: GoType, at: n.Node | None, tree: str) -> Callable[[Any, _Ctx],
             raise ExecFailure(node, tree, str(err)) from None
 
     cls = {STRING: str, INT: int, BOOL: bool}.get(typ, typ.new)
+    check.cls = cls  # type: ignore[attr-defined]  # _then_check inlines the `is`
     return check
 
 
 def _then_check(ev: Eval, check: Callable[[Any, _Ctx], Any]) -> Eval:
-    return lambda ctx, frame, dot: check(ev(ctx, frame, dot), ctx)
+    cls = getattr(check, "cls", None)
+
+    def checked(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+        v = ev(ctx, frame, dot)
+        return v if type(v) is cls else check(v, ctx)
+
+    return checked
 
 
 def _dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -813,7 +861,21 @@ def _call(
         return lambda ctx, frame, dot: invoke(resolve(ctx), ())
     if prev is None and len(args) == 1:
         a0 = args[0]
-        return lambda ctx, frame, dot: invoke(resolve(ctx), (a0(ctx, frame, dot),))
+
+        def call1(ctx: _Ctx, frame: Frame, dot: Any) -> Any:  # resolve and invoke inlined
+            fn = target if not isinstance(target, str) else ctx.funcs.get(target) or resolve(ctx)
+            v = a0(ctx, frame, dot)
+            try:
+                value = fn(v)
+            except _PASS_THROUGH:
+                raise
+            except Exception as err:
+                if builtin and not isinstance(err, GoError):
+                    raise
+                raise failure(fn, [v], err) from err
+            return value if result is None or type(value) is result else result(value)
+
+        return call1
     if prev is None and len(args) == 2:
         a0, a1 = args
         return lambda ctx, frame, dot: invoke(resolve(ctx), (a0(ctx, frame, dot), a1(ctx, frame, dot)))
@@ -862,6 +924,15 @@ def _simple_field(
     With `keep` (a typed argument, `base .Key`) a map's element stays in its Iface, which `_field`
     makes; a NamedTuple's field is the same either way.
     """
+    if keep and receiver is _dot:
+
+        def ev_keep_dot(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
+            fields = getattr(type(dot), "_fields", None)
+            if fields is not None and name in fields:
+                return getattr(dot, name)
+            return _field(dot, name, None, tree, node, error_node, ctx, frame, dot)
+
+        return ev_keep_dot
     if keep:
 
         def ev_keep(ctx: _Ctx, frame: Frame, dot: Any) -> Any:
@@ -897,6 +968,7 @@ def _simple_field(
             return getattr(dot, name)
         return _field(dot, name, None, tree, node, error_node, ctx, frame, dot)
 
+    ev_dot.dot_field = name  # type: ignore[attr-defined]  # compile_action inlines it
     return ev_dot
 
 
