@@ -237,18 +237,10 @@ class Pending:
     def install(self) -> WriteResult:
         target = self.target
         path = self.stage.link()
-        synced: int | None = None  # the file to fsync after the rename: open it while it is ours
-        if self.sync_after_rename:
-            try:
-                synced = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as exc:
-                raise self.stage.error(exc) from exc
-        try:
-            self.stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find it closed
-            self.renamed = _replace(path, target.dest, self.uid, self.gid, self.mode, target.label, synced)
-        finally:
-            if synced is not None:
-                os.close(synced)
+        self.stage.close()  # before the rename: a reader woken by IN_MOVED_TO must find the file closed
+        self.renamed = _replace(
+            path, target.dest, self.uid, self.gid, self.mode, target.label, self.sync_after_rename
+        )
         self._release_replaced()
         return WriteResult(Outcome.UPDATED, changes=self.changes, symlink=self.link)
 
@@ -466,10 +458,11 @@ def _changes(current: _Current | None, same: bool, mode: int, uid: int, gid: int
     return tuple(changes)
 
 
-def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, synced: int | None) -> bool:
+def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, sync_after: bool) -> bool:
     """Rename stage over dest (True); on EBUSY (a bind-mounted file) write in place (False).
 
-    `synced`: the stage file, open, to fsync after the rename (Pending.sync_after_rename).
+    `sync_after`: fsync the new dest after the rename (Pending.sync_after_rename), opened by its
+    name then, not before: nothing but the rename stands between the render and its readers.
     """
     try:
         os.rename(stage, dest)
@@ -477,11 +470,8 @@ def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, 
         if exc.errno != errno.EBUSY:
             raise WriteError(f"{name}: cannot replace {dest}: {exc.strerror}") from exc
     else:
-        if synced is not None:
-            try:
-                os.fsync(synced)
-            except OSError as exc:  # the new content is in place and read from memory: reload it
-                log.error("%s: cannot fsync %s after replacing it: %s", name, dest, exc.strerror)
+        if sync_after:
+            _fsync_file(dest, name)
         _fsync_directory(dest.parent, name)
         return True
     log.warning("%s: %s is busy (a bind-mounted file?): writing it in place, which is not atomic", name, dest)
@@ -503,6 +493,19 @@ def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, 
     except OSError as exc:
         raise WriteError(f"{name}: cannot write {dest} in place: {exc.strerror}") from exc
     return False
+
+
+def _fsync_file(path: Path, name: str) -> None:
+    """fsync a file just renamed into place. A failure is logged, not raised: the new content is
+    in place and what readers see, so its reload must still run."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.error("%s: cannot fsync %s after replacing it: %s", name, path, exc.strerror)
 
 
 def _fsync_directory(directory: Path, name: str) -> None:

@@ -806,3 +806,26 @@ def test_which_filesystems_order_the_data_first_agrees_with_findmnt(
     finally:
         if shm:
             shutil.rmtree(shm)
+
+
+def test_an_fsync_failing_after_the_rename_is_logged_and_the_update_stands(
+    existing: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once renamed, the new content is what every reader sees: a failed fsync then is an error
+    line naming resource and file, and the result is UPDATED, so that the reload still runs."""
+    monkeypatch.setattr("confpy.pipeline.writer.data_before_rename", lambda dev: True)
+    fsync = os.fsync
+
+    def failing(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(5, "Input/output error")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with caplog.at_level(logging.ERROR, logger="confpy"):
+        assert write_config(_target(existing), "port = 81\n").outcome is Outcome.UPDATED
+    assert existing.read_text() == "port = 81\n"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{NAME}: cannot fsync {existing} after replacing it: Input/output error"
+    ]
+    assert _stage_files(existing.parent) == []
