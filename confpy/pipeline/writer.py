@@ -470,9 +470,7 @@ def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, 
         if exc.errno != errno.EBUSY:
             raise WriteError(f"{name}: cannot replace {dest}: {exc.strerror}") from exc
     else:
-        if sync_after:
-            _fsync_file(dest, name)
-        _fsync_directory(dest.parent, name)
+        _fsync_after_rename(dest, name, file=sync_after)
         return True
     log.warning("%s: %s is busy (a bind-mounted file?): writing it in place, which is not atomic", name, dest)
     try:
@@ -495,29 +493,25 @@ def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, 
     return False
 
 
-def _fsync_file(path: Path, name: str) -> None:
-    """fsync a file just renamed into place. A failure is logged, not raised: the new content is
-    in place and what readers see, so its reload must still run."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+def _fsync_after_rename(dest: Path, name: str, file: bool) -> None:
+    """Make a rename durable: with `file`, the new dest (not fsynced before the rename; a failure
+    is an error line, not raised: the content is in place, readers see it, its reload must still
+    run), then its directory (some filesystems cannot fsync one, which is only logged)."""
+    steps: list[tuple[Path, int, int, str]] = []
+    if file:
+        steps.append(
+            (dest, os.O_NOFOLLOW | os.O_NONBLOCK, logging.ERROR, "cannot fsync {} after replacing it")
+        )
+    steps.append((dest.parent, os.O_DIRECTORY, logging.WARNING, "cannot fsync directory {}"))
+    for path, flags, level, message in steps:
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        log.error("%s: cannot fsync %s after replacing it: %s", name, path, exc.strerror)
-
-
-def _fsync_directory(directory: Path, name: str) -> None:
-    """Make the rename durable; some filesystems cannot fsync a directory, which is only logged."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        log.warning("%s: cannot fsync directory %s: %s", name, directory, exc.strerror)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | flags)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.log(level, "%s: %s: %s", name, message.format(path), exc.strerror)
 
 
 def _remove(path: Path) -> None:
