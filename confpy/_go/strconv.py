@@ -27,6 +27,7 @@ __all__ = [
     "can_backquote",
     "format_float",
     "go_bytes",
+    "go_concat",
     "go_string",
     "is_raw_byte",
     "parse_bool",
@@ -98,6 +99,18 @@ def go_bytes(s: str) -> bytes:
 def go_string(data: bytes | bytearray) -> str:
     """Bytes as a Go string holds them: UTF-8 decoded, each byte that is not UTF-8 kept raw."""
     return data.decode("utf-8", "surrogateescape")
+
+
+def go_concat(s: str) -> str:
+    """`s`, Go strings put together, as one Go string holds it: raw bytes that now meet as UTF-8
+    (the two halves of a sliced "é") are that character, as they are in Go's bytes, so that `eq`,
+    `%q` and messages see what Go sees."""
+    if s.isascii():
+        return s
+    try:
+        return go_string(go_bytes(s))
+    except UnicodeEncodeError:  # a lone surrogate that is no raw byte: no Go string holds it
+        return s
 
 
 def is_raw_byte(c: str) -> bool:

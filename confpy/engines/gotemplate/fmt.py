@@ -13,7 +13,16 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confpy._go.strconv import UINT64_MAX, can_backquote, format_float, go_bytes, go_string, quote, quote_rune
+from confpy._go.strconv import (
+    UINT64_MAX,
+    can_backquote,
+    format_float,
+    go_bytes,
+    go_concat,
+    go_string,
+    quote,
+    quote_rune,
+)
 from confpy.engines.gotemplate.gotypes import ByteSlice, GoSlice, NilMap, type_of
 
 __all__ = [
@@ -576,10 +585,10 @@ def sprintf(fmt: str, *args: Any) -> str:
     """fmt.Sprintf."""
     plain = _plain_format(fmt)
     if plain is not None and len(plain[1]) == len(args) and all(map(_plain_arg, plain[1], args)):
-        return plain[0] % args
+        return go_concat(plain[0] % args)
     p = _Printer()
     p.do_printf(fmt, args)
-    return "".join(p.buf)
+    return go_concat("".join(p.buf))
 
 
 def sprint(*args: Any) -> str:
@@ -592,7 +601,7 @@ def sprint(*args: Any) -> str:
             p.buf.append(" ")
         p.print_arg(arg, "v")
         prev_string = is_string
-    return "".join(p.buf)
+    return go_concat("".join(p.buf))
 
 
 def sprintln(*args: Any) -> str:
@@ -603,7 +612,7 @@ def sprintln(*args: Any) -> str:
             p.buf.append(" ")
         p.print_arg(arg, "v")
     p.buf.append("\n")
-    return "".join(p.buf)
+    return go_concat("".join(p.buf))
 
 
 def eval_args(args: Sequence[Any]) -> str:

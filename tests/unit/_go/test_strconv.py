@@ -13,6 +13,8 @@ from confpy._go.strconv import (
     byte_len,
     can_backquote,
     format_float,
+    go_concat,
+    go_string,
     parse_bool,
     parse_float,
     parse_int,
@@ -198,3 +200,12 @@ def test_byte_len_is_gos_len() -> None:
     raw = b"\xff".decode("utf-8", "surrogateescape")
     assert [byte_len(s) for s in ("abc", "é", "😀", raw, "é" + raw)] == [3, 2, 4, 1, 3]
     assert byte_len("\ud800") == 3  # no Go string holds it; U+FFFD's length
+
+
+def test_go_concat_puts_raw_bytes_that_meet_back_together() -> None:
+    """Two raw bytes that form UTF-8 are that character; raw bytes that do not stay raw; ASCII and
+    a lone surrogate no Go string holds (a Jinja literal's) come back as they are."""
+    assert go_concat(go_string(b"\xc3") + go_string(b"\xa9")) == "é"
+    assert go_concat(go_string(b"\xc3") + "x") == "\udcc3x"
+    assert go_concat("plain") == "plain"
+    assert go_concat("\ud800é") == "\ud800é"
