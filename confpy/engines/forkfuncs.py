@@ -20,8 +20,17 @@ from collections.abc import Callable, Mapping, Sized
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from confpy._go.strconv import byte_len, go_bytes, quote
-from confpy.engines.functions import _int, _list, _lower_char, _str, _upper_char, _valid_runes, create_map
+from confpy._go.strconv import byte_len, go_bytes, go_string, quote
+from confpy.engines.functions import (
+    _bytes_of,
+    _int,
+    _list,
+    _lower_char,
+    _str,
+    _upper_char,
+    _valid_runes,
+    create_map,
+)
 from confpy.engines.lookups import FORK_LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 
@@ -201,8 +210,10 @@ def _regex_replace_all(pattern: object, s: object, repl: object) -> str:
 
 
 def _trim_prefix(s: object, prefix: object) -> str:
-    """trimPrefix: strings.TrimPrefix(s, prefix)."""
-    return _str("trimPrefix", 1, s).removeprefix(_str("trimPrefix", 2, prefix))
+    """trimPrefix: strings.TrimPrefix(s, prefix), on bytes where a part of a character is in play."""
+    s, prefix = _str("trimPrefix", 1, s), _str("trimPrefix", 2, prefix)
+    raw = _bytes_of(s, prefix)
+    return s.removeprefix(prefix) if raw is None else go_string(raw[0].removeprefix(raw[1]))
 
 
 def _repeat(count: object, s: object) -> str:

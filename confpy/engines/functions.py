@@ -106,7 +106,8 @@ def _split(s: object, sep: object) -> list[str]:
     s, sep = _str("split", 1, s), _str("split", 2, sep)
     if sep == "":
         return list(s)
-    return s.split(sep)
+    raw = _bytes_of(s, sep)
+    return s.split(sep) if raw is None else [go_string(part) for part in raw[0].split(raw[1])]
 
 
 def _join(elems: object, sep: object = "") -> str:
@@ -146,8 +147,22 @@ def _valid_runes(s: str) -> str:
     return re.sub(_INVALID_BYTE, "\ufffd", s)
 
 
+def _bytes_of(*strings: str) -> list[bytes] | None:
+    """The strings' Go bytes when one of them holds a raw byte (a part of a character, such as
+    `slice "é" 0 1`), else None. Go's string functions search bytes and find such a part inside a
+    whole character, which a search of characters cannot: the callers then search bytes too."""
+    if all(t.isascii() for t in strings) or not any(re.search(_INVALID_BYTE, t) for t in strings):
+        return None
+    try:
+        return [go_bytes(t) for t in strings]
+    except UnicodeEncodeError:  # a lone surrogate that is no raw byte (a Jinja literal's)
+        return None
+
+
 def _contains(s: object, substr: object) -> bool:
-    return _str("contains", 2, substr) in _str("contains", 1, s)
+    s, substr = _str("contains", 1, s), _str("contains", 2, substr)
+    raw = _bytes_of(s, substr)
+    return substr in s if raw is None else raw[1] in raw[0]
 
 
 def _replace(s: object, old: object, new: object, n: object = -1) -> str:
@@ -155,13 +170,16 @@ def _replace(s: object, old: object, new: object, n: object = -1) -> str:
 
     `n` defaults to all, so `{{ s | replace("a", "b") }}` works as Jinja's own filter does.
     """
-    return _str("replace", 1, s).replace(
-        _str("replace", 2, old), _str("replace", 3, new), _int("replace", 4, n)
-    )
+    s, old, new = _str("replace", 1, s), _str("replace", 2, old), _str("replace", 3, new)
+    count = _int("replace", 4, n)
+    raw = _bytes_of(s, old, new) if old else None  # an empty `old` matches between characters
+    return s.replace(old, new, count) if raw is None else go_string(raw[0].replace(raw[1], raw[2], count))
 
 
 def _trim_suffix(s: object, suffix: object) -> str:
-    return _str("trimSuffix", 1, s).removesuffix(_str("trimSuffix", 2, suffix))
+    s, suffix = _str("trimSuffix", 1, s), _str("trimSuffix", 2, suffix)
+    raw = _bytes_of(s, suffix)
+    return s.removesuffix(suffix) if raw is None else go_string(raw[0].removesuffix(raw[1]))
 
 
 # --- data --------------------------------------------------------------------------------------

@@ -155,19 +155,24 @@ def test_the_judge_is_real_go(judge: GoJudge) -> None:
     assert differs.kind == "same", differs.describe()
 
 
-#: Go strings are bytes: the halves of a sliced "é" put together by print/printf/println are "é"
-#: again (confpy's str held them as two raw bytes: eq said false, %q and messages showed \xc3\xa9).
-JOINED_BYTES_CASES = [
+#: Go strings are bytes. The halves of a sliced "é" put together by print/printf/println are "é"
+#: again (confpy's str held them as two raw bytes: eq said false, %q and messages showed \xc3\xa9),
+#: and contains/split/replace/trimSuffix/trimPrefix find a part of a character inside a whole one.
+BYTE_CASES = [
     '{{eq (print (slice "é" 0 1) (slice "é" 1)) "é"}}',
     '{{$a := slice "é" 0 1}}{{$b := slice "é" 1}}{{eq (printf "%s%s" $a $b) "é"}}',
     '{{$a := slice "é" 0 1}}{{printf "%q" (print $a (slice "é" 1))}}',
     '{{println (slice "é" 0 1) (slice "é" 1) | printf "%q"}}{{print (slice "é" 0 1) | printf "%q"}}',
     '{{range print (slice "é" 0 1) (slice "日本" 1 4)}}{{end}}',
+    '{{contains "é" (slice "é" 0 1)}}{{contains (print (slice "é" 0 1) "x") "x"}}',
+    '{{trimSuffix "é" (slice "é" 1) | printf "%q"}}{{trimPrefix "é" (slice "é" 0 1) | printf "%q"}}',
+    '{{range split "aéb" (slice "é" 1)}}{{printf "%q" .}}{{end}}',
+    '{{replace "éé" (slice "é" 0 1) "x" 1 | printf "%q"}}{{replace (slice "é" 0 1) "" "-" -1 | printf "%q"}}',
 ]
 
 
-def test_bytes_put_together_are_the_character_they_make(judge: GoJudge) -> None:
-    for c in compare(judge, [Case(t, DATA) for t in JOINED_BYTES_CASES]):
+def test_strings_are_bytes_as_in_go(judge: GoJudge) -> None:
+    for c in compare(judge, [Case(t, DATA) for t in BYTE_CASES]):
         assert c.kind == "same", c.describe()
 
 
