@@ -4,6 +4,7 @@ one check and one reload for the set; both engines. Every wait is bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -32,11 +33,14 @@ def each_confdir(
 
 
 def files(sites: Path) -> dict[str, str]:
-    return {
-        p.name: p.read_text()
-        for p in sorted(sites.iterdir())
-        if not p.name.startswith(".") and not p.is_symlink()
-    }
+    """The files in `sites` and their text; one removed between the listing and its read (confpy
+    removing a gone item's file while a test polls) is not there."""
+    found = {}
+    for p in sorted(sites.iterdir()):
+        if not p.name.startswith(".") and not p.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                found[p.name] = p.read_text()
+    return found
 
 
 def onetime(confdir: Path, etcd: EtcdServer) -> Any:
