@@ -494,24 +494,26 @@ def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, 
 
 
 def _fsync_after_rename(dest: Path, name: str, file: bool) -> None:
-    """Make a rename durable: with `file`, the new dest (not fsynced before the rename; a failure
-    is an error line, not raised: the content is in place, readers see it, its reload must still
-    run), then its directory (some filesystems cannot fsync one, which is only logged)."""
-    steps: list[tuple[Path, int, int, str]] = []
+    """Make a rename durable: with `file`, the new dest (not fsynced before the rename), then its
+    directory. Neither failure is raised: the content is in place and readers see it, so its
+    reload must still run (an error line); some filesystems cannot fsync a directory (a warning)."""
     if file:
-        steps.append(
-            (dest, os.O_NOFOLLOW | os.O_NONBLOCK, logging.ERROR, "cannot fsync {} after replacing it")
-        )
-    steps.append((dest.parent, os.O_DIRECTORY, logging.WARNING, "cannot fsync directory {}"))
-    for path, flags, level, message in steps:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | flags)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync_path(dest, os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as exc:
-            log.log(level, "%s: %s: %s", name, message.format(path), exc.strerror)
+            log.error("%s: cannot fsync %s after replacing it: %s", name, dest, exc.strerror)
+    try:
+        _fsync_path(dest.parent, os.O_DIRECTORY)
+    except OSError as exc:
+        log.warning("%s: cannot fsync directory %s: %s", name, dest.parent, exc.strerror)
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:
