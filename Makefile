@@ -38,9 +38,11 @@ $(VENV)/.installed: pyproject.toml $(PY)
 # with its TLS and Elasticsearch modules, Sinatra on puma, openssl), Go 1.19 (confd's go.mod) for
 # the Go template differential test, the demo's traffic dashboard (goaccess), the browser its test
 # opens it in (chromium), and curl for the query it prints; redis and zookeeper (its server jar and
-# a Java runtime) for the redis and zookeeper backends' tests. Installed only when missing.
+# a Java runtime) for the redis and zookeeper backends' tests; mkfs.ext4 and mount for the ext4
+# images the writer's fsync order is judged on. Installed only when missing.
 APT_PACKAGES := etcd-server etcd-client nginx openssl rsyslog rsyslog-gnutls rsyslog-elasticsearch \
-	ruby ruby-sinatra ruby-webrick puma golang-go goaccess chromium curl redis-server zookeeper
+	ruby ruby-sinatra ruby-webrick puma golang-go goaccess chromium curl redis-server zookeeper \
+	e2fsprogs mount
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

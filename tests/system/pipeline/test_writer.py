@@ -778,34 +778,78 @@ def test_a_new_file_or_a_symlinked_dest_is_fsynced_before_the_rename(
         assert events == [f"fsync {(tmp_path / name).stat().st_ino}", "rename", "fsync dir"], name
 
 
-def test_which_filesystems_order_the_data_first_agrees_with_findmnt(
-    existing: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The writer's reading of /proc/self/mountinfo against util-linux's findmnt on the same
-    directory, and the writer following it: this machine's tmp dir and /dev/shm (tmpfs)."""
-    from confpy.pipeline.renames import data_before_rename
+# Filesystems made for the test, whose truth is how they were made: (name, mkfs.ext4 options or
+# None for a tmpfs, mount options, whether a rename over a file is committed after its data).
+_FILESYSTEMS = [
+    ("ext4", [], "", True),  # a journal, data=ordered, auto_da_alloc: mkfs's and mount's defaults
+    ("ext4-data-journal", [], "data=journal", True),
+    ("ext4-no-journal", ["-O", "^has_journal"], "", False),  # nothing orders the data first
+    ("ext4-writeback", [], "data=writeback", False),
+    ("ext4-noauto-da-alloc", [], "noauto_da_alloc", False),
+    ("tmpfs", None, "", False),
+]
 
-    shm = Path(tempfile.mkdtemp(dir="/dev/shm")) if os.path.isdir("/dev/shm") else None
-    try:
-        for directory in [existing.parent, *([shm] if shm else [])]:
-            found = subprocess.run(
-                ["findmnt", "-n", "-o", "FSTYPE,VFS-OPTIONS,FS-OPTIONS", "--target", str(directory)],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()
-            options = set(",".join(found[1:]).split(","))
-            expected = found[0] == "ext4" and not options & {"data=writeback", "noauto_da_alloc"}
-            assert data_before_rename(directory.stat().st_dev) is expected, (directory, found)
-            dest = directory / "app.conf"
-            dest.write_text("port = 80\n")
-            events = _syncs_and_renames(monkeypatch)
-            write_config(_target(dest), "port = 81\n")
-            assert (events.index("rename") < events.index(f"fsync {dest.stat().st_ino}")) is expected
-            monkeypatch.undo()
-    finally:
-        if shm:
-            shutil.rmtree(shm)
+_ORDER_CHILD = textwrap.dedent(
+    """
+    import os, stat, sys
+    from pathlib import Path
+    from confpy.pipeline.renames import data_before_rename
+    from confpy.pipeline.writer import Target, write_config
+    fsync, rename, events = os.fsync, os.rename, []
+    def watched_fsync(fd):
+        events.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+    def watched_rename(src, dst):
+        events.append("rename")
+        rename(src, dst)
+    os.fsync, os.rename = watched_fsync, watched_rename
+    for directory in map(Path, sys.argv[1:]):
+        dest = directory / "app.conf"
+        dest.write_text("port = 80\\n")
+        events.clear()
+        write_config(Target(dest=dest, name="app.toml"), "port = 81\\n")
+        assert dest.read_text() == "port = 81\\n"
+        print(directory.name, data_before_rename(dest.stat().st_dev), ",".join(events))
+    """
+)
+
+
+def test_which_filesystems_order_the_data_first_is_judged_on_real_ones(tmp_path: Path) -> None:
+    """ext4 images made with and without a journal and mounted with each data mode, and a tmpfs,
+    in a private mount namespace (the mounts end with it): the writer fsyncs after the rename on
+    exactly those that commit the rename after the data, and before it on the others (an ext4
+    without a journal looks like the default one in /proc/self/mountinfo)."""
+    unshare, mkfs = shutil.which("unshare"), shutil.which("mkfs.ext4")
+    if os.geteuid() != 0 or unshare is None or mkfs is None:
+        pytest.skip("needs root, unshare and mkfs.ext4 to mount filesystems made for the test")
+    script = ["set -e"]
+    for name, mkfs_options, mount_options, _ in _FILESYSTEMS:
+        directory = tmp_path / name
+        directory.mkdir()
+        if mkfs_options is None:
+            script.append(f"mount -t tmpfs tmpfs {directory} || exit 99")
+            continue
+        image = tmp_path / f"{name}.img"
+        with image.open("wb") as fh:
+            fh.truncate(64 << 20)
+        subprocess.run([mkfs, "-q", "-F", *mkfs_options, str(image)], check=True, capture_output=True)
+        options = ",".join(["loop", *([mount_options] if mount_options else [])])
+        script.append(f"mount -o {options} {image} {directory} || exit 99")
+    script.append('exec "$@"')
+    directories = [str(tmp_path / name) for name, *_ in _FILESYSTEMS]
+    child = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "sh",
+         sys.executable, "-c", _ORDER_CHILD, *directories],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if child.returncode == 99:
+        pytest.skip(f"cannot mount filesystems here: {child.stderr.strip()}")
+    assert child.returncode == 0, child.stderr
+    expected = [
+        f"{name} {ordered} " + ("rename,fsync file,fsync dir" if ordered else "fsync file,rename,fsync dir")
+        for name, _, _, ordered in _FILESYSTEMS
+    ]
+    assert child.stdout.splitlines() == expected
 
 
 def test_an_fsync_failing_after_the_rename_is_logged_and_the_update_stands(
