@@ -56,7 +56,7 @@ JUDGE_SOURCE = GOJUDGE
 #: template's text: a case that uses it and differs is excluded and counted as NEWER_GO's are.
 DELIBERATE: dict[str, re.Pattern[str]] = {
     'ls "/" and lsdir "/" list the root (confd issue #725)': re.compile(
-        r'\b(ls|lsdir) "/+"|"/+" *\| *(ls|lsdir)\b'  # as an argument or piped
+        r'\b(ls|lsdir) "/+"|"/+" *\)? *\| *(ls|lsdir)\b'  # as an argument, or piped (from a parenthesis)
     ),
     # two processes read time.Now apart, and a printed time has microseconds and no monotonic
     # reading (docs/go-templates.md)

@@ -176,6 +176,22 @@ def test_strings_are_bytes_as_in_go(judge: GoJudge) -> None:
         assert c.kind == "same", c.describe()
 
 
+#: The root listed, however "/" reaches ls or lsdir (`make fuzz-go` seed 777 found the parenthesis).
+ROOT_LISTINGS = [
+    '{{ls "/"}}',
+    '{{lsdir "/"}}',
+    '{{"/" | ls}}',
+    '{{range(getv "" "/")| ls}}{{.}}{{end}}',
+]
+
+
+def test_a_listing_of_the_root_is_a_deliberate_difference(judge: GoJudge) -> None:
+    """confd lists nothing under "/" (issue #725), confpy the root: excluded, and really different."""
+    store = tuple(sorted(STORE.items()))
+    for c in compare(judge, [Case(t, None, store) for t in ROOT_LISTINGS]):
+        assert c.kind.startswith("deliberate: ls") and c.go != c.confpy, c.describe()
+
+
 #: Go recurses to maxExecDepth through a range's else with a stack that grows by copies: minutes
 #: (more than 150 s measured) where confpy stops at its depth limit in a millisecond.
 GO_HANGS = '{{define "T"}}{{- range .s -}}{{ else}}{{template "T" .s}}{{end}}{{end}}{{template "T" .}}'
