@@ -781,12 +781,12 @@ def test_a_new_file_or_a_symlinked_dest_is_fsynced_before_the_rename(
 # Filesystems made for the test, whose truth is how they were made: (name, mkfs.ext4 options or
 # None for a tmpfs, mount options, whether a rename over a file is committed after its data).
 _FILESYSTEMS = [
-    ("ext4", [], "", True),  # a journal, data=ordered, auto_da_alloc: mkfs's and mount's defaults
-    ("ext4-data-journal", [], "data=journal", True),
-    ("ext4-no-journal", ["-O", "^has_journal"], "", False),  # nothing orders the data first
-    ("ext4-writeback", [], "data=writeback", False),
-    ("ext4-noauto-da-alloc", [], "noauto_da_alloc", False),
-    ("tmpfs", None, "", False),
+    ("ext4", [], [], True),  # a journal, data=ordered, auto_da_alloc: mkfs's and mount's defaults
+    ("ext4-data-journal", [], ["data=journal"], True),
+    ("ext4-no-journal", ["-O", "^has_journal"], [], False),  # nothing orders the data first
+    ("ext4-writeback", [], ["data=writeback"], False),
+    ("ext4-noauto-da-alloc", [], ["noauto_da_alloc"], False),
+    ("tmpfs", None, [], False),
 ]
 
 _ORDER_CHILD = textwrap.dedent(
@@ -833,8 +833,7 @@ def test_which_filesystems_order_the_data_first_is_judged_on_real_ones(tmp_path:
         with image.open("wb") as fh:
             fh.truncate(64 << 20)
         subprocess.run([mkfs, "-q", "-F", *mkfs_options, str(image)], check=True, capture_output=True)
-        options = ",".join(["loop", *([mount_options] if mount_options else [])])
-        script.append(f"mount -o {options} {image} {directory} || exit 99")
+        script.append(f"mount -o {','.join(['loop', *mount_options])} {image} {directory} || exit 99")
     script.append('exec "$@"')
     directories = [str(tmp_path / name) for name, *_ in _FILESYSTEMS]
     child = subprocess.run(
