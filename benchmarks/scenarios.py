@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from etcd_local import LocalEtcd
 from inprocess import mirror_memory, render, stages
@@ -206,8 +206,16 @@ class _Reactor:
         }
 
 
-def _paced(reactors: list[_Reactor], puts: int, interval: float) -> None:
-    """`puts` rounds, one put per reactor each, a put every `interval` seconds overall."""
+class Paced(Protocol):
+    """What `_paced` takes turns with: a reactor, or another measurement made between the puts."""
+
+    def open(self) -> None: ...
+
+    def step(self) -> None: ...
+
+
+def _paced(reactors: Sequence[Paced], puts: int, interval: float) -> None:
+    """`puts` rounds, one step of each reactor each, a step every `interval` seconds overall."""
     time.sleep(SETTLE)
     for reactor in reactors:
         reactor.open()

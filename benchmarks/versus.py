@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from probe import cpu_seconds, rss_kib, thread_count
+from probe import cpu_seconds, rss_kib, summarize, thread_count
 from scenarios import (
     SETTLE,
     _Bench,
@@ -67,12 +67,15 @@ class Impl:
         return [self.binary, mode, *flags]
 
 
+_CONFPY = Impl("confpy", "go")
+
+
 def _contenders(grpc: bool = False) -> tuple[list[Impl], str]:
     """Who runs, confd first when there is one, and what the comparison is: confpy as it runs by
     default (over etcd's JSON gateway), on .tmpl and on Jinja2; with `grpc`, also confpy (.tmpl)
     over `-etcd-transport grpc` (`confpy_grpc`), where the transport's cost shows (start-up, idle,
     reaction)."""
-    impls = [Impl("confpy", "go"), Impl("confpy_jinja", "jinja")]
+    impls = [_CONFPY, Impl("confpy_jinja", "jinja")]
     if grpc:
         impls.append(Impl("confpy_grpc", "go", transport="grpc"))
     binary = confd_binary()
@@ -208,6 +211,55 @@ def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
 # -- the watch path -----------------------------------------------------------------------------------
 
 
+class _Flush:
+    """The flush of a new file of a dest's size in its directory, timed between the puts.
+
+    What confpy waits for before its rename on a filesystem that does not commit a rename after
+    the renamed file's data (confpy/pipeline/renames.py, this VM's journal-less ext4) and what
+    confd never waits for: it does not fsync (resource/template/resource.go, createStageFile and
+    sync; consul-template does, renderer/renderer.go, AtomicWrite). The O_TMPFILE is never linked.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.data = b""
+        self.times: list[float] = []
+
+    def open(self) -> None:
+        self.data = b"x" * max(path.stat().st_size for path in self.directory.iterdir())
+
+    def step(self) -> None:
+        fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, self.data)
+            started = time.perf_counter()
+            os.fsync(fd)
+            self.times.append(time.perf_counter() - started)
+        finally:
+            os.close(fd)
+
+    def result(self, figures: dict[str, Result]) -> Result:
+        """The flush's latency, whether confpy waits for it here, and if it does (and confd ran)
+        confpy's reaction p50 less the flush's p50, as a ratio to confd's: the rest of the path."""
+        from confpy.pipeline.renames import data_before_rename
+
+        before = not data_before_rename(os.stat(self.directory).st_dev)
+        flush = summarize(self.times)
+        result: Result = {"flush": {"bytes": len(self.data), "fsync_ms": flush, "before_rename": before}}
+        confd = figures.get("confd")
+        if before and confd is not None:
+            result["ratio_without_flush"] = {
+                name: {
+                    "latency_ms_p50": round(
+                        (own["latency_ms"]["p50"] - flush["p50"]) / confd["latency_ms"]["p50"], 2
+                    )
+                }
+                for name, own in figures.items()
+                if name != "confd"
+            }
+        return result
+
+
 def _versus_reaction(sizes: Sizes, workdir: Path, shape: tuple[int, int], grpc: bool) -> Result:
     """Put returns -> dest holds the value: all contenders watch at once, each its own keys (its own
     root), and the puts alternate between them, so that the machine's load hits them alike."""
@@ -223,12 +275,16 @@ def _versus_reaction(sizes: Sizes, workdir: Path, shape: tuple[int, int], grpc: 
                 bench.load(layout)
                 command = impl.command("-watch", bench.etcd.url, layout.confdir)
                 reactors.append(_Reactor(bench, layout, seed=4, name=impl.name, command=command))
-            _paced(reactors, sizes.puts, sizes.put_interval / len(reactors))
+            flush = _Flush(reactors[impls.index(_CONFPY)].layout.dest_dir)
+            _paced([*reactors, flush], sizes.puts, sizes.put_interval / (len(reactors) + 1))
             figures = {impl.name: reactor.result() for impl, reactor in zip(impls, reactors, strict=True)}
         finally:
             for reactor in reactors:
                 reactor.close()
-        return _with_ratios(figures, comparison, ["latency_ms.p50", "latency_ms.p99", "cpu_ms_per_100_puts"])
+        result = _with_ratios(
+            figures, comparison, ["latency_ms.p50", "latency_ms.p99", "cpu_ms_per_100_puts"]
+        )
+        return {**result, **flush.result(figures)}
 
     return _with_bench(workdir, body)
 

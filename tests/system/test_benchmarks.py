@@ -199,6 +199,23 @@ def test_versus_confd_runs_every_contender_or_says_skipped(report: dict[str, Any
         assert all(math.isfinite(v) and v >= 0 for v in numbers(result[contender]))
 
 
+@pytest.mark.parametrize("name", ["versus_reaction", "versus_reaction_large"])
+def test_versus_reaction_times_the_flush_confd_never_waits_for(report: dict[str, Any], name: str) -> None:
+    """The flush confpy's writer makes before the rename where the filesystem needs it, timed
+    between the puts; with confd beside it, confpy's reaction less that flush as a ratio too."""
+    result = report["results"][name]
+    flush = result["flush"]
+    assert flush["bytes"] > 0 and latency_ok(flush["fsync_ms"]) and flush["fsync_ms"]["p50"] > 0
+    assert isinstance(flush["before_rename"], bool)
+    if not flush["before_rename"] or "ratio" not in result:
+        assert "ratio_without_flush" not in result
+        return
+    without = result["ratio_without_flush"]
+    assert sorted(without) == sorted(result["ratio"])
+    for contender, ratios in without.items():
+        assert ratios["latency_ms_p50"] <= result["ratio"][contender]["latency_ms_p50"]
+
+
 def test_mirror_memory_counts_bytes_per_key(report: dict[str, Any]) -> None:
     result = report["results"]["mirror_memory"]
     assert result["keys"] == QUICK.big[0] * QUICK.big[1]
