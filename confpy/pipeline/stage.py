@@ -5,7 +5,7 @@ works on). The stage file sits in the destination's own directory, so the final 
 atomic, and is created owner-only, never more permissive than the final mode. Where the
 filesystem allows it the stage file is an O_TMPFILE, which has no name until it is linked (for
 check_cmd, which needs a path, or for the rename): a kill at any other moment leaves nothing on
-disk. A named stage file (`.<dest>.confpy-<pid>-<run>-<random>`) that a killed confpy left
+disk. A named stage file (`.<dest>.confpy-<pid>-<run>-<serial>`) that a killed confpy left
 behind is removed at the next start by `remove_stale_stages`.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import itertools
 import logging
 import os
 import re
@@ -34,13 +35,16 @@ _FLUSH_AT = 1 << 16  # characters of output buffered before they go to the stage
 # This process's mark in its stage files' names. os.urandom is what secrets.token_hex reads;
 # importing secrets (random, hashlib, hmac, base64) cost ~4 ms of every -onetime.
 _RUN = os.urandom(4).hex()
+# The last part of a stage file's name: this process's pid and run make it unique, a serial number
+# keeps it so within the run (where os.urandom would cost a getrandom call per write).
+_SERIAL = itertools.count()
 # A stage file's name: dest's name, pid, run. Like the one below, compiled on first use (re's
 # cache): only a directory with a file whose name starts with "." needs them.
 _STAGE_NAME = r"\.(.+)\.confpy-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}"
 # The names earlier confpy versions gave their stage files: `.<dest>.<8 random hex digits>`. One of
 # the digits must be a letter, so that a user's `.app.conf.20261201` is never taken for one.
 _OLD_STAGE_NAME = r"\.(.+)\.(?=[0-9]*[a-f])[0-9a-f]{8}"
-_PROC_FD = Path("/proc/self/fd")
+_PROC_FD = "/proc/self/fd"
 
 
 class Abort(BaseException):
@@ -64,6 +68,9 @@ class Stage:
         self.name = name
         self.fd, self.path = _open_stage(dest, mode, name)
         self.size = 0
+        #: The file's whole content while it was written in one piece (most configs): compared
+        #: with the dest without reading it back.
+        self.data: bytes | None = None
         self._pending: list[str] = []
         self._chars = 0
 
@@ -77,6 +84,7 @@ class Stage:
         data = go_bytes("".join(self._pending))  # Go's non-UTF-8 bytes
         self._pending.clear()
         self._chars = 0
+        self.data = data if not self.size else None
         self.size += len(data)
         if self.size > self.limit:
             raise Abort(too_large(self.name, self.limit, self.dest))
@@ -96,7 +104,7 @@ class Stage:
         return self.path
 
     def read(self) -> bytes:
-        return read_fd(self.fd, self.size)
+        return self.data if self.data is not None else read_fd(self.fd, self.size)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -180,14 +188,15 @@ def read_fd(fd: int, size: int) -> bytes:
 
 
 def _stage_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.confpy-{os.getpid()}-{_RUN}-{os.urandom(4).hex()}")
+    serial = next(_SERIAL) & 0xFFFFFFFF
+    return dest.with_name(f".{dest.name}.confpy-{os.getpid()}-{_RUN}-{serial:08x}")
 
 
 def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, Path | None]:
     """A stage file in dest's directory, never readable by more than mode allows: an O_TMPFILE
     (no name: None) where the filesystem and /proc allow one, else a new file of its own name."""
     try:
-        if _has_proc_fd():
+        if _proc_fd() is not None:
             try:
                 return os.open(dest.parent, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, mode & 0o600), None
             except OSError as exc:
@@ -203,33 +212,44 @@ def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, Path | None]:
 
 
 @functools.cache
-def _has_proc_fd() -> bool:
-    """An O_TMPFILE is linked through /proc/self/fd: without /proc, stage files are named."""
-    return _PROC_FD.is_dir()
+def _proc_fd() -> int | None:
+    """This process's /proc/self/fd, open for the process's life, through which an O_TMPFILE is
+    linked; None without /proc, where stage files are named."""
+    try:
+        return os.open(_PROC_FD, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _forget_proc_fd() -> None:
+    """In a forked child: the parent's /proc/self/fd, open in it, names the parent's files."""
+    if _proc_fd.cache_info().currsize:
+        fd = _proc_fd()
+        _proc_fd.cache_clear()
+        if fd is not None:
+            os.close(fd)
+
+
+os.register_at_fork(after_in_child=_forget_proc_fd)
 
 
 def _link_stage(fd: int, dest: Path, name: str) -> Path:
     """Give the O_TMPFILE `fd` a stage file name next to dest.
 
-    os.link calls link(2), which links /proc's magic symlink itself (EXDEV); with a dir fd it
-    calls linkat(2) with AT_SYMLINK_FOLLOW, which links the file it stands for.
+    linkat(2) with AT_SYMLINK_FOLLOW links the file /proc's magic symlink stands for (link(2)
+    would link the symlink itself: EXDEV); os.link calls linkat when given a directory fd.
     """
-    try:
-        directory = os.open(dest.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise WriteError(f"{name}: cannot name the stage file in {dest.parent}: {exc.strerror}") from exc
-    try:
-        while True:
-            stage = _stage_path(dest)
-            try:
-                os.link(_PROC_FD / str(fd), stage.name, dst_dir_fd=directory, follow_symlinks=True)
-                return stage
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise WriteError(f"{name}: cannot name the stage file {stage}: {exc.strerror}") from exc
-    finally:
-        os.close(directory)
+    proc = _proc_fd()
+    assert proc is not None  # an O_TMPFILE is only opened when there is one
+    while True:
+        stage = _stage_path(dest)
+        try:
+            os.link(str(fd), stage, src_dir_fd=proc, follow_symlinks=True)
+            return stage
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise WriteError(f"{name}: cannot name the stage file {stage}: {exc.strerror}") from exc
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -120,6 +120,7 @@ class _Current(NamedTuple):
     uid: int
     gid: int
     dev: int
+    size: int
 
 
 def write_config(
@@ -291,7 +292,7 @@ def _stage(
             _set_owner_and_mode(stage.fd, uid, gid, mode, name)
         except OSError as exc:
             raise stage.error(exc) from exc
-        same = current is not None and _same_content(stage, current.fd, dest, name)
+        same = current is not None and _same_content(stage, current, dest, name)
         changes = _changes(current, same, mode, uid, gid)
         if not changes:
             log.debug("%s: %s is in sync", name, dest)
@@ -397,7 +398,7 @@ def _read_current(dest: Path, name: str) -> _Current | None:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise WriteError(f"{name}: destination {dest} is not a regular file")
-    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_dev)
+    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_dev, info.st_size)
 
 
 def _symlink_target(dest: Path) -> str | None:
@@ -408,11 +409,15 @@ def _symlink_target(dest: Path) -> str | None:
         return None
 
 
-def _same_content(stage: Stage, fd: int, dest: Path, name: str) -> bool:
-    """Whether the dest open as `fd` holds exactly the stage file's bytes, a chunk at a time."""
+def _same_content(stage: Stage, current: _Current, dest: Path, name: str) -> bool:
+    """Whether the current dest holds exactly the stage file's bytes, a chunk at a time (the
+    stage's from memory when it was written in one piece)."""
+    fd = current.fd
     try:
-        if os.fstat(fd).st_size != stage.size:
+        if current.size != stage.size:
             return False
+        if stage.data is not None:
+            return os.pread(fd, stage.size, 0) == stage.data
         offset = 0
         while offset < stage.size:
             new = os.pread(stage.fd, min(CHUNK, stage.size - offset), offset)  # not a CHUNK-sized buffer

@@ -708,6 +708,45 @@ def test_large_streamed_output_is_compared_in_chunks(existing: Path) -> None:
     assert write_config(_target(existing), render).outcome is Outcome.IN_SYNC
 
 
+@pytest.mark.parametrize("pieces", [1, 2], ids=["written-at-once", "streamed"])
+def test_a_difference_in_the_last_byte_or_the_length_is_an_update(existing: Path, pieces: int) -> None:
+    """Compared from memory when the stage file was written in one piece, else read back."""
+    piece = 70_000  # the writer buffers 64 Ki characters before it writes
+
+    def render(tail: str) -> Any:
+        def produce(write: Any) -> None:
+            for _ in range(pieces - 1):
+                write("a" * piece)
+            write("a" * (piece - 1) + tail)
+
+        return produce
+
+    assert write_config(_target(existing), render("b")).outcome is Outcome.UPDATED
+    assert existing.stat().st_size == piece * pieces
+    assert write_config(_target(existing), render("b")).outcome is Outcome.IN_SYNC
+    assert write_config(_target(existing), render("c")).changes == ("content",)
+    assert write_config(_target(existing), render("cd")).changes == ("content",)
+    assert existing.read_bytes() == b"a" * (piece * pieces - 1) + b"cd"
+
+
+def test_a_forked_child_names_its_own_stage_file(existing: Path, tmp_path: Path) -> None:
+    """The writer keeps /proc/self/fd open to link its O_TMPFILEs by; in a child forked after a
+    write, that would be the parent's, which has no file by the child's descriptor (or another)."""
+    assert write_config(_target(existing, check_cmd="true"), "parent\n").outcome is Outcome.UPDATED
+    child_dest = tmp_path / "child.conf"
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its write is right
+        code = 1
+        try:
+            write_config(_target(child_dest, check_cmd="true"), "child\n")
+            code = 0 if child_dest.read_text() == "child\n" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert existing.read_text() == "parent\n" and _stage_files(tmp_path) == []
+
+
 # --- a dest that is a symlink (confd renames over the link) ------------------------------------
 
 
