@@ -417,7 +417,7 @@ def _same_content(stage: Stage, current: _Current, dest: Path, name: str) -> boo
         if current.size != stage.size:
             return False
         if stage.data is not None:
-            return os.pread(fd, stage.size, 0) == stage.data
+            return read_fd(fd, stage.size) == stage.data
         offset = 0
         while offset < stage.size:
             new = os.pread(stage.fd, min(CHUNK, stage.size - offset), offset)  # not a CHUNK-sized buffer
