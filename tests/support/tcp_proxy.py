@@ -48,8 +48,12 @@ class TcpProxy:
     def close(self) -> None:
         self._closed.set()
         self.cut()
-        self._listener.close()
+        # Shut down first, close after the accept thread has gone: a descriptor closed under a
+        # thread still in accept() can be reused by the next server, whose connections it takes.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._thread.join(2)
+        self._listener.close()
 
     def _accept(self) -> None:
         while not self._closed.is_set():

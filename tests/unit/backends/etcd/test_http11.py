@@ -14,7 +14,11 @@ from confpy.backends.etcd.http11 import Closed, Connection, ProtocolError
 
 @pytest.fixture
 def server() -> Iterator[tuple[socket.socket, list[bytes]]]:
-    """A listening socket, and the answers to send, one per connection, each after its request."""
+    """A listening socket, and the answers to send, one per connection, each after its request.
+
+    The teardown shuts the listener down, which wakes the blocked accept, and closes it only once
+    the thread has returned: closed under a thread still in accept, its descriptor number went to
+    the next test's server, whose connection this thread then took (CI, test_metrics)."""
     listener = socket.create_server(("127.0.0.1", 0))
     answers: list[bytes] = []
 
@@ -26,12 +30,17 @@ def server() -> Iterator[tuple[socket.socket, list[bytes]]]:
                 return
             with peer:
                 data = b""
-                while b"\r\n\r\n" not in data:
-                    data += peer.recv(4096)
-                peer.sendall(answers.pop(0))
+                while b"\r\n\r\n" not in data and (chunk := peer.recv(4096)):
+                    data += chunk
+                if answers:
+                    peer.sendall(answers.pop(0))
 
-    threading.Thread(target=serve, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     yield listener, answers
+    listener.shutdown(socket.SHUT_RDWR)
+    thread.join(5)
+    assert not thread.is_alive(), "the canned server did not stop"
     listener.close()
 
 
