@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import selectors
 import socket
 import socketserver
 import threading
@@ -168,6 +170,13 @@ def _parse_addr(addr: str) -> tuple[str, int, socket.AddressFamily]:
 
 
 class _Server(ThreadingHTTPServer):
+    """socketserver's threading HTTP server, served by `serve` until `wake` is written to.
+
+    Not `serve_forever`: it wakes every `poll_interval` (0.5 s) to look for a shutdown request,
+    two wake-ups a second of an otherwise idle confpy. Here the thread sleeps until a client
+    connects or `stop` writes to the wake-up pipe.
+    """
+
     daemon_threads = True
 
     def __init__(
@@ -187,6 +196,23 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
+
+    def serve(self, wake: int) -> None:
+        """Accept and hand each connection to a thread of its own until `wake` is readable."""
+        self.socket.setblocking(False)  # a client gone before its accept: no blocking in accept()
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
+            while all(key.fd != wake for key, _ in selector.select()):
+                try:
+                    request, client = self.get_request()
+                except OSError:  # BlockingIOError, ECONNABORTED: nothing to serve after all
+                    continue
+                try:
+                    self.process_request(request, client)
+                except Exception:
+                    self.handle_error(request, client)
+                    self.shutdown_request(request)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -235,6 +261,7 @@ class HealthServer:
         self.ready = ready
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._wake = (-1, -1)  # the pipe that ends `_Server.serve`, while serving
 
     def start(self) -> None:
         """Bind and serve in a daemon thread; `port` is then the bound port (useful with port 0)."""
@@ -244,7 +271,10 @@ class HealthServer:
             raise ConfigError(f"cannot listen on {self.addr}: {exc.strerror or exc}") from None
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, name="confpy-http", daemon=True)
+        self._wake = os.pipe()
+        self._thread = threading.Thread(
+            target=server.serve, args=(self._wake[0],), name="confpy-http", daemon=True
+        )
         self._thread.start()
         where = self.host or "every interface"
         log.info("serving /metrics, /health and /ready on %s port %d", where, self.port)
@@ -254,7 +284,10 @@ class HealthServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        wake_r, wake_w = self._wake
+        os.write(wake_w, b"x")
         if self._thread is not None:
             self._thread.join(5)
+        server.server_close()  # after the thread: a socket closed under its select could be reused
+        os.close(wake_r)
+        os.close(wake_w)

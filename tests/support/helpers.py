@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["ConfpyProcess", "make_confdir", "run_confpy", "wait_until"]
+__all__ = ["ConfpyProcess", "make_confdir", "run_confpy", "voluntary_switches", "wait_until"]
 
 
 def make_confdir(root: Path, resources: Mapping[str, str], templates: Mapping[str, str]) -> Path:
@@ -53,6 +54,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s")
         time.sleep(0.02)
+
+
+def voluntary_switches(thread: threading.Thread) -> int:
+    """How often `thread` has blocked and been woken: a sleeping thread's count stays put however
+    loaded the machine is, so counting over a pause tests idleness without timing anything."""
+    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
 
 
 class ConfpyProcess:

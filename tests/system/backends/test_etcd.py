@@ -15,6 +15,7 @@ from confpy.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
 from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
 from tests.support.etcd_server import EtcdCluster, EtcdServer, free_port
+from tests.support.helpers import voluntary_switches
 
 Item = list[Event] | BackendError
 
@@ -508,11 +509,6 @@ def test_reconnect_gives_fresh_channels_and_keeps_working(etcd: EtcdServer, etcd
         backend.close()
 
 
-def _voluntary_switches(thread: threading.Thread) -> int:
-    with open(f"/proc/self/task/{thread.native_id}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
-
-
 def test_an_idle_watch_stream_reader_sleeps_until_a_response(
     watcher: EtcdBackend | GatewayBackend, etcd_prefix: str
 ) -> None:
@@ -528,9 +524,9 @@ def test_an_idle_watch_stream_reader_sleeps_until_a_response(
     watch = watcher.watch(etcd_prefix, watcher.put(f"{etcd_prefix}/a", "1") + 1, inbox)
     try:
         (reader,) = watch_threads(others)
-        before = _voluntary_switches(reader)
+        before = voluntary_switches(reader)
         time.sleep(1.5)
-        assert _voluntary_switches(reader) - before <= 3
+        assert voluntary_switches(reader) - before <= 3
         watcher.put(f"{etcd_prefix}/b", "2")
         assert [e.key for e in inbox.events(1)] == [f"{etcd_prefix}/b"]
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +22,7 @@ from confpy.pipeline.processor import RunRecord
 from confpy.pipeline.writer import Outcome
 from confpy.runtime.load import load_processors
 from confpy.runtime.watch import WatchEngine
-from tests.support.helpers import make_confdir, wait_until
+from tests.support.helpers import make_confdir, voluntary_switches, wait_until
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -178,6 +179,25 @@ def test_stop_closes_the_port() -> None:
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     server.stop()  # twice is harmless
+
+
+def test_an_idle_server_sleeps_until_a_client_connects() -> None:
+    """socketserver's serve_forever woke every 0.5 s to look for a shutdown request: two wake-ups a
+    second of an idle confpy run with -metrics-addr (issue 16). Counted, not timed: 2 s leave a
+    sleeping thread's count where it was, and would add 4 to a 0.5 s poll's."""
+    server = HealthServer("127.0.0.1:0", Metrics(), lambda: True)
+    others = set(threading.enumerate())
+    server.start()
+    (thread,) = set(threading.enumerate()) - others
+    try:
+        assert _get(server.port, "/health")[0] == 200
+        before = voluntary_switches(thread)
+        time.sleep(2.0)
+        assert voluntary_switches(thread) - before <= 1
+        assert _get(server.port, "/health")[0] == 200  # and it still answers
+    finally:
+        server.stop()
+    assert not thread.is_alive()
 
 
 @pytest.mark.parametrize(
