@@ -111,6 +111,12 @@ class Child:
         with self._lock:
             self._restart_since = None
 
+    def kill_due(self) -> float | None:
+        """When (time.monotonic) `hurry` will SIGKILL the command; None while no restart waits."""
+        with self._lock:
+            since = self._restart_since
+            return None if since is None or self._killed or self.proc is None else since + KILL_AFTER
+
     def hurry(self) -> None:
         """SIGKILL a command stopped for a restart that has not ended after `KILL_AFTER` seconds."""
         with self._lock:

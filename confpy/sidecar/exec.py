@@ -38,8 +38,9 @@ log = logging.getLogger("confpy")
 #: Queue items besides signal numbers: something may have ended; a resource has been rendered.
 _CHILD = "child"
 _RAN = "ran"
+_RESTARTING = "restarting"
 _Item = int | str
-#: The longest the main thread sleeps without checking on the command.
+#: The longest the main thread waits for the first render without asking the engine.
 _TICK = 1.0
 
 
@@ -84,7 +85,8 @@ class ExecProcessor(ResourceProcessor):
             with supervisor.gate.command():
                 super().reload()
         elif action == "restart":
-            child.restart(self.resource.kill_signal or signal.SIGTERM)
+            if child.restart(self.resource.kill_signal or signal.SIGTERM):
+                supervisor.events.put(_RESTARTING)  # the main thread now has a SIGKILL due
         else:
             signum = self.resource.reload_signal or supervisor.reload_signal or signal.SIGHUP
             if child.send(signum):
@@ -239,12 +241,16 @@ class ExecSupervisor:
     def _supervise(self, engine: WatchEngine, registration: Registration | None) -> int:
         """Forward signals and re-read periodically until the command ends; its exit status.
 
-        Signals, SIGCHLD included, arrive through the relay at once, whichever thread the kernel
-        handed them to; waking every `_TICK` to reap as well bounds what a lost wakeup could cost.
+        Asleep until something happens: signals, SIGCHLD included, arrive through the relay at
+        once, whichever thread the kernel handed them to (it is in place before the command
+        starts, so no exit goes unseen); the only clocks are the next -interval re-read and,
+        while a restart waits for the command to end, its SIGKILL (`Child.kill_due`).
         """
         next_reconcile = time.monotonic() + self.settings.poll_interval
         while self.child.status is None:
-            timeout = min(_TICK, max(0.0, next_reconcile - time.monotonic()))
+            kill_due = self.child.kill_due()
+            due = next_reconcile if kill_due is None else min(next_reconcile, kill_due)
+            timeout = max(0.0, due - time.monotonic())
             try:
                 item: _Item | None = self.events.get(timeout=timeout)
             except queue.Empty:

@@ -56,10 +56,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str =
         time.sleep(0.02)
 
 
-def voluntary_switches(thread: threading.Thread) -> int:
-    """How often `thread` has blocked and been woken: a sleeping thread's count stays put however
-    loaded the machine is, so counting over a pause tests idleness without timing anything."""
-    with open(f"/proc/self/task/{thread.native_id}/status") as status:
+def voluntary_switches(thread: threading.Thread | int) -> int:
+    """How often `thread` (one of this process's, or the main thread of the process with that PID)
+    has blocked and been woken: a sleeping thread's count stays put however loaded the machine
+    is, so counting over a pause tests idleness without timing anything."""
+    if isinstance(thread, threading.Thread):
+        task = f"self/task/{thread.native_id}"
+    else:
+        task = f"{thread}/task/{thread}"
+    with open(f"/proc/{task}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("voluntary_ctxt_switches"))
 
 

@@ -11,13 +11,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.etcd_server import EtcdServer
-from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, wait_until
+from tests.support.helpers import ConfpyProcess, make_confdir, run_confpy, voluntary_switches, wait_until
 
 # Traps first, then a copy of the config it starts with; HUP and USR1 copy the config again; TERM
 # leaves a marker and exits 7; writing a status to `exit` makes it exit with that status, once the
@@ -107,6 +109,60 @@ def test_sighup_is_forwarded_and_re_renders(
         wait_until(lambda: read(tmp_path / "app.conf") == "database=one\n", what="re-render on SIGHUP")
         (tmp_path / "exit").write_text("0")
         assert proc.wait() == 0
+
+
+def test_the_supervisor_sleeps_while_nothing_happens(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any
+) -> None:
+    """The main thread woke every second to reap (issue 16: a sidecar fleet's idle wake-ups); now
+    signals wake it, SIGCHLD included. Counted, not timed: 3 s leave a sleeping thread's count
+    where it was, and would add 3 to a 1 s clock's."""
+    etcd_client.put(f"{etcd_prefix}/db", "one")
+    setup(tmp_path, etcd_prefix)
+    with confpy_exec(tmp_path, etcd.url) as proc:
+        wait_until(lambda: (tmp_path / "seen").exists(), what="the command started")
+        time.sleep(0.5)  # the first render's workers and the command's start settle
+        before = voluntary_switches(proc.proc.pid)
+        time.sleep(3.0)
+        assert voluntary_switches(proc.proc.pid) - before <= 1
+        (tmp_path / "exit").write_text("4")
+        assert proc.wait() == 4  # and the command's end still wakes it at once
+
+
+def test_a_restart_the_command_ignores_gets_its_sigkill_on_time(
+    tmp_path: Path, etcd: EtcdServer, etcd_prefix: str, etcd_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor (on this test's main thread) sleeps until the SIGKILL a restart has due: the
+    worker that started the restart wakes it, and it wakes again when KILL_AFTER has passed."""
+    from confpy.config.settings import Settings
+    from confpy.sidecar import child as child_module
+    from confpy.sidecar.child import Child
+    from confpy.sidecar.exec import ExecSupervisor
+
+    monkeypatch.setattr(child_module, "KILL_AFTER", 0.3)
+    per_resource(tmp_path, etcd_prefix, {"rst": 'on_change = "restart"\n'})
+    etcd_client.put(f"{etcd_prefix}/rst/v", "1")
+    starts = tmp_path / "starts"
+    # An ignored signal stays ignored across exec: sleep itself ignores the restart's SIGTERM.
+    child = Child(["sh", "-c", f"trap '' TERM; echo $$ >> {starts}; exec sleep 30"])
+    settings = Settings(confdir=tmp_path / "confdir", nodes=(etcd.url,), watch=True)
+    supervisor = ExecSupervisor(settings, child, [], {}, 15, None)
+
+    def change_then_end() -> None:
+        try:
+            wait_until(lambda: len(read(starts).split()) == 1, what="the first start")
+            etcd_client.put(f"{etcd_prefix}/rst/v", "2")
+            wait_until(lambda: len(read(starts).split()) == 2, what="the start after the SIGKILL")
+        finally:
+            for pid in read(starts).split()[-1:]:
+                os.kill(int(pid), signal.SIGKILL)  # the end of the run: status 128+9
+
+    helper = threading.Thread(target=change_then_end, daemon=True)
+    helper.start()
+    assert supervisor.run() == 128 + 9
+    helper.join(5)
+    first, second = read(starts).split()
+    assert first != second and read(tmp_path / "rst.conf") == "v=2\n"
 
 
 @pytest.mark.parametrize(("how", "status"), [("exit 3", 3), ("kill -KILL $$", 128 + 9)])
