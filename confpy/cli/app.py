@@ -20,6 +20,7 @@ import typer
 from confpy.cli.clickflags import GoCommand, GoGroup, option
 from confpy.cli.command import MAIN_FLAGS, VERSION
 from confpy.cli.command import run as run_main
+from confpy.cli.exec_command import EXEC_FLAGS, TTL, TTL_DEFAULT
 from confpy.cli.goflags import Spec
 from confpy.config.settings import SETTINGS, requested
 from confpy.errors import ConfigError, ConfpyError
@@ -166,11 +167,6 @@ _CONNECTION = (
     "log_level",
     "log_format",
 )
-# Every option of the main command but the modes and what makes no sense around a child process.
-_EXEC_OPTIONS = tuple(
-    s.name for s in SETTINGS if s.name not in ("onetime", "watch", "noop", "max_stale", "metrics_addr")
-)
-_TTL_HELP = "lease TTL: how long the key outlives a crash [15s]"
 
 
 def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
@@ -192,7 +188,7 @@ def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], in
 def register(
     key: Annotated[str, typer.Argument(help="the key, e.g. /services/web/10.0.0.5", metavar="KEY")],
     value: Annotated[str, typer.Argument(help="its value, e.g. 10.0.0.5:80", metavar="VALUE")],
-    ttl: Annotated[str, option("ttl", _TTL_HELP, "DURATION")] = "15s",
+    ttl: Annotated[str, _option(TTL)] = TTL_DEFAULT,
     **options: Any,
 ) -> None:
     """Keep KEY=VALUE in etcd (on a lease, kept alive) until SIGTERM/SIGINT, then delete it."""
@@ -223,38 +219,14 @@ def wait_for_keys(
 
 
 @app.command("exec", cls=GoCommand, context_settings={"allow_interspersed_args": False})
-@_with_settings(*_EXEC_OPTIONS)
+@_with_flags(*EXEC_FLAGS)
 def exec_command(
     command: Annotated[
         list[str], typer.Argument(help="the command to run, after --", metavar="COMMAND", show_default=False)
     ],
-    wait_for: Annotated[
-        list[str] | None, option("wait-for", "first wait until KEY exists (repeatable)", "KEY")
-    ] = None,
-    register: Annotated[
-        list[str] | None,
-        option("register", "keep KEY=VALUE in etcd while the command runs (repeatable)", "KEY=VALUE"),
-    ] = None,
-    ttl: Annotated[str, option("ttl", _TTL_HELP, "DURATION")] = "15s",
-    reload_signal: Annotated[
-        str | None,
-        option("reload-signal", "on a change, send the command this signal, not reload_cmd", "SIG"),
-    ] = None,
     **options: Any,
 ) -> None:
     """Render, then run COMMAND and keep its config current; forward signals; exit with its status."""
-    from confpy.config.signals import parse_signal
-    from confpy.sidecar.exec import run_exec
-    from confpy.sidecar.register import parse_entry, parse_ttl
+    from confpy.cli.exec_command import run as run_exec
 
-    def exec_(settings: Settings) -> int:
-        return run_exec(
-            settings,
-            command,
-            wait_for=wait_for or (),
-            register=dict(parse_entry(entry) for entry in register or ()),
-            ttl=parse_ttl(ttl),
-            reload_signal=parse_signal(reload_signal) if reload_signal else None,
-        )
-
-    _run_with_settings(options, exec_)
+    raise typer.Exit(run_exec(_given(options), command))
