@@ -80,6 +80,8 @@ TARGETS = [
     Target("versus_idle", "ratio.confpy.rss_mib", 1.3, None, "idle RSS 20,000 keys, x confd (.tmpl)"),
     Target("versus_idle", "ratio.confpy_jinja.rss_mib", 1.3, None, "idle RSS 20,000 keys, x confd (Jinja2)"),
     Target("versus_idle", "confpy.wakeups_per_s", 3, None, "idle wake-ups per second (.tmpl)"),
+    Target("versus_idle", "confpy_metrics.wakeups_per_s", 3, None, "idle wake-ups per second, -metrics-addr"),
+    Target("versus_idle", "confpy_exec.wakeups_per_s", 3, None, "idle wake-ups per second, confpy exec"),
     Target("versus_onetime", "ratio.confpy.wall_ms", 3, None, "-onetime 200 keys wall, x confd (.tmpl)"),
     Target("versus_onetime", "ratio.confpy.peak_rss_mib", float("inf"), None, "-onetime peak RSS, x confd"),
     Target("versus_first_render", "ratio.confpy.ms", 3, None, "-watch start to first render, x confd"),

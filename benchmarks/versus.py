@@ -57,12 +57,14 @@ class Impl:
     name: str
     engine: str  # "go" (.tmpl) or "jinja" (.j2)
     binary: str | None = None  # confd's binary; None: confpy
-    transport: str | None = None  # confpy's -etcd-transport; None: the default (auto: http)
+    flags: tuple[str, ...] = ()  # confpy's own, after the common ones: ("-etcd-transport", "grpc")
+    sidecar: bool = False  # `confpy exec ... -- sleep`, the container entrypoint, for -watch
 
     def command(self, mode: str, url: str, confdir: Path) -> list[str]:
         if self.binary is None:
-            chosen = () if self.transport is None else ("-etcd-transport", self.transport)
-            return confpy_command(mode, url, confdir, *chosen)
+            if self.sidecar:
+                return confpy_command("exec", url, confdir, *self.flags, "--", "sleep", "3600")
+            return confpy_command(mode, url, confdir, *self.flags)
         flags = ["-backend", "etcdv3", "-node", url, "-confdir", str(confdir), "-log-level", "error"]
         return [self.binary, mode, *flags]
 
@@ -77,7 +79,7 @@ def _contenders(grpc: bool = False) -> tuple[list[Impl], str]:
     reaction)."""
     impls = [_CONFPY, Impl("confpy_jinja", "jinja")]
     if grpc:
-        impls.append(Impl("confpy_grpc", "go", transport="grpc"))
+        impls.append(Impl("confpy_grpc", "go", flags=("-etcd-transport", "grpc")))
     binary = confd_binary()
     if binary is None:
         return impls, "skipped: CONFD_BIN is not set"
@@ -118,8 +120,13 @@ def _layouts(bench: _Bench, impls: list[Impl], shape: tuple[int, int], name: str
 
 def versus_idle(sizes: Sizes, workdir: Path) -> Result:
     """Idle after the initial render: RSS, threads, CPU and voluntary context switches (each one
-    a thread that blocked and was woken again), over all threads, for `wakeup_seconds`."""
+    a thread that blocked and was woken again), over all threads, for `wakeup_seconds`; confpy
+    also with `-metrics-addr` and as `confpy exec` (its command not counted), the sidecar."""
     impls, comparison = _contenders(grpc=True)
+    impls += [
+        Impl("confpy_metrics", "go", flags=("-metrics-addr", "127.0.0.1:0")),
+        Impl("confpy_exec", "go", sidecar=True),
+    ]
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.idle, "idle")
