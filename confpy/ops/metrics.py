@@ -6,149 +6,202 @@ the run duration, and when it last succeeded. For the
 watch: reconnects, the last applied revision, and how long it has been unhealthy, read from the
 watch engine at scrape time so they are never out of date.
 
-The metrics live in their own CollectorRegistry: a library user's process metrics are not mixed in,
-and two instances (tests, or two engines in one process) do not collide.
+Written here, not with prometheus-client and http.server: those two import http.client, the email
+parser and ssl (OpenSSL), 8 MiB of every sidecar that serves its metrics, for a text format of
+a few lines (Prometheus's exposition format 0.0.4) and one GET per scrape. Each Metrics holds its
+own series: two instances (tests, or two engines in one process) do not collide.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 import selectors
 import socket
-import socketserver
 import threading
-from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+import time
+from collections.abc import Callable, Iterator
 
 from confpy.errors import CommandError, ConfigError
 from confpy.pipeline.processor import RunRecord
 from confpy.pipeline.writer import Outcome
 
-__all__ = ["HealthServer", "Metrics"]
+__all__ = ["CONTENT_TYPE", "HealthServer", "Metrics"]
 
 log = logging.getLogger("confpy")
 
+#: What Prometheus's text exposition format 0.0.4 is served as.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_REVISION_HELP = "Backend revision of the last change applied"
+_STALE_HELP = "Seconds since the watch was last healthy (0 while every watch stream is up)"
+_RECONNECTS_HELP = "Times a broken watch stream was re-established"
 # From a render of a few ms up to check and reload commands that take seconds.
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-class _WatchCollector(Collector):
-    """Reads the watch engine's state when Prometheus scrapes."""
+def _number(value: float) -> str:
+    """A sample's value as Prometheus reads it (Go's ParseFloat: `+Inf`, `NaN`, `1.0`)."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return "NaN" if math.isnan(value) else repr(float(value))
+
+
+def _label(value: str) -> str:
+    """A label's value between its quotes (a resource's file name may hold any of these)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(name: str, kind: str, help: str, samples: Iterator[str]) -> Iterator[str]:
+    """One metric family: its HELP and TYPE lines, then its samples."""
+    yield f"# HELP {name} {help}\n"  # confpy's own words: no backslash or newline to escape
+    yield f"# TYPE {name} {kind}\n"
+    yield from samples
+
+
+class _PerResource:
+    """A counter or gauge with a `resource` label: its value by resource."""
+
+    def __init__(self, name: str, kind: str, help: str) -> None:
+        self.name, self.kind, self.help = name, kind, help
+        self.values: dict[str, float] = {}
+
+    def add(self, resource: str, amount: float = 1.0) -> None:
+        self.values[resource] = self.values.get(resource, 0.0) + amount
+
+    def lines(self) -> Iterator[str]:
+        sample = f"{self.name}_total" if self.kind == "counter" else self.name
+        return _family(
+            self.name,
+            self.kind,
+            self.help,
+            (f'{sample}{{resource="{_label(r)}"}} {_number(v)}\n' for r, v in self.values.items()),
+        )
+
+
+class _Durations:
+    """The run-duration histogram, by resource: cumulative bucket counts, count and sum."""
+
+    name = "confpy_run_duration_seconds"
+    help = "Duration of a run: render, write, check and reload"
 
     def __init__(self) -> None:
-        self.revision: Callable[[], int] | None = None
-        self.stale_for: Callable[[], float] | None = None
-        self.reconnects: Callable[[], int] | None = None
+        self.buckets: dict[str, list[int]] = {}
+        self.sums: dict[str, float] = {}
 
-    def collect(self) -> Iterable[Metric]:
-        if self.revision is None or self.stale_for is None or self.reconnects is None:
-            return []
-        try:
-            revision, stale, reconnects = self.revision(), self.stale_for(), self.reconnects()
-        except Exception as exc:  # a scrape must never fail because of the source
-            log.debug("metrics: cannot read the watch state: %s", exc)
-            return []
-        return [
-            GaugeMetricFamily(
-                "confpy_last_applied_revision", "Backend revision of the last change applied", revision
-            ),
-            GaugeMetricFamily(
-                "confpy_watch_stale_seconds",
-                "Seconds since the watch was last healthy (0 while every watch stream is up)",
-                stale,
-            ),
-            CounterMetricFamily(
-                "confpy_watch_reconnects", "Times a broken watch stream was re-established", reconnects
-            ),
-        ]
+    def observe(self, resource: str, seconds: float) -> None:
+        counts = self.buckets.setdefault(resource, [0] * (len(_DURATION_BUCKETS) + 1))
+        for i, bound in enumerate((*_DURATION_BUCKETS, math.inf)):
+            if seconds <= bound:
+                counts[i] += 1
+        self.sums[resource] = self.sums.get(resource, 0.0) + seconds
+
+    def lines(self) -> Iterator[str]:
+        return _family(self.name, "histogram", self.help, self._samples())
+
+    def _samples(self) -> Iterator[str]:
+        for resource, counts in self.buckets.items():
+            label = f'resource="{_label(resource)}"'
+            for bound, count in zip((*_DURATION_BUCKETS, math.inf), counts, strict=True):
+                yield f'{self.name}_bucket{{{label},le="{_number(bound)}"}} {_number(count)}\n'
+            yield f"{self.name}_count{{{label}}} {_number(counts[-1])}\n"
+            yield f"{self.name}_sum{{{label}}} {_number(self.sums[resource])}\n"
 
 
 class Metrics:
     """confpy's metrics; feed it RunRecords (the watch engine's `on_run`) and a watch source."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.renders = self._counter("confpy_renders", "Runs of the resource (each renders its template)")
-        self.writes = self._counter("confpy_writes", "Times the destination was replaced with new content")
-        self.check_failures = self._counter(
-            "confpy_check_failures", "Runs whose check_cmd failed (the destination was kept)"
+        self._lock = threading.Lock()  # runs are recorded by the workers, read by a scrape
+        counter, gauge = "counter", "gauge"
+        self.renders = _PerResource(
+            "confpy_renders", counter, "Runs of the resource (each renders its template)"
         )
-        self.reload_failures = self._counter("confpy_reload_failures", "Runs whose reload_cmd failed")
-        self.errors = self._counter("confpy_errors", "Runs that failed, for any reason")
-        self.retries = self._counter(
-            "confpy_retries", "Retries scheduled after a failed write, check_cmd or reload_cmd"
+        self.writes = _PerResource(
+            "confpy_writes", counter, "Times the destination was replaced with new content"
         )
-        self.retry_attempt = Gauge(
+        self.check_failures = _PerResource(
+            "confpy_check_failures", counter, "Runs whose check_cmd failed (the destination was kept)"
+        )
+        self.reload_failures = _PerResource("confpy_reload_failures", counter, "Runs whose reload_cmd failed")
+        self.errors = _PerResource("confpy_errors", counter, "Runs that failed, for any reason")
+        self.retries = _PerResource(
+            "confpy_retries", counter, "Retries scheduled after a failed write, check_cmd or reload_cmd"
+        )
+        self.retry_attempt = _PerResource(
             "confpy_retry_attempt",
+            gauge,
             "Attempt number of the retry now scheduled (0: none is, the last run succeeded or cannot be "
             "retried)",
-            ["resource"],
-            registry=self.registry,
         )
-        self.duration = Histogram(
-            "confpy_run_duration_seconds",
-            "Duration of a run: render, write, check and reload",
-            ["resource"],
-            buckets=_DURATION_BUCKETS,
-            registry=self.registry,
+        self.duration = _Durations()
+        self.last_success = _PerResource(
+            "confpy_last_success_timestamp_seconds", gauge, "Unix time of the resource's last successful run"
         )
-        self.last_success = Gauge(
-            "confpy_last_success_timestamp_seconds",
-            "Unix time of the resource's last successful run",
-            ["resource"],
-            registry=self.registry,
+        self._families = (
+            self.renders,
+            self.writes,
+            self.check_failures,
+            self.reload_failures,
+            self.errors,
+            self.retries,
+            self.retry_attempt,
+            self.duration,
+            self.last_success,
         )
-        self._watch = _WatchCollector()
-        self.registry.register(self._watch)
-
-    def _counter(self, name: str, documentation: str) -> Counter:
-        return Counter(name, documentation, ["resource"], registry=self.registry)
+        self._revision: Callable[[], int] | None = None
+        self._stale_for: Callable[[], float] | None = None
+        self._reconnects: Callable[[], int] | None = None
 
     def record_run(self, record: RunRecord) -> None:
         """Count one run of a resource worker."""
         name = record.name
-        self.renders.labels(name).inc()
-        self.duration.labels(name).observe(record.duration)
-        if record.outcome is Outcome.UPDATED:
-            self.writes.labels(name).inc()
-        self.retry_attempt.labels(name).set(record.retry)
-        if record.retry:
-            self.retries.labels(name).inc()
-        if record.error is None:
-            self.last_success.labels(name).set_to_current_time()
-            return
-        self.errors.labels(name).inc()
-        step = record.error.step if isinstance(record.error, CommandError) else None
-        if step == "check_cmd":
-            self.check_failures.labels(name).inc()
-        elif step == "reload_cmd":
-            self.reload_failures.labels(name).inc()
+        with self._lock:
+            self.renders.add(name)
+            self.duration.observe(name, record.duration)
+            if record.outcome is Outcome.UPDATED:
+                self.writes.add(name)
+            self.retry_attempt.values[name] = float(record.retry)
+            if record.retry:
+                self.retries.add(name)
+            if record.error is None:
+                self.last_success.values[name] = time.time()
+                return
+            self.errors.add(name)
+            step = record.error.step if isinstance(record.error, CommandError) else None
+            if step == "check_cmd":
+                self.check_failures.add(name)
+            elif step == "reload_cmd":
+                self.reload_failures.add(name)
 
     def set_source(
         self, revision: Callable[[], int], stale_for: Callable[[], float], reconnects: Callable[[], int]
     ) -> None:
         """Where the watch metrics come from (e.g. `lambda: engine.revision`); read at scrape time."""
-        self._watch.revision = revision
-        self._watch.stale_for = stale_for
-        self._watch.reconnects = reconnects
+        self._revision, self._stale_for, self._reconnects = revision, stale_for, reconnects
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        with self._lock:
+            text = "".join(line for family in self._families for line in family.lines())
+        return (text + "".join(self._watch_lines())).encode("utf-8")
+
+    def _watch_lines(self) -> Iterator[str]:
+        if self._revision is None or self._stale_for is None or self._reconnects is None:
+            return
+        try:
+            revision, stale, reconnects = self._revision(), self._stale_for(), self._reconnects()
+        except Exception as exc:  # a scrape must never fail because of the source
+            log.debug("metrics: cannot read the watch state: %s", exc)
+            return
+        for name, kind, help, value in (
+            ("confpy_last_applied_revision", "gauge", _REVISION_HELP, revision),
+            ("confpy_watch_stale_seconds", "gauge", _STALE_HELP, stale),
+            ("confpy_watch_reconnects", "counter", _RECONNECTS_HELP, reconnects),
+        ):
+            sample = f"{name}_total" if kind == "counter" else name
+            yield from _family(name, kind, help, iter((f"{sample} {_number(value)}\n",)))
 
 
 def _parse_addr(addr: str) -> tuple[str, int, socket.AddressFamily]:
@@ -169,86 +222,64 @@ def _parse_addr(addr: str) -> tuple[str, int, socket.AddressFamily]:
     return host, int(port_text), family
 
 
-class _Server(ThreadingHTTPServer):
-    """socketserver's threading HTTP server, served by `serve` until `wake` is written to.
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
+_MAX_REQUEST = 16 * 1024
+_CLIENT_TIMEOUT = 10.0  # a client that never finishes its request does not hold a thread forever
 
-    Not `serve_forever`: it wakes every `poll_interval` (0.5 s) to look for a shutdown request,
-    two wake-ups a second of an otherwise idle confpy. Here the thread sleeps until a client
-    connects or `stop` writes to the wake-up pipe.
+
+def _serve(listener: socket.socket, wake: int, answer: Callable[[str], tuple[int, bytes, str]]) -> None:
+    """Accept until `wake` is readable, each client on a thread of its own.
+
+    Not socketserver's serve_forever: it wakes every 0.5 s to look for a shutdown request, two
+    wake-ups a second of an otherwise idle confpy. This thread sleeps until a client connects or
+    `HealthServer.stop` writes to the wake-up pipe.
     """
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        family: socket.AddressFamily,
-        metrics: Metrics,
-        ready: Callable[[], bool],
-    ) -> None:
-        self.address_family = family
-        self.metrics = metrics
-        self.ready = ready
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse lookup of the address (slow when DNS is)."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
-
-    def serve(self, wake: int) -> None:
-        """Accept and hand each connection to a thread of its own until `wake` is readable."""
-        self.socket.setblocking(False)  # a client gone before its accept: no blocking in accept()
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ)
-            selector.register(wake, selectors.EVENT_READ)
-            while all(key.fd != wake for key, _ in selector.select()):
-                try:
-                    request, client = self.get_request()
-                except OSError:  # BlockingIOError, ECONNABORTED: nothing to serve after all
-                    continue
-                try:
-                    self.process_request(request, client)
-                except Exception:
-                    self.handle_error(request, client)
-                    self.shutdown_request(request)
+    listener.setblocking(False)  # a client gone before its accept: no blocking in accept()
+    with selectors.DefaultSelector() as selector:
+        selector.register(listener, selectors.EVENT_READ)
+        selector.register(wake, selectors.EVENT_READ)
+        while all(key.fd != wake for key, _ in selector.select()):
+            try:
+                client, peer = listener.accept()
+            except OSError:  # BlockingIOError, ECONNABORTED: nothing to serve after all
+                continue
+            threading.Thread(target=_reply, args=(client, peer, answer), daemon=True).start()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    timeout = 10  # a client that never finishes its request does not hold a thread forever
-
-    def do_GET(self) -> None:
-        path = self.path.partition("?")[0]
-        if path == "/metrics":
-            self._reply(200, self.server.metrics.render(), CONTENT_TYPE_LATEST)
-        elif path == "/health":
-            self._reply(200, b"ok\n")
-        elif path == "/ready":
-            if self._ready():
-                self._reply(200, b"ready\n")
-            else:
-                self._reply(503, b"not ready\n")
-        else:
-            self._reply(404, b"not found: try /metrics, /health or /ready\n")
-
-    def _ready(self) -> bool:
+def _reply(client: socket.socket, peer: object, answer: Callable[[str], tuple[int, bytes, str]]) -> None:
+    """Read one request and answer it, then close: HTTP/1.1 without keep-alive, as a scrape or a
+    probe needs it."""
+    with client:
         try:
-            return bool(self.server.ready())
-        except Exception as exc:
-            log.warning("readiness check failed: %s", exc)
-            return False
-
-    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("http %s: %s", self.address_string(), format % args)
+            client.settimeout(_CLIENT_TIMEOUT)
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < _MAX_REQUEST:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            method, _, rest = request.partition(b"\r\n")[0].decode("latin-1").partition(" ")
+            target = rest.rpartition(" ")[0] if rest.count(" ") else ""
+            if method != "GET":
+                status, body, content_type = 405, b"only GET is served\n", "text/plain; charset=utf-8"
+            elif not target.startswith("/"):
+                status, body, content_type = 400, b"bad request\n", "text/plain; charset=utf-8"
+            else:
+                status, body, content_type = answer(target.partition("?")[0])
+            head = (
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            client.sendall(head.encode("latin-1") + body)
+            log.debug("http %s: %s %s %d", peer, method, target, status)
+        except OSError as exc:  # the client went away, or took longer than _CLIENT_TIMEOUT
+            log.debug("http %s: %s", peer, exc)
 
 
 class HealthServer:
@@ -259,21 +290,25 @@ class HealthServer:
         self.host, self.port, self._family = _parse_addr(addr)
         self.metrics = metrics
         self.ready = ready
-        self._server: _Server | None = None
+        self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._wake = (-1, -1)  # the pipe that ends `_Server.serve`, while serving
+        self._wake = (-1, -1)  # the pipe that ends `_serve`, while serving
 
     def start(self) -> None:
         """Bind and serve in a daemon thread; `port` is then the bound port (useful with port 0)."""
+        listener = socket.socket(self._family, socket.SOCK_STREAM)
         try:
-            server = _Server((self.host, self.port), self._family, self.metrics, self.ready)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(16)
         except OSError as exc:
+            listener.close()
             raise ConfigError(f"cannot listen on {self.addr}: {exc.strerror or exc}") from None
-        self._server = server
-        self.port = server.server_address[1]
+        self._listener = listener
+        self.port = listener.getsockname()[1]
         self._wake = os.pipe()
         self._thread = threading.Thread(
-            target=server.serve, args=(self._wake[0],), name="confpy-http", daemon=True
+            target=_serve, args=(listener, self._wake[0], self._answer), name="confpy-http", daemon=True
         )
         self._thread.start()
         where = self.host or "every interface"
@@ -281,13 +316,31 @@ class HealthServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        server, self._server = self._server, None
-        if server is None:
+        listener, self._listener = self._listener, None
+        if listener is None:
             return
         wake_r, wake_w = self._wake
         os.write(wake_w, b"x")
         if self._thread is not None:
             self._thread.join(5)
-        server.server_close()  # after the thread: a socket closed under its select could be reused
+        listener.close()  # after the thread: a socket closed under its select could be reused
         os.close(wake_r)
         os.close(wake_w)
+
+    def _answer(self, path: str) -> tuple[int, bytes, str]:
+        """A GET of `path`: status, body and content type."""
+        text = "text/plain; charset=utf-8"
+        if path == "/metrics":
+            return 200, self.metrics.render(), CONTENT_TYPE
+        if path == "/health":
+            return 200, b"ok\n", text
+        if path == "/ready":
+            return (200, b"ready\n", text) if self._ready() else (503, b"not ready\n", text)
+        return 404, b"not found: try /metrics, /health or /ready\n", text
+
+    def _ready(self) -> bool:
+        try:
+            return bool(self.ready())
+        except Exception as exc:
+            log.warning("readiness check failed: %s", exc)
+            return False

@@ -86,7 +86,7 @@ class Service:
         # An engine has started once: the backend was reached as configured.
         self._reached = False
         self.metrics: Metrics | None = None
-        if settings.metrics_addr:  # prometheus-client is imported only for -metrics-addr
+        if settings.metrics_addr:  # the metrics module is imported only for -metrics-addr
             from confpy.ops.metrics import Metrics
 
             self.metrics = Metrics()

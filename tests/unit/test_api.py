@@ -20,7 +20,6 @@ HEAVY = (
     "jinja2",
     "pyetcd",
     "grpc",
-    "prometheus_client",
     "yaml",
     "typer",
     "watchdog",

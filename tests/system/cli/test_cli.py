@@ -66,7 +66,7 @@ def test_help_imports_only_the_settings_table() -> None:
         if line.startswith("import time:")
     }
     assert "typer" in loaded
-    assert not loaded & {"tomllib", "contextvars", "jinja2", "pyetcd", "grpc", "yaml", "prometheus_client"}
+    assert not loaded & {"tomllib", "contextvars", "jinja2", "pyetcd", "grpc", "yaml", "confpy.ops.metrics"}
 
 
 _MODULES_AT_EXIT = (
@@ -196,7 +196,7 @@ def test_interval_says_which_forms_it_accepts(tmp_path: Path) -> None:
 _OPTIONAL = {
     "jinja2",
     "yaml",
-    "prometheus_client",
+    "confpy.ops.metrics",
     "watchdog",
     "dns",
     "confpy.engines.go",
@@ -224,7 +224,7 @@ def _lean_confdir(tmp_path: Path, etcd_prefix: str, src: str, template: str) -> 
 def test_onetime_imports_only_the_engine_its_resources_use(
     tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
 ) -> None:
-    """A confd confdir (.tmpl) never needs Jinja2, and no -onetime needs watchdog, prometheus-client,
+    """A confd confdir (.tmpl) never needs Jinja2, and no -onetime needs watchdog, the metrics server,
     yaml (file backend) or dnspython (lookupSRV); a Jinja2 one never needs the Go engine."""
     etcd_client.put(f"{etcd_prefix}/a", "1")
     for src, template, engine in (
@@ -266,7 +266,7 @@ def test_onetime_over_the_etcd_http_transport_imports_no_grpc(
         assert ("grpc" in modules and "pyetcd.etcdrpc" in modules) is loaded, transport
 
 
-def test_watch_without_metrics_addr_imports_no_prometheus_client(
+def test_watch_without_metrics_addr_imports_no_metrics_server(
     tmp_path: Path, etcd: Any, etcd_client: Any, etcd_prefix: str
 ) -> None:
     etcd_client.put(f"{etcd_prefix}/a", "1")

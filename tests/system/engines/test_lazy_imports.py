@@ -9,6 +9,7 @@ A plain `-watch` renders before it imports what it needs only afterwards (the co
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,6 @@ ONLY_FOR = {
 WATCH_AFTER_THE_FIRST_RENDER = {
     "watchdog": "the confdir watcher, started once every resource has rendered",
     "confpy.ops.metrics": "-metrics-addr",
-    "prometheus_client": "-metrics-addr",
 }
 # Jinja2's own (bytecode cache, nodes, lorem ipsum), whatever the template calls
 JINJA2_IMPORTS = {"hashlib", "inspect", "random"}
@@ -215,3 +215,36 @@ def test_the_sidecar_starts_without_the_typer_cli(tmp_path: Path) -> None:
     assert "confpy.sidecar.exec" in imported
     assert {m for m in imported if m.split(".")[0] in ("typer", "click")} == set()
     assert "confpy.cli.app" not in imported and "inspect" not in imported
+
+
+def test_serving_metrics_imports_no_http_library(tmp_path: Path) -> None:
+    """-metrics-addr's server and its text format are confpy's own: prometheus-client and
+    http.server import http.client, the email parser and ssl (8 MiB of an idle sidecar)."""
+    dest = tmp_path / "app.conf"
+    confdir = make_confdir(tmp_path, {"app.toml": RESOURCE.format(src="app.conf.tmpl", dest=dest)}, TEMPLATES)
+    log = tmp_path / "stderr"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "importtime", *WATCH, str(confdir), "-metrics-addr", "127.0.0.1:0"],
+            stderr=stderr,
+            env={"APP_NAME": "web", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+        try:
+            wait_until(lambda: "serving /metrics" in log.read_text(), what="the metrics server")
+            port = int(log.read_text().partition("serving /metrics")[2].split("port ")[1].split()[0])
+
+            def scrape() -> bytes:
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                    client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    return b"".join(iter(lambda: client.recv(4096), b""))
+
+            # The server starts with the engine, before the first render is counted.
+            wait_until(lambda: b'confpy_renders_total{resource="app.toml"} 1.0' in scrape(), what="a run")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    imported = {
+        line.rpartition("|")[2].strip() for line in log.read_text().splitlines() if line.startswith("import")
+    }
+    assert "confpy.ops.metrics" in imported
+    assert {m for m in imported if m.split(".")[0] in ("prometheus_client", "ssl", "email", "http")} == set()

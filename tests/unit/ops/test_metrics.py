@@ -114,6 +114,14 @@ def test_a_failing_source_does_not_break_the_scrape() -> None:
     assert _value(metrics, "confpy_last_applied_revision") is None
 
 
+def test_a_resource_name_is_quoted_as_prometheus_reads_it() -> None:
+    metrics = Metrics()
+    odd = 'we"ird\\name\n.toml'
+    metrics.record_run(RunRecord(odd, 1, Outcome.UPDATED, None, 0.01))
+    assert _value(metrics, "confpy_writes_total", resource=odd) == 1
+    assert _value(metrics, "confpy_run_duration_seconds_bucket", resource=odd, le="0.01") == 1
+
+
 def test_two_instances_do_not_share_metrics() -> None:
     first, second = Metrics(), Metrics()
     first.record_run(RunRecord("a.toml", 1, Outcome.UPDATED, None, 0.01))
@@ -155,6 +163,39 @@ def test_endpoints(served: tuple[HealthServer, Metrics, dict[str, bool]]) -> Non
     state["ready"] = True
     assert _get(server.port, "/ready")[0] == 200
     assert _get(server.port, "/nope")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405),
+        (b"HEAD /health HTTP/1.1\r\n\r\n", 405),
+        (b"GET\r\n\r\n", 400),
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 405),
+        (b"GET /health?probe=1 HTTP/1.0\r\n\r\n", 200),
+    ],
+)
+def test_what_is_not_a_get_gets_a_status_line_and_the_connection_closed(
+    served: tuple[HealthServer, Metrics, dict[str, bool]], request_bytes: bytes, status: int
+) -> None:
+    server, _, _ = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(request_bytes)
+        answer = b""
+        while chunk := client.recv(4096):  # until the server closes: no keep-alive
+            answer += chunk
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert f"content-length: {len(body)}".encode() in head.lower()
+
+
+def test_a_client_that_never_finishes_its_request_holds_up_no_other(
+    served: tuple[HealthServer, Metrics, dict[str, bool]],
+) -> None:
+    server, _, _ = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent:
+        silent.sendall(b"GET /metrics HTTP/1.1\r\n")  # and nothing more
+        assert _get(server.port, "/health")[0] == 200
 
 
 def test_a_raising_readiness_check_is_not_ready() -> None:
