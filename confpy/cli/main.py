@@ -33,7 +33,7 @@ def main() -> NoReturn:
     args = sys.argv[1:]
     parsed = None if _COMPLETE_VAR in os.environ else parse(args, command.MAIN_FLAGS)
     if parsed is not None and not parsed[0] and parsed[1][:1] == ["exec"]:
-        _exit(_exec(args[1:]))
+        _exit(_exec(parsed[1][1:]))
     if parsed is None or parsed[1]:  # refused, or arguments after the flags (a subcommand)
         _exit(_through_typer(args))
     try:
