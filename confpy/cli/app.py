@@ -13,20 +13,17 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from confpy.cli.clickflags import GoCommand, GoGroup, option
 from confpy.cli.command import MAIN_FLAGS, VERSION
 from confpy.cli.command import run as run_main
-from confpy.cli.exec_command import EXEC_FLAGS, TTL, TTL_DEFAULT
 from confpy.cli.goflags import Spec
+from confpy.cli.sidecar import EXEC, REGISTER, WAIT
 from confpy.config.settings import SETTINGS, requested
 from confpy.errors import ConfigError, ConfpyError
-
-if TYPE_CHECKING:
-    from confpy.config.settings import Settings
 
 __all__ = ["app"]
 
@@ -61,11 +58,6 @@ def _flag_parameter(spec: Spec) -> inspect.Parameter:
     return inspect.Parameter(
         spec.name, _KEYWORD, default=None, annotation=Annotated[kind | None, _option(spec)]
     )
-
-
-def _with_settings(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command the flags of these settings, as the settings table declares them."""
-    return _with_flags(*(_BY_NAME[name] for name in names))
 
 
 def _with_flags(*flags: Spec) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -149,77 +141,34 @@ def check(
     raise typer.Exit(check_confdir(confdir, data, out=sys.stdout, err=sys.stderr))
 
 
-# --- the sidecar commands: register, wait, exec ----------------------------------------------------
-
-_CONNECTION = (
-    "backend",
-    "nodes",
-    "confdir",
-    "config_file",
-    "client_cert",
-    "client_key",
-    "client_ca_keys",
-    "username",
-    "password",
-    "basic_auth",
-    "connect_timeout",
-    "etcd_transport",
-    "log_level",
-    "log_format",
-)
-
-
-def _run_with_settings(options: dict[str, Any], command: Callable[[Settings], int]) -> None:
-    """Settings from the options, `CONFPY_*` variables and confd.toml, as the main command reads
-    them; then `command`. An error exits with its status (confpy.errors: 2 for configuration)."""
-    from confpy.runtime.launch import configure
-
-    log = logging.getLogger("confpy")
-    try:
-        status = command(configure(_given(options)))
-    except ConfpyError as exc:
-        log.error("%s", exc)
-        status = exc.exit_status
-    raise typer.Exit(status)
+# --- the sidecar commands: register, wait, exec (confpy.cli.sidecar) ------------------------------
 
 
 @app.command(cls=GoCommand)
-@_with_settings(*_CONNECTION)
+@_with_flags(*REGISTER.flags)
 def register(
     key: Annotated[str, typer.Argument(help="the key, e.g. /services/web/10.0.0.5", metavar="KEY")],
     value: Annotated[str, typer.Argument(help="its value, e.g. 10.0.0.5:80", metavar="VALUE")],
-    ttl: Annotated[str, _option(TTL)] = TTL_DEFAULT,
     **options: Any,
 ) -> None:
     """Keep KEY=VALUE in etcd (on a lease, kept alive) until SIGTERM/SIGINT, then delete it."""
-    from confpy.sidecar.register import parse_ttl, run_register
-
-    _run_with_settings(options, lambda settings: run_register(settings, key, value, parse_ttl(ttl)))
+    raise typer.Exit(REGISTER.run(_given(options), [key, value]))
 
 
 @app.command("wait", cls=GoCommand)
-@_with_settings(*_CONNECTION)
+@_with_flags(*WAIT.flags)
 def wait_for_keys(
     keys: Annotated[
         list[str], typer.Argument(help="keys that must exist", metavar="KEY", show_default=False)
     ],
-    timeout: Annotated[
-        str | None, option("timeout", "give up after this long, exit 1 [wait forever]", "DURATION")
-    ] = None,
     **options: Any,
 ) -> None:
     """Block until every KEY exists (the key, or keys under it); exit 1 naming the missing on timeout."""
-    from confpy.config.duration import parse_duration
-    from confpy.sidecar.wait import run_wait
-
-    def wait(settings: Settings) -> int:
-        return run_wait(settings, keys, None if timeout is None else parse_duration(timeout, "-timeout"))
-
-    _run_with_settings(options, wait)
+    raise typer.Exit(WAIT.run(_given(options), keys))
 
 
 @app.command("exec", cls=GoCommand, context_settings={"allow_interspersed_args": False})
-@_with_flags(*EXEC_FLAGS)
+@_with_flags(*EXEC.flags)
 def exec_command(
     command: Annotated[
         list[str], typer.Argument(help="the command to run, after --", metavar="COMMAND", show_default=False)
@@ -227,6 +176,4 @@ def exec_command(
     **options: Any,
 ) -> None:
     """Render, then run COMMAND and keep its config current; forward signals; exit with its status."""
-    from confpy.cli.exec_command import run as run_exec
-
-    raise typer.Exit(run_exec(_given(options), command))
+    raise typer.Exit(EXEC.run(_given(options), command))

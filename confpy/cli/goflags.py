@@ -63,9 +63,13 @@ def bool_value(text: str) -> bool | None:
     return True if value in _TRUE else False if value in _FALSE else None
 
 
-def parse(argv: Sequence[str], flags: Iterable[Spec]) -> tuple[dict[str, Any], list[str]] | None:
+def parse(
+    argv: Sequence[str], flags: Iterable[Spec], interspersed: bool = False
+) -> tuple[dict[str, Any], list[str]] | None:
     """The flags at the start of `argv`, by each flag's `name` (True for a boolean flag given, a
     list for a repeatable one; `-flag=false` counts as not given), and the arguments after them.
+    `interspersed`: click's rule instead, flags also among the arguments until `--` (the sidecar
+    commands `register KEY VALUE -ttl 15s`, as their help and docs/sidecar.md write them).
 
     None where Go's flag package would fail (an unknown flag, `---x`, a missing value, a boolean
     flag given another value): the caller hands the command line to click, which says what is
@@ -74,7 +78,13 @@ def parse(argv: Sequence[str], flags: Iterable[Spec]) -> tuple[dict[str, Any], l
     by_flag = {spec.flag: spec for spec in flags}
     values: dict[str, Any] = {}
     rest = list(argv)
-    while rest and rest[0].startswith("-") and len(rest[0]) > 1:
+    arguments: list[str] = []
+    while rest:
+        if not rest[0].startswith("-") or len(rest[0]) == 1:
+            if not interspersed:
+                break
+            arguments.append(rest.pop(0))
+            continue
         arg = rest.pop(0)
         if arg == "--":
             break
@@ -97,7 +107,7 @@ def parse(argv: Sequence[str], flags: Iterable[Spec]) -> tuple[dict[str, Any], l
             values.setdefault(spec.name, []).append(value)
         else:
             values[spec.name] = value
-    return values, rest
+    return values, arguments + rest
 
 
 def unknown_flag(typed: str, known: Collection[str]) -> str:

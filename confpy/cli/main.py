@@ -2,10 +2,10 @@
 
 A run, confd's command line (`confpy -onetime -node ...`), is parsed by Go's rules
 (confpy.cli.goflags) from the main command's flags, without typer or click: importing them costs
-~30 ms, a third of a `-onetime` over `-etcd-transport http`. So is `confpy exec`, the sidecar's
-start (confpy.cli.exec_command). The typer app (confpy.cli.app) is imported only for what only it
-does: the other subcommands, `-h`/`-help`/`--help`, shell completion, and the command lines Go's
-rules refuse, which it reports in click's usage format.
+~30 ms, a third of a `-onetime` over `-etcd-transport http`. So are the sidecar commands,
+`register`, `wait` and `exec` (confpy.cli.sidecar). The typer app (confpy.cli.app) is imported only
+for what only it does: `convert` and `check`, `-h`/`-help`/`--help`, shell completion, and the
+command lines Go's rules refuse, which it reports in click's usage format.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def main() -> NoReturn:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = sys.argv[1:]
     parsed = None if _COMPLETE_VAR in os.environ else parse(args, command.MAIN_FLAGS)
-    if parsed is not None and not parsed[0] and parsed[1][:1] == ["exec"]:
-        _exit(_exec(parsed[1][1:]))
+    if parsed is not None and not parsed[0] and parsed[1][:1] in (["register"], ["wait"], ["exec"]):
+        _exit(_sidecar(parsed[1][0], parsed[1][1:]))
     if parsed is None or parsed[1]:  # refused, or arguments after the flags (a subcommand)
         _exit(_through_typer(args))
     try:
@@ -43,15 +43,20 @@ def main() -> NoReturn:
     _exit(status)
 
 
-def _exec(args: list[str]) -> str | int | None:
-    """`confpy exec ARGS`, the sidecar's start, by Go's rules; typer's answer where they refuse
-    them, or for a missing command (`-h` is refused: it is no flag of exec's)."""
-    from confpy.cli import exec_command
+def _sidecar(name: str, args: list[str]) -> str | int | None:
+    """`confpy register|wait|exec ARGS`, a sidecar's start, by Go's rules; typer's answer where
+    they refuse them (`-h` is refused: it is no flag of theirs) and for a wrong number of
+    arguments, in click's usage format."""
+    from confpy.cli.sidecar import COMMANDS
 
-    parsed = parse(args, exec_command.EXEC_FLAGS)
-    if parsed is None or not parsed[1]:
-        return _through_typer(["exec", *args])
-    return exec_command.run(*parsed)
+    command = COMMANDS[name]
+    parsed = parse(args, command.flags, command.interspersed)
+    if parsed is not None:
+        flags, rest = parsed
+        least, most = command.arguments
+        if least <= len(rest) <= (most or len(rest)):
+            return command.run(flags, rest)
+    return _through_typer([name, *args])
 
 
 def _through_typer(args: list[str]) -> str | int | None:

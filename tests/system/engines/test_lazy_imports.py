@@ -193,26 +193,38 @@ def test_a_plain_watch_run_renders_before_it_imports_the_confdir_watcher(tmp_pat
     } == {}
 
 
-def test_the_sidecar_starts_without_the_typer_cli(tmp_path: Path) -> None:
-    """`confpy exec`, a container's entrypoint, is parsed by Go's rules as a run is: typer and
-    click (~20 ms, 4 MiB of every sidecar) are only for its --help and refused command lines."""
+@pytest.mark.parametrize(
+    ("command", "status"),
+    [
+        # the command's status: it saw the rendered file
+        (["exec", "-ttl", "20s", "--", "sh", "-c", 'test "$(cat {dest})" = web && exit 3'], 3),
+        (["wait", "/app/name", "-timeout", "5s"], 0),  # a flag after the keys, as click takes it
+        (["register", "/app/x", "1", "-ttl", "20s"], 2),  # the env backend holds no lease
+    ],
+)
+def test_the_sidecar_commands_start_without_the_typer_cli(
+    tmp_path: Path, command: list[str], status: int
+) -> None:
+    """`confpy exec`, a container's entrypoint, and `register` and `wait` are parsed by Go's
+    rules as a run is: typer and click (~20 ms, 4 MiB of every sidecar) are only for their --help
+    and refused command lines."""
     dest = tmp_path / "app.conf"
     confdir = make_confdir(tmp_path, {"app.toml": RESOURCE.format(src="app.conf.tmpl", dest=dest)}, TEMPLATES)
-    check = f'test "$(cat {dest})" = web && exit 3'  # the command saw the rendered file
-    flags = ["-backend", "env", "-confdir", str(confdir), "-ttl", "20s"]
+    name, *args = (arg.format(dest=dest) for arg in command)
+    flags = ["-backend", "env", "-confdir", str(confdir)]
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "confpy", "exec", *flags, "--", "sh", "-c", check],
+        [sys.executable, "-X", "importtime", "-m", "confpy", name, *flags, *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         env={"APP_NAME": "web", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == status, result.stderr
     imported = {
         line.rpartition("|")[2].strip() for line in result.stderr.splitlines() if line.startswith("import")
     }
-    assert "confpy.sidecar.exec" in imported
+    assert f"confpy.sidecar.{name}" in imported
     assert {m for m in imported if m.split(".")[0] in ("typer", "click")} == set()
     assert "confpy.cli.app" not in imported and "inspect" not in imported
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import confpy.cli.app
 from confpy.cli.command import MAIN_FLAGS
 from confpy.cli.goflags import bool_value, needs_argument, parse, unknown_flag
+from confpy.cli.sidecar import COMMANDS
 from confpy.config.settings import SETTINGS
 
 
@@ -102,3 +103,48 @@ def test_a_run_s_flags_read_as_the_typer_app_reads_them(monkeypatch: pytest.Monk
         taken = _by_go(args)
         if taken is not None:
             assert taken == _by_click(args, monkeypatch), args
+
+
+class _Seen:
+    """Stands in for a sidecar command in the typer app: records what it is run with."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[dict[str, Any], list[str]]] = []
+
+    def run(self, flags: dict[str, Any], args: list[str]) -> int:
+        given = {name: list(v) if isinstance(v, tuple) else v for name, v in flags.items() if v is not None}
+        self.runs.append((given, list(args)))
+        return 0
+
+
+_SIDECAR_WORDS = {
+    "register": ["/k", "v", "-ttl", "20s", "-ttl=5", "-node", "a", "--node=b", "--", "-x", "-log-level",
+                 "debug", "-basic-auth", "-h", "-onetime"],
+    "wait": ["/a", "/b", "-timeout", "5s", "-timeout=1m", "-node", "a", "--", "-x", "-backend=env", "-h"],
+    "exec": ["sh", "-c", "true", "--", "-wait-for", "/a", "--register=/k=v", "-ttl", "9s", "-reload-signal",
+             "HUP", "-sync-only", "-node", "a", "-metrics-addr", ":1", "-h", "-interval", "2"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_sidecar_command_line_reads_as_the_typer_app_reads_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """confpy.cli.main parses register, wait and exec by Go's rules (click's interspersed
+    arguments for the first two): what it takes, click hands the command alike."""
+    command = COMMANDS[name]
+    seen = _Seen()
+    monkeypatch.setattr(confpy.cli.app, name.upper(), seen)
+    chance = random.Random(name)
+    taken = 0
+    for _ in range(300):
+        args = chance.choices(_SIDECAR_WORDS[name], k=chance.randrange(8))
+        parsed = parse(args, command.flags, command.interspersed)
+        least, most = command.arguments
+        if parsed is None or not least <= len(parsed[1]) <= (most or len(parsed[1])):
+            continue
+        seen.runs.clear()
+        CliRunner().invoke(confpy.cli.app.app, [name, *args])
+        assert seen.runs == [parsed], args
+        taken += 1
+    assert taken > 20  # the comparison ran, not only refusals
