@@ -85,6 +85,7 @@ TARGETS = [
     Target("versus_onetime", "ratio.confpy.wall_ms", 3, None, "-onetime 200 keys wall, x confd (.tmpl)"),
     Target("versus_onetime", "ratio.confpy.peak_rss_mib", float("inf"), None, "-onetime peak RSS, x confd"),
     Target("versus_first_render", "ratio.confpy.ms", 3, None, "-watch start to first render, x confd"),
+    Target("versus_first_render", "ratio.confpy_exec.ms", 3, None, "exec start to first render, x confd"),
     Target("versus_reaction", "ratio.confpy.latency_ms_p50", 0.73, None, "reaction p50, x confd (.tmpl)"),
     Target("versus_reaction", "ratio.confpy.latency_ms_p99", 0.53, None, "reaction p99, x confd (.tmpl)"),
     Target(

@@ -70,6 +70,7 @@ class Impl:
 
 
 _CONFPY = Impl("confpy", "go")
+_SIDECAR = Impl("confpy_exec", "go", sidecar=True)
 
 
 def _contenders(grpc: bool = False) -> tuple[list[Impl], str]:
@@ -123,10 +124,7 @@ def versus_idle(sizes: Sizes, workdir: Path) -> Result:
     a thread that blocked and was woken again), over all threads, for `wakeup_seconds`; confpy
     also with `-metrics-addr` and as `confpy exec` (its command not counted), the sidecar."""
     impls, comparison = _contenders(grpc=True)
-    impls += [
-        Impl("confpy_metrics", "go", flags=("-metrics-addr", "127.0.0.1:0")),
-        Impl("confpy_exec", "go", sidecar=True),
-    ]
+    impls += [Impl("confpy_metrics", "go", flags=("-metrics-addr", "127.0.0.1:0")), _SIDECAR]
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.idle, "idle")
@@ -193,8 +191,10 @@ def versus_onetime(sizes: Sizes, workdir: Path) -> Result:
 
 
 def versus_first_render(sizes: Sizes, workdir: Path) -> Result:
-    """`-watch` from the exec until every dest file exists, the contenders taking turns."""
+    """`-watch` from the exec until every dest file exists, the contenders taking turns; confpy
+    also as `confpy exec` (the sidecar's start, its command after the first render)."""
     impls, comparison = _contenders(grpc=True)
+    impls.append(_SIDECAR)
 
     def body(bench: _Bench) -> Result:
         layouts = _layouts(bench, impls, sizes.onetime_small, "first")
