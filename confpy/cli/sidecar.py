@@ -22,6 +22,8 @@ __all__ = ["COMMANDS", "EXEC", "REGISTER", "WAIT", "Command"]
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 # What register and wait take of the main command's flags: where the backend is, and the log.
+# Not settings.CONNECTION (a resource's [backend] keys): no -file, -filter or -separator, since
+# register holds keys on an etcd lease, and CONNECTION has neither confd.toml's flags nor the log's.
 _CONNECTION = (
     "backend",
     "nodes",
