@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from confpy.cli import command
 from confpy.cli.goflags import parse
+from confpy.cli.sidecar import COMMANDS
 
 __all__ = ["main"]
 
@@ -32,7 +33,7 @@ def main() -> NoReturn:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = sys.argv[1:]
     parsed = None if _COMPLETE_VAR in os.environ else parse(args, command.MAIN_FLAGS)
-    if parsed is not None and not parsed[0] and parsed[1][:1] in (["register"], ["wait"], ["exec"]):
+    if parsed is not None and not parsed[0] and parsed[1] and parsed[1][0] in COMMANDS:
         _exit(_sidecar(parsed[1][0], parsed[1][1:]))
     if parsed is None or parsed[1]:  # refused, or arguments after the flags (a subcommand)
         _exit(_through_typer(args))
@@ -47,15 +48,13 @@ def _sidecar(name: str, args: list[str]) -> str | int | None:
     """`confpy register|wait|exec ARGS`, a sidecar's start, by Go's rules; typer's answer where
     they refuse them (`-h` is refused: it is no flag of theirs) and for a wrong number of
     arguments, in click's usage format."""
-    from confpy.cli.sidecar import COMMANDS
-
-    command = COMMANDS[name]
-    parsed = parse(args, command.flags, command.interspersed)
+    sidecar = COMMANDS[name]
+    parsed = parse(args, sidecar.flags, sidecar.interspersed)
     if parsed is not None:
         flags, rest = parsed
-        least, most = command.arguments
+        least, most = sidecar.arguments
         if least <= len(rest) <= (most or len(rest)):
-            return command.run(flags, rest)
+            return sidecar.run(flags, rest)
     return _through_typer([name, *args])
 
 
