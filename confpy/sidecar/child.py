@@ -114,15 +114,19 @@ class Child:
     def kill_due(self) -> float | None:
         """When (time.monotonic) `hurry` will SIGKILL the command; None while no restart waits."""
         with self._lock:
-            since = self._restart_since
-            return None if since is None or self._killed or self.proc is None else since + KILL_AFTER
+            return self._kill_due()
+
+    def _kill_due(self) -> float | None:
+        since = self._restart_since
+        return None if since is None or self._killed or self.proc is None else since + KILL_AFTER
 
     def hurry(self) -> None:
         """SIGKILL a command stopped for a restart that has not ended after `KILL_AFTER` seconds."""
         with self._lock:
-            since = self._restart_since
-            if since is None or self._killed or self.proc is None or time.monotonic() - since < KILL_AFTER:
+            due = self._kill_due()
+            if due is None or time.monotonic() < due:
                 return
+            assert self.proc is not None  # _kill_due says so
             self._killed = True
             os.kill(self.proc.pid, signal.SIGKILL)
             log.warning("%s did not end %g s after it was told to: sent SIGKILL", self.name, KILL_AFTER)
