@@ -28,12 +28,13 @@ from confpy.errors import CommandError, ConfigError
 from confpy.pipeline.processor import RunRecord
 from confpy.pipeline.writer import Outcome
 
-__all__ = ["CONTENT_TYPE", "HealthServer", "Metrics"]
+__all__ = ["HealthServer", "Metrics"]
 
 log = logging.getLogger("confpy")
 
-#: What Prometheus's text exposition format 0.0.4 is served as.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# What Prometheus's text exposition format 0.0.4 is served as, and every other answer.
+_METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_TEXT_TYPE = "text/plain; charset=utf-8"
 _REVISION_HELP = "Backend revision of the last change applied"
 _STALE_HELP = "Seconds since the watch was last healthy (0 while every watch stream is up)"
 _RECONNECTS_HELP = "Times a broken watch stream was re-established"
@@ -51,6 +52,12 @@ def _number(value: float) -> str:
 def _label(value: str) -> str:
     """A label's value between its quotes (a resource's file name may hold any of these)."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _sample(name: str, kind: str, labels: str, value: float) -> str:
+    """A counter's or gauge's sample line: a counter's is named `<name>_total`."""
+    suffix = "_total" if kind == "counter" else ""
+    return f"{name}{suffix}{labels} {_number(value)}\n"
 
 
 def _family(name: str, kind: str, help: str, samples: Iterator[str]) -> Iterator[str]:
@@ -71,12 +78,11 @@ class _PerResource:
         self.values[resource] = self.values.get(resource, 0.0) + amount
 
     def lines(self) -> Iterator[str]:
-        sample = f"{self.name}_total" if self.kind == "counter" else self.name
         return _family(
             self.name,
             self.kind,
             self.help,
-            (f'{sample}{{resource="{_label(r)}"}} {_number(v)}\n' for r, v in self.values.items()),
+            (_sample(self.name, self.kind, f'{{resource="{_label(r)}"}}', v) for r, v in self.values.items()),
         )
 
 
@@ -200,8 +206,7 @@ class Metrics:
             ("confpy_watch_stale_seconds", "gauge", _STALE_HELP, stale),
             ("confpy_watch_reconnects", "counter", _RECONNECTS_HELP, reconnects),
         ):
-            sample = f"{name}_total" if kind == "counter" else name
-            yield from _family(name, kind, help, iter((f"{sample} {_number(value)}\n",)))
+            yield from _family(name, kind, help, iter((_sample(name, kind, "", value),)))
 
 
 def _parse_addr(addr: str) -> tuple[str, int, socket.AddressFamily]:
@@ -267,9 +272,9 @@ def _reply(client: socket.socket, peer: object, answer: Callable[[str], tuple[in
             method, _, rest = request.partition(b"\r\n")[0].decode("latin-1").partition(" ")
             target = rest.rpartition(" ")[0] if rest.count(" ") else ""
             if method != "GET":
-                status, body, content_type = 405, b"only GET is served\n", "text/plain; charset=utf-8"
+                status, body, content_type = 405, b"only GET is served\n", _TEXT_TYPE
             elif not target.startswith("/"):
-                status, body, content_type = 400, b"bad request\n", "text/plain; charset=utf-8"
+                status, body, content_type = 400, b"bad request\n", _TEXT_TYPE
             else:
                 status, body, content_type = answer(target.partition("?")[0])
             head = (
@@ -329,14 +334,13 @@ class HealthServer:
 
     def _answer(self, path: str) -> tuple[int, bytes, str]:
         """A GET of `path`: status, body and content type."""
-        text = "text/plain; charset=utf-8"
         if path == "/metrics":
-            return 200, self.metrics.render(), CONTENT_TYPE
+            return 200, self.metrics.render(), _METRICS_TYPE
         if path == "/health":
-            return 200, b"ok\n", text
+            return 200, b"ok\n", _TEXT_TYPE
         if path == "/ready":
-            return (200, b"ready\n", text) if self._ready() else (503, b"not ready\n", text)
-        return 404, b"not found: try /metrics, /health or /ready\n", text
+            return (200, b"ready\n", _TEXT_TYPE) if self._ready() else (503, b"not ready\n", _TEXT_TYPE)
+        return 404, b"not found: try /metrics, /health or /ready\n", _TEXT_TYPE
 
     def _ready(self) -> bool:
         try:
