@@ -41,7 +41,7 @@ from confpy.engines.lookups import LOOKUPS
 from confpy.errors import FunctionError, TemplateError
 from confpy.store import KeyStore, KVPair, string_argument
 
-__all__ = ["FILTER_NAMES", "SEQ_LIMIT", "create_map", "make_functions"]
+__all__ = ["FILTER_NAMES", "PURE_FUNCTIONS", "SEQ_LIMIT", "create_map", "make_functions", "store_functions"]
 
 #: seq makes at most this many numbers: confd's Seq appends until Go runs out of memory.
 SEQ_LIMIT = 1_000_000
@@ -405,7 +405,8 @@ def _seq(first: object, last: object) -> list[int]:
     return list(numbers)
 
 
-_PURE: dict[str, Callable[..., Any]] = {
+#: confd's functions that read no store, built once (an engine may wrap some, once, too).
+PURE_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
     "base": _base,
     "dir": _dir,
     "split": _split,
@@ -461,17 +462,20 @@ FILTER_NAMES: frozenset[str] = frozenset(
 """Functions whose first argument reads naturally as a piped value: `{{ v | base64Decode }}`."""
 
 
-def make_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
-    """confd's whole function map, with the store functions reading `store`.
+def store_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
+    """confd's seven functions that read the store, reading `store`."""
+    return {
+        "get": store.get,
+        "gets": store.gets,
+        "getv": store.getv,
+        "getvs": store.getvs,
+        "exists": store.exists,
+        "ls": store.ls,
+        "lsdir": store.lsdir,
+    }
 
-    The store-free functions are built once at import; each call only binds the seven store ones.
-    """
-    functions = dict(_PURE)
-    functions["get"] = store.get
-    functions["gets"] = store.gets
-    functions["getv"] = store.getv
-    functions["getvs"] = store.getvs
-    functions["exists"] = store.exists
-    functions["ls"] = store.ls
-    functions["lsdir"] = store.lsdir
-    return functions
+
+def make_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
+    """confd's whole function map, with the store functions reading `store`: a call binds only
+    those seven."""
+    return {**PURE_FUNCTIONS, **store_functions(store)}

@@ -15,7 +15,7 @@ from typing import Any
 
 from confpy._go.strconv import byte_len
 from confpy.engines.forkfuncs import FORK_FUNCTIONS, to_json
-from confpy.engines.functions import make_functions
+from confpy.engines.functions import PURE_FUNCTIONS, store_functions
 from confpy.engines.gotemplate.gotypes import (
     ANY,
     BOOL,
@@ -236,15 +236,23 @@ _FORK_GO: dict[str, Callable[..., Any]] = {
 }
 
 
+#: the functions that read no store as Go templates call them, built once: the fork's first,
+#: confd's override them, then Go's versions of those whose results Go tells apart
+_GO_PURE: dict[str, Callable[..., Any]] = {
+    **_FORK_GO,
+    **PURE_FUNCTIONS,
+    "datetime": _now,
+    "reverse": _reverse,
+    "sortByLength": _sort_by_length,
+    "sortKVByLength": _sort_kv_by_length,
+    "seq": _nil_when_empty(PURE_FUNCTIONS["seq"]),
+    "json": _null_is_nil(PURE_FUNCTIONS["json"], NilMap),
+    "jsonArray": _null_is_nil(PURE_FUNCTIONS["jsonArray"], NilSlice),
+}
+
+
 def go_functions(store: KeyStore) -> dict[str, Callable[..., Any]]:
     """confd's function map for a Go template reading `store`, with the fork's functions (but
-    include, which the engine adds: it reads the templates directory)."""
-    functions = {**_FORK_GO, **make_functions(store)}  # the fork's first: confd's override them
-    functions["datetime"] = _now
-    functions["reverse"] = _reverse
-    functions["sortByLength"] = _sort_by_length
-    functions["sortKVByLength"] = _sort_kv_by_length
-    functions["seq"] = _nil_when_empty(functions["seq"])
-    functions["json"] = _null_is_nil(functions["json"], NilMap)
-    functions["jsonArray"] = _null_is_nil(functions["jsonArray"], NilSlice)
-    return functions
+    include, which the engine adds: it reads the templates directory). A render's only cost
+    here is binding the seven store functions."""
+    return {**_GO_PURE, **store_functions(store)}
