@@ -463,7 +463,7 @@ def _changes(current: _Current | None, same: bool, mode: int, uid: int, gid: int
     return tuple(changes)
 
 
-def _replace(stage: Path, dest: Path, uid: int, gid: int, mode: int, name: str, sync_after: bool) -> bool:
+def _replace(stage: str, dest: Path, uid: int, gid: int, mode: int, name: str, sync_after: bool) -> bool:
     """Rename stage over dest (True); on EBUSY (a bind-mounted file) write in place (False).
 
     `sync_after`: fsync the new dest after the rename (Pending.sync_after_rename), opened by its
@@ -521,6 +521,6 @@ def _fsync_path(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        os.unlink(path)
