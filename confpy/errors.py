@@ -38,8 +38,7 @@ Exit statuses, decided here (README and docs cite this table):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -136,26 +135,34 @@ def _attach(exc: ConfpyError, fields: Mapping[str, object]) -> None:
             setattr(exc, name, value)
 
 
-@contextmanager
-def context(
-    *,
-    resource: str | None = None,
-    path: Path | None = None,
-    line: int | None = None,
-    key: str | None = None,
-) -> Iterator[None]:
+class context:
     """The boundary that knows some context: a ConfpyError passing through gets the fields it
-    lacks, and what is logged inside is about them too (`current`, read by confpy.log)."""
-    given = {"resource": resource, "path": path, "line": line, "key": key}
-    var = _context_var()
-    token = var.set({**var.get(), **{k: v for k, v in given.items() if v is not None}})
-    try:
-        yield
-    except ConfpyError as exc:
-        _attach(exc, given)
-        raise
-    finally:
-        var.reset(token)
+    lacks, and what is logged inside is about them too (`current`, read by confpy.log).
+
+    A class, not a @contextmanager generator: a resource's run enters several, and between puts
+    a generator's set-up is a measurable part of a reaction.
+    """
+
+    __slots__ = ("_given", "_token")
+
+    def __init__(
+        self,
+        *,
+        resource: str | None = None,
+        path: Path | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self._given = {"resource": resource, "path": path, "line": line, "key": key}
+
+    def __enter__(self) -> None:
+        var = _context_var()
+        self._token = var.set({**var.get(), **{k: v for k, v in self._given.items() if v is not None}})
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, ConfpyError):
+            _attach(exc, self._given)
+        _context_var().reset(self._token)
 
 
 def current() -> Mapping[str, object]:

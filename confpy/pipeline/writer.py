@@ -154,14 +154,14 @@ def stage_config(
     name = target.label
     dest = target.dest
     produce: Producer = (lambda write: write(content)) if isinstance(content, str) else content
-    current = _read_current(dest, name)
+    current, link = _read_current(dest, name)
     # A dest that is there has its directory; only a missing one needs the directory checked.
     if current is None and not _ensure_directory(dest.parent, target.create_dest_dir, name, noop):
         text = _render_in_memory(produce, target, name)
         return _would_update(target, None, text, (f"new directory {dest.parent}", "new file"), None)
     held = False
     try:
-        staged = _stage(target, name, produce, current, noop, keep_stage_file)
+        staged = _stage(target, name, produce, current, link, noop, keep_stage_file)
         if isinstance(staged, Pending) and current is not None:
             staged.replaced_fd, held = current.fd, True
             # A symlink's target may sit on another filesystem than the link the rename replaces.
@@ -270,12 +270,12 @@ def _stage(
     name: str,
     produce: Producer,
     current: _Current | None,
+    link: str | None,
     noop: bool,
     keep_stage_file: bool,
 ) -> WriteResult | Pending:
-    """stage_config's work once the directory is there and the current dest is known."""
+    """stage_config's work once the directory is there and the current dest (and link) is known."""
     dest = target.dest
-    link = _symlink_target(dest)
     mode = target.mode if target.mode is not None else (current.mode if current else DEFAULT_MODE)
     uid = target.uid if target.uid is not None else os.geteuid()
     gid = target.gid if target.gid is not None else os.getegid()
@@ -383,14 +383,24 @@ def _is_directory(*, path: Path, directory: Path, name: str) -> bool:
     return True
 
 
-def _read_current(dest: Path, name: str) -> _Current | None:
+def _read_current(dest: Path, name: str) -> tuple[_Current | None, str | None]:
     """The current dest (through a symlink, as confd compares), open, or None if there is none
-    (nor, maybe, its directory: `_ensure_directory` tells). O_NONBLOCK: a FIFO in its place must
-    not hang us."""
+    (nor, maybe, its directory: `_ensure_directory` tells); and where dest points if it is a
+    symlink (the rename will replace the link itself). Opened without following links first: a
+    dest that is no link, most, costs one open, not an open and a failing readlink. O_NONBLOCK:
+    a FIFO in its place must not hang us."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    link = None
     try:
-        fd = os.open(dest, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fd = os.open(dest, flags | os.O_NOFOLLOW)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:  # ELOOP: a link (or a loop of them, which the next open tells)
+                raise
+            link = _symlink_target(dest)
+            fd = os.open(dest, flags)
     except (FileNotFoundError, NotADirectoryError):
-        return None
+        return None, link
     except OSError as exc:
         _is_directory(path=dest.parent, directory=dest.parent, name=name)  # its error, if it is the cause
         raise WriteError(f"{name}: cannot read destination {dest}: {exc.strerror}") from exc
@@ -398,14 +408,14 @@ def _read_current(dest: Path, name: str) -> _Current | None:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise WriteError(f"{name}: destination {dest} is not a regular file")
-    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_dev, info.st_size)
+    return _Current(fd, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, info.st_dev, info.st_size), link
 
 
 def _symlink_target(dest: Path) -> str | None:
-    """Where dest points if it is a symlink (the rename will replace the link itself)."""
+    """Where the link dest points (None: no longer a link, or gone)."""
     try:
         return os.readlink(dest)
-    except OSError:  # not a link, or not there
+    except OSError:
         return None
 
 
