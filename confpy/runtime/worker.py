@@ -74,6 +74,49 @@ class _Retry:
         return self.failures
 
 
+class _Wakeup:
+    """A condition variable for one waiting thread (a worker's own): the lock that guards the
+    worker's state, and a second lock, held while no wake-up is owed, that notify releases.
+
+    threading.Condition allocates a lock per wait and runs ~40 lines of Python per wait and
+    notify; a worker's wake-up lies on the path from a put to its file. Notify to the waiter
+    running, 20 ms between wake-ups: 62 us with a Condition, 35 with this. A notify while nobody
+    waits makes the next wait return at once: every wait here re-checks its state.
+    """
+
+    __slots__ = ("_lock", "_owed", "_signal")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._signal = threading.Lock()
+        self._signal.acquire()
+        self._owed = False
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None) -> None:
+        """Until notified or `timeout` seconds passed; called with the lock held (released meanwhile)."""
+        self._lock.release()
+        try:
+            woken = self._signal.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+        finally:
+            self._lock.acquire()
+        if self._owed:
+            if not woken:  # notified just after the timeout: take the wake-up back
+                self._signal.acquire()
+            self._owed = False
+
+    def notify_all(self) -> None:
+        """Wake the waiter; called with the lock held."""
+        if not self._owed:
+            self._owed = True
+            self._signal.release()
+
+
 class _Loop:
     """A thread that sleeps on a condition until there is work or it is told to stop.
 
@@ -81,7 +124,7 @@ class _Loop:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = _Wakeup()
         self._stopping = False
         self._thread: threading.Thread | None = None
 
