@@ -17,6 +17,7 @@ __all__ = [
     "path_dir",
     "path_join",
     "path_match",
+    "path_rooted",
     "path_under",
     "pattern_regex",
 ]
@@ -32,6 +33,13 @@ class BadPattern(ValueError):
 
 def path_clean(path: str) -> str:
     """Go's path.Clean: the shortest equivalent path ("" becomes ".")."""
+    if path[:1] == "/" and path[-1:] != "/" and "//" not in path and "/." not in path:
+        return path  # rooted, with no empty, "." or ".." element and no trailing "/": most keys
+    return _normalized(path)
+
+
+def _normalized(path: str) -> str:
+    """path.Clean's rules applied (posixpath's normpath, a Python loop over the elements)."""
     if path == "":
         return "."
     cleaned = posixpath.normpath(path)
@@ -62,6 +70,11 @@ def path_join(*elems: str) -> str:
     if not parts:
         return ""
     return path_clean("/".join(parts))
+
+
+def path_rooted(path: str) -> str:
+    """Go's path.Join("/", path): `path` cleaned, below the root."""
+    return path_clean(path if path[:1] == "/" else "/" + path)
 
 
 def path_under(key: str, root: str) -> bool:

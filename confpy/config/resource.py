@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from confpy._go.path import BadPattern, path_join, path_match, path_under
+from confpy._go.path import BadPattern, path_join, path_match, path_rooted, path_under
 from confpy.config.duration import Wait, parse_duration, parse_wait
 from confpy.config.placeholders import expand_command
 from confpy.config.settings import Settings, backend_settings
@@ -132,7 +132,7 @@ class TemplateResource(_ResourceFields):
         Prefix))`. With prefix `/svc/app` the key `/svc/app` is seen as `/`; with `/svc/app/` it
         is not stripped and keeps its full path.
         """
-        return path_join("/", key.removeprefix(self.prefix))
+        return path_rooted(key.removeprefix(self.prefix))
 
     def view(self, values: Mapping[str, str], ordered: Sequence[str] | None = None) -> dict[str, str]:
         """The keys of `values` this resource reads, renamed as its templates see them.
@@ -174,7 +174,7 @@ def _each(field: Field, table: Mapping[str, Any], where: str) -> str | None:
     pattern = _string(table, field.name, where)
     if pattern is None:
         return None
-    rooted = path_join("/", pattern)
+    rooted = path_rooted(pattern)
     if not re.search(_GLOB, rooted):
         raise ConfigError(f'{where}: each must be a key pattern such as "/sites/*", got {pattern!r}')
     try:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from confpy._go.path import path_join, path_under
+from confpy._go.path import path_rooted, path_under
 from confpy._go.strconv import go_bytes
 from confpy.backends.file import load_file
 from confpy.config.duration import format_duration
@@ -150,7 +150,7 @@ class _Checker:
                 Problem(str(resource.path), line, f"missing template: {analysis.missing_src}")
             )
             return False
-        declared_keys = sorted({path_join("/", k) for k in resource.keys})
+        declared_keys = sorted({path_rooted(k) for k in resource.keys})
         for use in analysis.uses:
             self.problems.extend(use.problems)
             for read in use.key_reads:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 
-from confpy._go.path import BadPattern, path_base, path_clean, path_dir, path_join, path_match, path_under
+from confpy._go.path import (
+    BadPattern,
+    _normalized,
+    path_base,
+    path_clean,
+    path_dir,
+    path_join,
+    path_match,
+    path_rooted,
+    path_under,
+)
 from confpy.errors import KeyNotFoundError, TemplateError
 from confpy.store import KeyStore, KVPair
 
@@ -125,6 +136,15 @@ def test_path_dir_matches_go(path: str, want: str) -> None:
 )
 def test_path_join_matches_go(elems: tuple[str, ...], want: str) -> None:
     assert path_join(*elems) == want
+
+
+def test_the_shortcuts_for_clean_paths_keep_go_s_rules() -> None:
+    """path_clean returns a path it sees is clean as it is, and path_rooted is Join("/", p)
+    without its join: every path of up to 7 characters of "/", "." and "a" (3,280) agrees with
+    the rules in full (the Go cases above judge those)."""
+    paths = ["".join(p) for n in range(8) for p in itertools.product("/.a", repeat=n)]
+    assert [path_clean(p) for p in paths] == [_normalized(p) for p in paths]
+    assert [path_rooted(p) for p in paths] == [path_join("/", p) for p in paths]
 
 
 # Go's src/path/match_test.go matchTests (valid patterns), plus reversed ranges, which Go accepts.
