@@ -14,6 +14,7 @@ watches stream, a status request to their endpoint every few seconds (`gateway_w
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 import socket
@@ -30,7 +31,7 @@ from confpy.errors import ConfigError, EndpointError
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["HAS_LEADER_HEADER", "HttpConnection", "b64"]
+__all__ = ["HAS_LEADER_HEADER", "HttpConnection", "b64", "from_b64"]
 
 T = TypeVar("T")
 log = logging.getLogger("confpy")
@@ -73,6 +74,25 @@ _CLIENT_CERT = " (-client-cert, -client-key) signed by a CA in its --trusted-ca-
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+#: The gateway's base64 (keys, values) decoded: binascii's, which base64.b64decode wraps in a
+#: Python call that converts its argument (a watch event decodes two; a snapshot two per key).
+from_b64 = binascii.a2b_base64
+#: One JSON document, as json.loads reads it but without the layers a str needs no more
+#: (detecting bytes' encoding, the whitespace regex): on the path from a put to its file.
+_decode_json = json.JSONDecoder().raw_decode
+_JSON_SPACE = " \t\n\r"
+
+
+def _json(data: bytes) -> Any:
+    """`data` as JSON (ValueError: not JSON, or more than one document)."""
+    text = data.decode("utf-8")
+    start = len(text) - len(text.lstrip(_JSON_SPACE))
+    value, end = _decode_json(text, start)
+    if text[end:].strip(_JSON_SPACE):
+        raise ValueError(f"extra data after the JSON document at {end}")
+    return value
 
 
 class HttpConnection(Endpoints):
@@ -203,7 +223,7 @@ class HttpConnection(Endpoints):
     def answer(self, index: int, status: int, data: bytes, what: str) -> Any:
         """etcd's JSON answer (a request's body, or one line of a stream), or the error it says."""
         try:
-            answer = json.loads(data)
+            answer = _json(data)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):

@@ -5,12 +5,11 @@ and writes through `gateway_lease.GatewayLeases`, its watches through `gateway_w
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from confpy.backends.etcd.common import EtcdCommon, Options
-from confpy.backends.etcd.gateway import HttpConnection, b64
+from confpy.backends.etcd.gateway import HttpConnection, b64, from_b64
 from confpy.backends.etcd.gateway_lease import GatewayLeases
 from confpy.backends.etcd.gateway_watch import GatewayWatches
 from confpy.backends.etcd.keys import describe, prefix_end
@@ -40,7 +39,7 @@ class GatewayBackend(EtcdCommon):
                 ranged["revision"] = revision
             ops.append({"request_range": ranged})
         answer = self._connection.call(describe(prefixes), "/v3/kv/txn", {"success": ops})
-        decode: Callable[[str], bytes] = base64.b64decode
+        decode: Callable[[str], bytes] = from_b64
         kvs = (
             (decode(kv["key"]), decode(kv.get("value", "")))
             for item in answer.get("responses", ())

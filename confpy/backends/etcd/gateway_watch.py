@@ -25,7 +25,6 @@ error, and a watch etcd cancels is reported, never left looking alive.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
@@ -36,7 +35,7 @@ from typing import Any
 
 from confpy.backends.base import Event, EventCallback, Watch, decode_value
 from confpy.backends.etcd.channel import Stopped, Transient
-from confpy.backends.etcd.gateway import HttpConnection, b64
+from confpy.backends.etcd.gateway import HttpConnection, b64, from_b64
 from confpy.backends.etcd.http11 import Connection, ProtocolError, Response
 from confpy.backends.etcd.keys import decode_key, prefix_end
 from confpy.errors import BackendError, RevisionCompactedError, ValueDecodeError
@@ -295,7 +294,7 @@ class _Stream:
 
 def _events(events: Iterable[dict[str, Any]]) -> Iterable[Event]:
     """The gateway's events as confpy's (`keys.to_event`'s, from JSON)."""
-    decode = base64.b64decode
+    decode = from_b64
     for event in events:
         kv = event["kv"]
         key = decode_key(decode(kv["key"]))

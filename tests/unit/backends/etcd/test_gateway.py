@@ -1,11 +1,15 @@
-"""What the JSON-gateway transport makes of the ssl module's errors: the error the user reads."""
+"""What the JSON-gateway transport makes of the ssl module's errors (the error the user reads),
+and of the bytes it reads."""
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
 
 import pytest
 
+from confpy.backends.etcd.gateway import _json, from_b64
 from confpy.backends.etcd.gateway_backend import GatewayBackend
 from confpy.errors import EndpointError
 
@@ -26,3 +30,47 @@ def test_an_eof_in_the_handshake_is_no_tls_and_after_it_a_refused_client(error: 
         assert type(after) is EndpointError and "it wants a client certificate" in str(after)
     finally:
         backend.close()
+
+
+_EVENT = (
+    b'{"result":{"header":{"revision":"12"},"events":[{"kv":{"key":"L2E=","mod_revision":"12",'
+    b'"value":"eA=="}}]}}\n'
+)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _EVENT,
+        b'  {"a": [1, 2.5, null, true, "\\u00e9"]} \r\n',
+        '{"k": "\u00e9\u4e2d"}'.encode(),
+        b"[]",
+        b"",
+        b"\n",
+        b'{"a": 1} {"b": 2}',
+        b'{"a": 1} x',
+        b'{"a": ',
+        b"Client sent an HTTP request to an HTTPS server.\n",
+        b'{"a": "\xff"}',
+        b"nul",
+    ],
+)
+def test_a_json_answer_reads_as_json_loads_reads_it(data: bytes) -> None:
+    try:
+        expected = json.loads(data)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _json(data)
+    else:
+        assert _json(data) == expected
+
+
+@pytest.mark.parametrize("text", ["", "L2E=", "eA==", "  eA==\n", "e A==", "eA", "\u00e9"])
+def test_base64_decodes_as_b64decode_does(text: str) -> None:
+    try:
+        expected = base64.b64decode(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            from_b64(text)
+    else:
+        assert from_b64(text) == expected
