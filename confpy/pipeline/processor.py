@@ -93,10 +93,10 @@ class ResourceProcessor:
         Below `-log-level trace` the error shows `<value of /key>` where a filter or a failing
         check_cmd quoted one of the resource's values: a value may be a secret.
         """
-        with contextlib.ExitStack() as stack, context(resource=self.resource.name):
-            files = self._redacted(store, lambda: self._stage(store, stack))
+        with contextlib.ExitStack() as stack:
+            files = self.stage(store, stack)
             if not self.settings.noop:
-                with self.running_commands():
+                with context(resource=self.resource.name), self.running_commands():
                     self._redacted(store, lambda: commit_sets([files], sync_only=self.settings.sync_only))
             return self.report(files)
 
