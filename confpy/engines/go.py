@@ -7,6 +7,7 @@ a resource renders with Go (confpy.engines.select).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -55,7 +56,7 @@ class GoEngine:
     def _parsed(self, path: Path) -> GoTemplate:
         """The template in `path`, from the cache while its file is unchanged (OSError, or Go's
         parse error as a TemplateError)."""
-        mtime = path.stat().st_mtime_ns
+        mtime = os.stat(path).st_mtime_ns
         with self._lock:
             cached = self._cache.get(path)
         if cached and cached[0] == mtime:

@@ -192,9 +192,15 @@ def read_fd(fd: int, size: int) -> bytes:
 
 
 def _stage_path(dest: Path) -> str:
-    directory, base = os.path.split(dest)
     serial = next(_SERIAL) & 0xFFFFFFFF
-    return os.path.join(directory, f".{base}.confpy-{os.getpid()}-{_RUN}-{serial:08x}")
+    return f"{_stage_prefix(dest)}{os.getpid()}-{_RUN}-{serial:08x}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _stage_prefix(dest: Path) -> str:
+    """What the names of dest's stage files start with: its directory and `.<name>.confpy-`."""
+    directory, base = os.path.split(dest)
+    return os.path.join(directory, f".{base}.confpy-")
 
 
 def _open_stage(dest: Path, mode: int, name: str) -> tuple[int, str | None]:
