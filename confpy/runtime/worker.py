@@ -100,14 +100,16 @@ class _Wakeup:
 
     def wait(self, timeout: float | None) -> None:
         """Until notified or `timeout` seconds passed; called with the lock held (released meanwhile)."""
-        self._lock.release()
-        try:
-            woken = self._signal.acquire(True, -1 if timeout is None else max(timeout, 0.0))
-        finally:
-            self._lock.acquire()
+        if not self._owed:
+            self._lock.release()
+            try:
+                self._signal.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+            finally:
+                self._lock.acquire()
         if self._owed:
-            if not woken:  # notified just after the timeout: take the wake-up back
-                self._signal.acquire()
+            # Held again: taken by the wake-up, or now if the notify came after the timeout (or
+            # before this wait). Never blocks, so no wait can lose a wake-up that is owed.
+            self._signal.acquire(False)
             self._owed = False
 
     def notify_all(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from confpy.runtime.worker import _Wakeup
 
 
@@ -46,8 +48,8 @@ class _NotifiedAtTheTimeout:
         self.lock = wakeup._signal
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if timeout == -1:
-            return self.lock.acquire()
+        if not blocking or timeout == -1:
+            return self.lock.acquire(blocking)
         assert not self.lock.acquire(False)
         self.wakeup._owed = True  # notify_all, as the notifying thread runs it
         self.lock.release()
@@ -68,3 +70,44 @@ def test_a_notify_that_lands_after_the_timeout_is_taken_back() -> None:
         wakeup.wait(0.5)
         assert not wakeup._owed
         assert signal.locked()  # without taking it back, every later wait would return at once
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _Scripted:
+    """The signal lock of a wait that is notified while it sleeps and then interrupted (an
+    exception raised in the waiting thread, as an async one is), before it records the wake-up;
+    later blocking acquires are refused (they would sleep with a wake-up owed)."""
+
+    def __init__(self, wakeup: _Wakeup) -> None:
+        self.wakeup = wakeup
+        self.lock = wakeup._signal
+        self.slept = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not blocking:
+            return self.lock.acquire(False)
+        assert not self.slept, "a wait slept while a wake-up was owed"
+        self.slept = True
+        self.wakeup._owed = True  # notify_all, as the notifying thread runs it
+        self.lock.release()
+        self.lock.acquire()  # the waiter wakes...
+        raise _Interrupted  # ...and is interrupted
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_a_wake_up_cut_short_by_an_exception_is_still_owed_to_the_next_wait() -> None:
+    wakeup = _Wakeup()
+    signal = wakeup._signal
+    wakeup._signal = _Scripted(wakeup)  # type: ignore[assignment]
+    with wakeup:
+        with pytest.raises(_Interrupted):
+            wakeup.wait(None)
+        assert wakeup._owed
+        wakeup.wait(None)  # returns at once, without sleeping: the wake-up was owed
+        assert not wakeup._owed
+        assert signal.locked()
