@@ -14,8 +14,6 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 __all__ = ["RenderTimeout", "deadline"]
 
@@ -105,11 +103,20 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise RenderTimeout in the calling thread if the block is still running after `seconds`."""
-    entry = _watchdog.arm(seconds)
-    try:
-        yield
-    finally:
-        _watchdog.disarm(entry)
+class deadline:
+    """Raise RenderTimeout in the calling thread if the block is still running after `seconds`.
+
+    A class, not a @contextmanager generator: every render enters one, on the path from a put
+    to its file.
+    """
+
+    __slots__ = ("_entry", "_seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def __enter__(self) -> None:
+        self._entry = _watchdog.arm(self._seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        _watchdog.disarm(self._entry)
