@@ -13,10 +13,13 @@ import logging
 import os
 import shlex
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "FORWARDED_SIGNALS",
@@ -90,6 +93,8 @@ class Child:
             self._spawn()
 
     def _spawn(self) -> None:
+        import subprocess  # ~2 ms with locale: after the first render, which needs neither
+
         self.proc = subprocess.Popen(self.argv)
         log.info("started %s (pid %d)", shlex.join(self.argv), self.proc.pid)
 
